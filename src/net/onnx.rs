@@ -1,0 +1,1 @@
+//! ONNX writer: filled in by the net/onnx work.
