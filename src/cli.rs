@@ -55,7 +55,7 @@ pub enum Command {
     /// Stylize image files or folders of images.
     Stylize(StylizeArgs),
     /// List the available styles and the execution provider that would run them.
-    Styles,
+    Styles(StylesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,4 +88,11 @@ pub struct StylizeArgs {
     /// Scale down so the longer side is at most N pixels.
     #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side)]
     pub max_side: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct StylesArgs {
+    /// Print only the style names, one per line (for scripts).
+    #[arg(long)]
+    pub names_only: bool,
 }

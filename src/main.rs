@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, EngineArgs, StylizeArgs};
+use cli::{Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
 use stylecam::batch::{self, OutputSpec, Resize};
 use stylecam::engine::{runtime, EngineOptions, Stylizer};
 use stylecam::styles;
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Stylize(args) => stylize(&cli.engine, args),
-        Command::Styles => list_styles(&cli.engine),
+        Command::Styles(args) => list_styles(&cli.engine, args),
     }
 }
 
@@ -105,10 +105,16 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_styles(engine: &EngineArgs) -> Result<ExitCode> {
+fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     let dir = styles::models_dir(engine.models.as_deref());
     let found = styles::discover(&dir)
         .with_context(|| format!("listing styles in {}", dir.display()))?;
+    if args.names_only {
+        for s in &found {
+            println!("{}", s.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if found.is_empty() {
         println!("no styles in {} (train one with stylecam-train, or pass --models DIR)", dir.display());
     } else {
