@@ -16,7 +16,7 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 /// File extensions (lower case) of the still-image formats stylecam reads and writes.
 pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "tga", "ppm", "pgm", "pnm", "qoi",
-    "exr", "hdr", "ico", "ff", "farbfeld",
+    "hdr", "ico", "ff", "farbfeld",
 ];
 
 /// True when `path` has the extension of a still-image format.
