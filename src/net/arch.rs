@@ -178,15 +178,16 @@ impl ImfwArch {
             l.push(Layer::AddResidual);
             l.push(Layer::Relu);
         }
-        let deconv = |name: &str, cin, cout, kernel, stride, pad, output_pad| Layer::ConvTranspose {
-            name: name.to_string(),
-            cin,
-            cout,
-            kernel,
-            stride,
-            pad,
-            output_pad,
-        };
+        let deconv =
+            |name: &str, cin, cout, kernel, stride, pad, output_pad| Layer::ConvTranspose {
+                name: name.to_string(),
+                cin,
+                cout,
+                kernel,
+                stride,
+                pad,
+                output_pad,
+            };
         l.extend([
             deconv("deconv1", 4 * w, 2 * w, 3, 2, 1, 1),
             norm("in4", 2 * w),

@@ -35,7 +35,8 @@ pub const INPUT_NAME: &str = "input";
 /// Name of the graph output.
 pub const OUTPUT_NAME: &str = "output";
 /// Metadata keys the writer sets itself; `ModelMetadata::extra` may not reuse them.
-pub const RESERVED_METADATA_KEYS: [&str; 5] = ["name", "architecture", "width", "blocks", "producer"];
+pub const RESERVED_METADATA_KEYS: [&str; 5] =
+    ["name", "architecture", "width", "blocks", "producer"];
 /// `TensorProto.DataType` code of float32, as found in [`TensorInfo::elem_type`].
 pub const ELEM_FLOAT32: i32 = DATA_TYPE_FLOAT;
 
@@ -577,7 +578,8 @@ pub fn random_weights(arch: &ImfwArch, seed: u64) -> Weights {
 }
 
 fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
-    let invalid = |problem: String| Error::InvalidArgument(format!("not a usable ONNX model: {problem}"));
+    let invalid =
+        |problem: String| Error::InvalidArgument(format!("not a usable ONNX model: {problem}"));
     if bytes.is_empty() {
         return Err(invalid("the file is empty".into()));
     }
@@ -594,10 +596,10 @@ fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
 
 fn tensor_info(v: &ValueInfoProto) -> TensorInfo {
     use tensor_shape_proto::dimension::Value as D;
-    let tensor = v.r#type.as_ref().and_then(|t| match &t.value {
-        Some(type_proto::Value::TensorType(t)) => Some(t),
-        None => None,
-    });
+    let tensor = v
+        .r#type
+        .as_ref()
+        .and_then(|t| t.value.as_ref().map(|type_proto::Value::TensorType(t)| t));
     TensorInfo {
         name: v.name.clone(),
         elem_type: tensor.map_or(0, |t| t.elem_type),
@@ -659,9 +661,8 @@ pub fn read_model_info_file(path: &Path) -> Result<ModelInfo> {
 }
 
 fn float_tensor(t: &TensorProto) -> Result<Tensor> {
-    let bad = |problem: String| {
-        Error::InvalidArgument(format!("initializer '{}': {problem}", t.name))
-    };
+    let bad =
+        |problem: String| Error::InvalidArgument(format!("initializer '{}': {problem}", t.name));
     if !t.external_data.is_empty() || t.data_location == Some(1) {
         return Err(bad(
             "its data lives in an external file, which stylecam does not read".into(),
@@ -786,7 +787,10 @@ mod tests {
         ]);
         assert_eq!(info.inputs.len(), 1);
         assert_eq!(info.outputs.len(), 1);
-        for (io, name) in [(&info.inputs[0], INPUT_NAME), (&info.outputs[0], OUTPUT_NAME)] {
+        for (io, name) in [
+            (&info.inputs[0], INPUT_NAME),
+            (&info.outputs[0], OUTPUT_NAME),
+        ] {
             assert_eq!(io.name, name);
             assert_eq!(io.elem_type, ELEM_FLOAT32);
             assert_eq!(io.elem_type_name(), "float32");
@@ -899,7 +903,10 @@ mod tests {
         let mut w = random_weights(&arch, 1);
         w.insert("fc.weight".into(), Tensor::zeros(&[2, 2]));
         let m = message(write_model(&arch, &w, &ModelMetadata::new("t")).unwrap_err());
-        assert!(m.contains("unexpected tensor 'fc.weight' (shape [2, 2])"), "{m}");
+        assert!(
+            m.contains("unexpected tensor 'fc.weight' (shape [2, 2])"),
+            "{m}"
+        );
 
         let mut w = random_weights(&arch, 1);
         w.get_mut("res1.conv2.bias").unwrap().data[5] = f32::NAN;
@@ -911,7 +918,10 @@ mod tests {
         let mut w = random_weights(&arch, 1);
         w.get_mut("in1.weight").unwrap().data.pop();
         let m = message(write_model(&arch, &w, &ModelMetadata::new("t")).unwrap_err());
-        assert!(m.contains("'in1.weight' has shape [4] (4 values) but holds 3"), "{m}");
+        assert!(
+            m.contains("'in1.weight' has shape [4] (4 values) but holds 3"),
+            "{m}"
+        );
     }
 
     #[test]
