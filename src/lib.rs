@@ -7,3 +7,5 @@ pub mod error;
 pub mod net;
 
 pub use error::{Error, Result};
+pub mod engine;
+pub mod pixels;
