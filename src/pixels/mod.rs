@@ -17,7 +17,7 @@ mod tensor;
 
 pub use crate::net::arch::{MEAN, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
 pub use mix::{blend, preserve_colour};
-pub use tensor::{postprocess, preprocess};
+pub use tensor::{normalise, postprocess, preprocess};
 
 /// Where a frame sits inside the padded tensor: padded size and the padding on each side.
 ///
