@@ -7,8 +7,10 @@
 //! [`batch`] drives offline stylization of files.
 
 pub mod batch;
+pub mod engine;
 pub mod error;
 pub mod net;
+pub mod pixels;
 pub mod sink;
 pub mod source;
 pub mod styles;
