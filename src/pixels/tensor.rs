@@ -41,9 +41,16 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     check_geometry(w, h, geometry, out.len())?;
     if w == 0 || h == 0 {
-        return Err(Error::InvalidArgument("cannot preprocess an empty (0-pixel) frame".into()));
+        return Err(Error::InvalidArgument(
+            "cannot preprocess an empty (0-pixel) frame".into(),
+        ));
     }
-    let (pw, ph, left, top) = (geometry.padded_width, geometry.padded_height, geometry.left, geometry.top);
+    let (pw, ph, left, top) = (
+        geometry.padded_width,
+        geometry.padded_height,
+        geometry.left,
+        geometry.top,
+    );
     let plane = pw * ph;
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
@@ -54,7 +61,11 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
         let sy = reflect_index(py as isize - top as isize, h);
         let src = &raw[sy * w * 3..(sy + 1) * w * 3];
         let row = py * pw..(py + 1) * pw;
-        let (r, g, b) = (&mut r_plane[row.clone()], &mut g_plane[row.clone()], &mut b_plane[row]);
+        let (r, g, b) = (
+            &mut r_plane[row.clone()],
+            &mut g_plane[row.clone()],
+            &mut b_plane[row],
+        );
 
         // The frame's own pixels: one read of the interleaved row, three planar writes.
         for (((px, r), g), b) in src
@@ -85,20 +96,33 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
 /// `out` is resized to the frame size first if it differs (the only allocation, and only on a
 /// size change). NaN outputs become the clamp's lower bound.
 ///
-/// Rounding is half-up via `(x + 0.5) as u8`, which equals `x.round()` except for values within
-/// one float step below a `.5` boundary; the denormalisation is fused into one multiply-add per
-/// value (`x * 255·std + 255·mean`).
+/// Rounding is half-up (`x + 0.5` truncated), which equals `x.round()` except for values within
+/// one float step below a `.5` boundary. Clamp, denormalisation and clip are fused into one
+/// multiply-add and one clamp per value (exact: denormalising is monotonic).
 pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -> Result<()> {
     let (w, h) = (geometry.width, geometry.height);
     check_geometry(w, h, geometry, tensor.len())?;
     if out.width() as usize != w || out.height() as usize != h {
         *out = RgbImage::new(w as u32, h as u32);
     }
-    let (pw, ph, left, top) = (geometry.padded_width, geometry.padded_height, geometry.left, geometry.top);
+    let (pw, ph, left, top) = (
+        geometry.padded_width,
+        geometry.padded_height,
+        geometry.left,
+        geometry.top,
+    );
     let plane = pw * ph;
-    let (r_plane, g_plane, b_plane) = (&tensor[..plane], &tensor[plane..2 * plane], &tensor[2 * plane..]);
-    let scale = [STD[0] * 255.0, STD[1] * 255.0, STD[2] * 255.0];
-    let offset = [MEAN[0] * 255.0, MEAN[1] * 255.0, MEAN[2] * 255.0];
+    let (r_plane, g_plane, b_plane) = (
+        &tensor[..plane],
+        &tensor[plane..2 * plane],
+        &tensor[2 * plane..],
+    );
+    // Denormalising is monotonic, so clamp(v)·s + o clipped to [0, 255] equals v·s + o clamped
+    // once to [max(lo·s + o, 0), min(hi·s + o, 255)]: one multiply-add and one clamp per value.
+    let scale: [f32; 3] = std::array::from_fn(|c| STD[c] * 255.0);
+    let offset: [f32; 3] = std::array::from_fn(|c| MEAN[c] * 255.0);
+    let lo: [f32; 3] = std::array::from_fn(|c| (OUTPUT_CLAMP.0 * scale[c] + offset[c]).max(0.0));
+    let hi: [f32; 3] = std::array::from_fn(|c| (OUTPUT_CLAMP.1 * scale[c] + offset[c]).min(255.0));
     let raw: &mut [u8] = out;
 
     for (y, dst) in raw.chunks_exact_mut(w * 3).enumerate() {
@@ -110,19 +134,23 @@ pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -
             .zip(&g_plane[row.clone()])
             .zip(&b_plane[row])
         {
-            d[0] = denormalise(r, scale[0], offset[0]);
-            d[1] = denormalise(g, scale[1], offset[1]);
-            d[2] = denormalise(b, scale[2], offset[2]);
+            d[0] = denormalise(r, scale[0], offset[0], lo[0], hi[0]);
+            d[1] = denormalise(g, scale[1], offset[1], lo[1], hi[1]);
+            d[2] = denormalise(b, scale[2], offset[2], lo[2], hi[2]);
         }
     }
     Ok(())
 }
 
+/// `v·scale + offset` clamped to `[lo, hi]` (NaN → `lo`), rounded half-up to u8.
 #[inline(always)]
-fn denormalise(v: f32, scale: f32, offset: f32) -> u8 {
-    let v = v.max(OUTPUT_CLAMP.0).min(OUTPUT_CLAMP.1);
-    let x = (v * scale + offset).max(0.0).min(255.0);
-    (x + 0.5) as u8
+fn denormalise(v: f32, scale: f32, offset: f32, lo: f32, hi: f32) -> u8 {
+    let x = v * scale + offset;
+    let x = if x >= lo { x } else { lo }; // also maps NaN to lo
+    let x = if x <= hi { x } else { hi };
+    // SAFETY: 0 ≤ lo ≤ x ≤ hi ≤ 255, so x + 0.5 is finite and in i32 range. The unchecked
+    // conversion is what lets the loop vectorise (a saturating `as` costs 2.5× here).
+    unsafe { (x + 0.5).to_int_unchecked::<i32>() as u8 }
 }
 
 fn check_geometry(w: usize, h: usize, g: &PadGeometry, len: usize) -> Result<()> {
@@ -132,7 +160,11 @@ fn check_geometry(w: usize, h: usize, g: &PadGeometry, len: usize) -> Result<()>
             g.width, g.height
         )));
     }
-    if g.padded_width < w || g.padded_height < h || g.left + w > g.padded_width || g.top + h > g.padded_height {
+    if g.padded_width < w
+        || g.padded_height < h
+        || g.left + w > g.padded_width
+        || g.top + h > g.padded_height
+    {
         return Err(Error::InvalidArgument(format!(
             "a {w}×{h} frame does not fit a {}×{} tensor at offset ({}, {})",
             g.padded_width, g.padded_height, g.left, g.top
@@ -165,7 +197,8 @@ mod tests {
                     let sy = reflect_index(py as isize - g.top as isize, h);
                     let sx = reflect_index(px as isize - g.left as isize, w);
                     let v = frame.get_pixel(sx as u32, sy as u32)[c];
-                    out[(c * g.padded_height + py) * g.padded_width + px] = (v as f32 / 255.0 - MEAN[c]) / STD[c];
+                    out[(c * g.padded_height + py) * g.padded_width + px] =
+                        (v as f32 / 255.0 - MEAN[c]) / STD[c];
                 }
             }
         }
@@ -174,7 +207,11 @@ mod tests {
 
     fn patterned(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
-            Rgb([(x * 37 + y * 11) as u8, (x * 5 + y * 71 + 3) as u8, (x * y * 13 + 200) as u8])
+            Rgb([
+                (x * 37 + y * 11) as u8,
+                (x * 5 + y * 71 + 3) as u8,
+                (x * y * 13 + 200) as u8,
+            ])
         })
     }
 
@@ -183,7 +220,8 @@ mod tests {
         let mut frame = RgbImage::new(4, 4);
         frame.put_pixel(0, 0, Rgb([0, 128, 255]));
         frame.put_pixel(3, 3, Rgb([255, 0, 10]));
-        let g = PadGeometry::for_frame(4, 4);
+        let g = PadGeometry::with_padded(4, 4, 4, 4); // no padding: tensor index = pixel
+
         let mut t = vec![f32::NAN; g.tensor_len()];
         preprocess(&frame, &g, &mut t).unwrap();
         let at = |c: usize, y: usize, x: usize| t[(c * 4 + y) * 4 + x];
@@ -225,11 +263,15 @@ mod tests {
     #[test]
     fn five_by_five_pads_like_reflection_pad_2d() {
         // 5 → 8: one column left, two right; reflected without repeating the edge.
+        // (Rows too: 5 → 8, so row 0 of the tensor is frame row 1.)
         let frame = RgbImage::from_fn(5, 5, |x, _| Rgb([x as u8 * 50, 0, 0]));
         let g = PadGeometry::for_frame(5, 5);
         let mut t = vec![0.0; g.tensor_len()];
         preprocess(&frame, &g, &mut t).unwrap();
-        let row: Vec<u8> = t[..8].iter().map(|&v| ((v * STD[0] + MEAN[0]) * 255.0).round() as u8).collect();
+        let row: Vec<u8> = t[..8]
+            .iter()
+            .map(|&v| ((v * STD[0] + MEAN[0]) * 255.0).round() as u8)
+            .collect();
         assert_eq!(row, vec![50, 0, 50, 100, 150, 200, 150, 100]);
     }
 
@@ -238,7 +280,11 @@ mod tests {
         for (w, h) in [(1, 1), (5, 5), (37, 23), (64, 48)] {
             let frame = RgbImage::from_fn(w, h, |x, y| {
                 let i = (y * w + x) * 3;
-                Rgb([(i % 256) as u8, ((i + 1) % 256) as u8, ((i + 2) % 256) as u8])
+                Rgb([
+                    (i % 256) as u8,
+                    ((i + 1) % 256) as u8,
+                    ((i + 2) % 256) as u8,
+                ])
             });
             let g = PadGeometry::for_frame(w as usize, h as usize);
             let mut t = vec![0.0; g.tensor_len()];
@@ -273,18 +319,18 @@ mod tests {
 
     #[test]
     fn postprocess_clamps_clips_and_rounds() {
-        // 4×4 tensor, 1×1 frame at (1, 1).
+        // A 1×1 frame sits at (3, 3) of an 8×8 tensor.
         let g = PadGeometry::for_frame(1, 1);
-        assert_eq!((g.left, g.top), (1, 1));
+        assert_eq!((g.padded_width, g.left, g.top), (8, 3, 3));
         let mut t = vec![0.0f32; g.tensor_len()];
-        let at = |c: usize| (c * 4 + 1) * 4 + 1;
+        let at = |c: usize| (c * 8 + 3) * 8 + 3;
         t[at(0)] = 100.0; // clamped to 2.7 → 2.7·0.229+0.485 > 1 → 255
         t[at(1)] = f32::NAN; // → -2.1 → -2.1·0.224+0.456 < 0 → 0
-        t[at(2)] = (0.5 - MEAN[2]) / STD[2]; // exactly mid-grey → 127.5 → 128
+        t[at(2)] = 0.5; // (0.5·0.225 + 0.406)·255 = 132.21 → 132
         let mut out = RgbImage::new(7, 7);
         postprocess(&t, &g, &mut out).unwrap();
         assert_eq!(out.dimensions(), (1, 1));
-        assert_eq!(out.get_pixel(0, 0).0, [255, 0, 128]);
+        assert_eq!(out.get_pixel(0, 0).0, [255, 0, 132]);
 
         // Just inside the clamp: 2.0 in red → (2.0·0.229 + 0.485)·255 = 240.465 → 240.
         t[at(0)] = 2.0;
@@ -294,17 +340,21 @@ mod tests {
         t[at(1)] = -2.0;
         postprocess(&t, &g, &mut out).unwrap();
         assert_eq!(out.get_pixel(0, 0)[1], 2);
+        // Red's lower clamp is above black: -3 → -2.1 → (−0.4809 + 0.485)·255 = 1.04 → 1.
+        t[at(0)] = -3.0;
+        postprocess(&t, &g, &mut out).unwrap();
+        assert_eq!(out.get_pixel(0, 0)[0], 1);
     }
 
     #[test]
     fn postprocess_crops_the_padding() {
-        let g = PadGeometry::for_frame(3, 2); // 4×4 tensor, left 0, top 1
-        assert_eq!((g.left, g.top), (0, 1));
+        let g = PadGeometry::for_frame(3, 2); // 8×8 tensor
+        let (pw, ph) = (g.padded_width, g.padded_height);
         let mut t = vec![-5.0f32; g.tensor_len()]; // padding → black
-        for y in 1..3 {
-            for x in 0..3 {
+        for y in g.top..g.top + 2 {
+            for x in g.left..g.left + 3 {
                 for c in 0..3 {
-                    t[(c * 4 + y) * 4 + x] = 5.0; // frame → white
+                    t[(c * ph + y) * pw + x] = 5.0; // frame → white
                 }
             }
         }
@@ -318,11 +368,20 @@ mod tests {
         let frame = RgbImage::new(5, 5);
         let g = PadGeometry::for_frame(5, 5);
         let mut short = vec![0.0; g.tensor_len() - 1];
-        assert!(matches!(preprocess(&frame, &g, &mut short), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            preprocess(&frame, &g, &mut short),
+            Err(Error::InvalidArgument(_))
+        ));
         let other = PadGeometry::for_frame(6, 5);
         let mut t = vec![0.0; other.tensor_len()];
-        assert!(matches!(preprocess(&frame, &other, &mut t), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            preprocess(&frame, &other, &mut t),
+            Err(Error::InvalidArgument(_))
+        ));
         let mut out = RgbImage::new(5, 5);
-        assert!(matches!(postprocess(&short, &g, &mut out), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            postprocess(&short, &g, &mut out),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }
