@@ -260,7 +260,13 @@ fn describe_load_error(e: &ort::LoadDynamicError) -> String {
             "ONNX Runtime {version_str} is too old: stylecam needs 1.{}.0 or newer",
             ort::MINOR_VERSION
         ),
-        ort::LoadDynamicError::Dlopen { error, .. } => format!("failed to load: {error}"),
+        ort::LoadDynamicError::Dlopen { error, .. } => {
+            // libloading's Display is just "dlopen failed"; the loader's reason is the source.
+            match std::error::Error::source(error) {
+                Some(reason) => format!("failed to load: {reason}"),
+                None => format!("failed to load: {error}"),
+            }
+        }
         ort::LoadDynamicError::MissingApi { .. } => {
             "failed to load: not an ONNX Runtime library (no OrtGetApiBase symbol)".into()
         }
