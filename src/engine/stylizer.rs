@@ -381,6 +381,13 @@ fn read_metadata(session: &Session, model: &Path) -> (String, BTreeMap<String, S
     (name, map)
 }
 
+/// The live view moves a `Stylizer` into its inference thread.
+#[allow(dead_code)]
+fn stylizer_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Stylizer>();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
