@@ -89,6 +89,8 @@ pub struct Stylizer {
     scaled_in: RgbImage,
     scaled_out: RgbImage,
     told_fixed_size: bool,
+    /// How many times the bound tensors were (re)built: once per tensor size change.
+    buffer_builds: u64,
 }
 
 impl std::fmt::Debug for Stylizer {
@@ -149,6 +151,7 @@ impl Stylizer {
             scaled_in: RgbImage::new(0, 0),
             scaled_out: RgbImage::new(0, 0),
             told_fixed_size: false,
+            buffer_builds: 0,
         })
     }
 
@@ -271,6 +274,7 @@ impl Stylizer {
             output,
             binding,
         });
+        self.buffer_builds += 1;
         Ok(())
     }
 }
@@ -428,5 +432,51 @@ mod tests {
         );
         let e = check_image_tensor("input", "x", &tensor(f, &[4, 3, 8, 8])).unwrap_err();
         assert!(e.contains("batch size 4"), "{e}");
+    }
+
+    /// Loads an ImfwNet written by the ONNX writer into a temporary folder.
+    fn small_model() -> (tempfile::TempDir, PathBuf) {
+        use crate::net::onnx::{random_weights, write_model, ModelMetadata};
+        use crate::net::ImfwArch;
+        let d = tempfile::tempdir().unwrap();
+        let arch = ImfwArch::new(8, 1);
+        let meta = ModelMetadata {
+            name: "unit".into(),
+            extra: vec![],
+        };
+        let bytes = write_model(&arch, &random_weights(&arch, 5), &meta).unwrap();
+        let p = d.path().join("unit.onnx");
+        std::fs::write(&p, bytes).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn bound_tensors_are_reused_while_the_tensor_size_is_unchanged() {
+        let (_dir, model) = small_model();
+        let opts = EngineOptions {
+            intra_threads: Some(1),
+            ..EngineOptions::default()
+        };
+        let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts).unwrap();
+        let mut out = RgbImage::new(0, 0);
+        st.stylize_into(&RgbImage::new(62, 46), &mut out).unwrap();
+        assert_eq!(st.buffer_builds, 1);
+        for (w, h) in [(62, 46), (64, 48), (61, 45), (62, 46)] {
+            // All pad to 64×48: the same bound tensors serve every frame.
+            st.stylize_into(&RgbImage::new(w, h), &mut out).unwrap();
+            assert_eq!(st.buffer_builds, 1, "{w}×{h}");
+        }
+        let steady = out.as_ptr();
+        st.stylize_into(&RgbImage::new(62, 46), &mut out).unwrap();
+        assert_eq!(out.as_ptr(), steady, "the output frame was reallocated");
+        // A different tensor size rebuilds the buffers at the new size.
+        st.stylize_into(&RgbImage::new(100, 20), &mut out).unwrap();
+        assert_eq!(st.buffer_builds, 2);
+        let b = st.buffers.as_ref().unwrap();
+        assert_eq!(
+            (b.geometry.padded_width, b.geometry.padded_height),
+            (100, 20)
+        );
+        assert_eq!(b.input.shape()[..], [1, 3, 20, 100]);
     }
 }
