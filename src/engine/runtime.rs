@@ -234,14 +234,29 @@ fn venv_libraries(venv: &Path) -> Vec<PathBuf> {
 }
 
 fn load(path: &Path) -> Result<Environment, Failure> {
-    // A bare name goes to the system loader; anything with a folder must exist.
-    let is_bare = path.components().count() == 1;
-    if !is_bare && !path.exists() {
-        return Err(Failure::Skip("not found".into()));
-    }
-    if !is_bare && path.is_dir() {
-        return Err(Failure::Skip("is a folder, not a library file".into()));
-    }
+    // A bare name that is not a file here goes to the system loader; anything else is a file,
+    // made absolute against the current folder (ort would resolve relative paths against the
+    // executable's folder first).
+    let is_bare = path.components().count() == 1 && !path.exists();
+    let absolute;
+    let path = if is_bare {
+        // ort resolves bare names via the executable's folder and panics if it has none.
+        if std::env::current_exe().is_err() {
+            return Err(Failure::Skip(
+                "skipped: the executable's path is unknown".into(),
+            ));
+        }
+        path
+    } else {
+        if !path.exists() {
+            return Err(Failure::Skip("not found".into()));
+        }
+        if path.is_dir() {
+            return Err(Failure::Skip("is a folder, not a library file".into()));
+        }
+        absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        &absolute
+    };
     let builder = ort::init_from(path).map_err(|e| Failure::Skip(describe_load_error(&e)))?;
     builder
         .with_name("stylecam")
