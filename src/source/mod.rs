@@ -1,0 +1,8 @@
+//! Frame sources: where pictures come from.
+
+pub mod camera;
+mod frame;
+pub mod images;
+pub mod testcard;
+
+pub use frame::{open_source, open_video, Frame, FrameSource, OpenedSource, SourceOptions, SourceSpec};
