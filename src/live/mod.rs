@@ -199,7 +199,7 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
         .get_or_init(|| {
             let flag = Arc::new(AtomicBool::new(false));
             let f = flag.clone();
-            if let Err(e) = ctrlc::try_set_handler(move || f.store(true, Ordering::SeqCst)) {
+            if let Err(e) = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst)) {
                 tracing::warn!("Ctrl-C handler not installed: {e}");
             }
             flag
@@ -314,10 +314,12 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let result = display_loop(&opts, &hooks, &styles, &shared, &ready, &ctrl_c, first_style);
 
     // Shutdown: stop the workers, finish a recording, join with a bound.
+    tracing::debug!("display loop ended; stopping the workers");
     shared.stop();
     let deadline = Instant::now() + Duration::from_secs(2);
     join_bounded(inference, deadline, "inference");
     join_bounded(capture, deadline, "capture");
+    tracing::debug!("workers stopped");
     let mut summary = result?;
     summary.standalone_infer_fps = standalone;
     let c = &shared.counters;
