@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use stylecam::engine::DeviceChoice;
 use stylecam::live::{self, LiveArgs, LiveHooks, PixelTransformEngine};
+use stylecam::styles;
 
 #[derive(Parser)]
 #[command(name = "live", about = "stylecam live view (development front end)")]
@@ -18,9 +20,15 @@ struct Cli {
     /// Folder of style models (*.onnx).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
-    /// Execution provider: auto, cpu, cuda, tensorrt.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    /// Execution provider.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Path to libonnxruntime.so (default: searched).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// CPU threads for inference (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Use pixel transforms instead of ONNX models (no ONNX Runtime needed).
     #[arg(long)]
     test_engine: bool,
@@ -28,19 +36,27 @@ struct Cli {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let opts = cli.live.into_options(cli.models, cli.device);
+    let mut opts = cli.live.into_options();
+    opts.models = cli.models;
+    opts.device = cli.device;
+    opts.ort_lib = cli.ort_lib;
+    opts.engine.intra_threads = cli.threads;
     let result = if cli.test_engine {
-        live::engine::list_styles(&live::models_dir(opts.models.as_deref())).and_then(|styles| {
-            let hooks = LiveHooks {
-                loader: PixelTransformEngine::loader(&styles),
-                recorder: None,
-            };
-            live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))
-        })
+        live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None).and_then(
+            |(styles, _)| {
+                let hooks = LiveHooks {
+                    loader: PixelTransformEngine::loader(&styles),
+                    recorder: None,
+                };
+                live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))
+            },
+        )
     } else {
         live::run_live(opts)
     };

@@ -17,7 +17,9 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let w: u32 = w.trim().parse().map_err(|_| err())?;
     let h: u32 = h.trim().parse().map_err(|_| err())?;
     if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
-        return Err(format!("size {w}x{h} is out of range (16…8192 on each side)"));
+        return Err(format!(
+            "size {w}x{h} is out of range (16…8192 on each side)"
+        ));
     }
     Ok((w, h))
 }
@@ -121,16 +123,15 @@ pub struct LiveArgs {
 }
 
 impl LiveArgs {
-    /// The options for [`super::run_live`]; `models` and `device` come from the CLI's global flags.
-    pub fn into_options(self, models: Option<PathBuf>, device: super::DeviceSetting) -> LiveOptions {
+    /// The options for [`super::run_live`]. The engine fields (`models`, `device`, `ort_lib`,
+    /// `engine`) keep their defaults: the CLI sets them from its global flags.
+    pub fn into_options(self) -> LiveOptions {
         LiveOptions {
             source: self.source,
             camera_res: self.camera_res,
             size: self.size,
             scale: self.scale.unwrap_or(1.0),
             style: self.style,
-            models,
-            device,
             fullscreen: self.fullscreen,
             out_dir: self.out_dir,
             record: self.record,
@@ -139,6 +140,7 @@ impl LiveArgs {
             overlay: !self.no_overlay,
             strength: self.strength,
             benchmark: self.benchmark.map(Duration::from_secs_f64),
+            ..LiveOptions::default()
         }
     }
 }
@@ -170,7 +172,7 @@ mod tests {
             "12",
         ])
         .unwrap();
-        let o = cli.live.into_options(None, Default::default());
+        let o = cli.live.into_options();
         assert_eq!(o.source, SourceSpec::TestCard);
         assert_eq!(o.camera_res, Some((320, 240)));
         assert_eq!(o.scale, 0.5);

@@ -147,10 +147,34 @@ mod tests {
         let mut out = RgbImage::new(1, 1);
         c.compose(&o, &s, None, &look(), &mut out).unwrap();
         assert_eq!(out, s);
-        c.compose(&o, &s, None, &Look { strength: 0.0, ..look() }, &mut out).unwrap();
+        c.compose(
+            &o,
+            &s,
+            None,
+            &Look {
+                strength: 0.0,
+                ..look()
+            },
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, o);
-        c.compose(&o, &s, None, &Look { strength: 0.5, ..look() }, &mut out).unwrap();
-        let (a, b, m) = (o.get_pixel(3, 1).0, s.get_pixel(3, 1).0, out.get_pixel(3, 1).0);
+        c.compose(
+            &o,
+            &s,
+            None,
+            &Look {
+                strength: 0.5,
+                ..look()
+            },
+            &mut out,
+        )
+        .unwrap();
+        let (a, b, m) = (
+            o.get_pixel(3, 1).0,
+            s.get_pixel(3, 1).0,
+            out.get_pixel(3, 1).0,
+        );
         for ch in 0..3 {
             let want = (a[ch] as f32 + b[ch] as f32) / 2.0;
             assert!((m[ch] as f32 - want).abs() <= 0.5, "{m:?} vs {a:?}/{b:?}");
@@ -162,10 +186,23 @@ mod tests {
         let (o, s) = frames();
         let mut out = RgbImage::new(1, 1);
         Composer::default()
-            .compose(&o, &s, None, &Look { split: Some(0.3), ..look() }, &mut out)
+            .compose(
+                &o,
+                &s,
+                None,
+                &Look {
+                    split: Some(0.3),
+                    ..look()
+                },
+                &mut out,
+            )
             .unwrap();
         for (x, y, p) in out.enumerate_pixels() {
-            let want = if x < 3 { o.get_pixel(x, y) } else { s.get_pixel(x, y) };
+            let want = if x < 3 {
+                o.get_pixel(x, y)
+            } else {
+                s.get_pixel(x, y)
+            };
             assert_eq!(p, want, "at ({x},{y})");
         }
     }
@@ -175,12 +212,24 @@ mod tests {
         let (o, s) = frames();
         let mut c = Composer::default();
         let mut out = RgbImage::new(1, 1);
-        c.compose(&o, &s, None, &Look { view: View::Original, ..look() }, &mut out).unwrap();
+        c.compose(
+            &o,
+            &s,
+            None,
+            &Look {
+                view: View::Original,
+                ..look()
+            },
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, o);
         let prev = RgbImage::from_pixel(10, 4, Rgb([0, 0, 0]));
-        c.compose(&o, &s, Some((&prev, 0.0)), &look(), &mut out).unwrap();
+        c.compose(&o, &s, Some((&prev, 0.0)), &look(), &mut out)
+            .unwrap();
         assert_eq!(out, prev, "fade start shows the previous style");
-        c.compose(&o, &s, Some((&prev, 1.0)), &look(), &mut out).unwrap();
+        c.compose(&o, &s, Some((&prev, 1.0)), &look(), &mut out)
+            .unwrap();
         assert_eq!(out, s, "fade end shows the new style");
     }
 
@@ -190,7 +239,16 @@ mod tests {
         let stylized = RgbImage::from_pixel(4, 4, Rgb([40, 60, 220]));
         let mut out = RgbImage::new(1, 1);
         Composer::default()
-            .compose(&original, &stylized, None, &Look { preserve_colour: true, ..look() }, &mut out)
+            .compose(
+                &original,
+                &stylized,
+                None,
+                &Look {
+                    preserve_colour: true,
+                    ..look()
+                },
+                &mut out,
+            )
             .unwrap();
         let p = out.get_pixel(0, 0).0;
         assert!(p[0] > p[1] && p[0] > p[2], "still red: {p:?}");

@@ -93,7 +93,15 @@ impl Controls {
             Key::P => return Some(Action::Screenshot),
             Key::R => return Some(Action::ToggleRecording),
             Key::F => return Some(Action::ToggleFullscreen),
-            Key::Key1 | Key::Key2 | Key::Key3 | Key::Key4 | Key::Key5 | Key::Key6 | Key::Key7 | Key::Key8 | Key::Key9 => {
+            Key::Key1
+            | Key::Key2
+            | Key::Key3
+            | Key::Key4
+            | Key::Key5
+            | Key::Key6
+            | Key::Key7
+            | Key::Key8
+            | Key::Key9 => {
                 let i = key as usize - Key::Key1 as usize;
                 if i >= self.style_count {
                     return None;
@@ -218,7 +226,10 @@ mod tests {
         assert_eq!(inference_size((640, 480), None, 1.0), (640, 480));
         assert_eq!(inference_size((640, 480), None, 0.5), (320, 240));
         assert_eq!(inference_size((641, 479), None, 1.0), (640, 480));
-        assert_eq!(inference_size((640, 480), Some((320, 200)), 1.25), (400, 248));
+        assert_eq!(
+            inference_size((640, 480), Some((320, 200)), 1.25),
+            (400, 248)
+        );
         assert_eq!(inference_size((64, 48), None, 0.125), (16, 16));
     }
 }

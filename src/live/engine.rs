@@ -1,7 +1,7 @@
 //! What the live pipeline needs from a style model, so the pipeline can be driven by the ONNX
 //! `Stylizer` or, in tests, by a simple pixel transform — and the style list it picks from.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -21,43 +21,61 @@ pub trait StyleEngine: Send {
 /// Loads the style model at a path. Called on a background thread, so the display never waits.
 pub type EngineLoader = Arc<dyn Fn(&Path) -> Result<Box<dyn StyleEngine>> + Send + Sync>;
 
-/// One selectable style.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StyleChoice {
-    pub name: String,
-    pub path: PathBuf,
+/// One selectable style (an entry of the models folder).
+pub use crate::styles::StyleEntry as StyleChoice;
+
+/// The styles the live view cycles through, and the index to start at: every model in `dir`
+/// (in `stylecam styles` order); `wanted` picks one by name or path (a path outside the folder
+/// is added in front).
+pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<(Vec<StyleChoice>, usize)> {
+    let mut styles = crate::styles::discover(dir)?;
+    let mut index = 0;
+    if let Some(w) = wanted {
+        let entry = crate::styles::resolve(w, dir)?;
+        let same = |s: &StyleChoice| {
+            s.path == entry.path
+                || (s.path.canonicalize().ok().is_some()
+                    && s.path.canonicalize().ok() == entry.path.canonicalize().ok())
+        };
+        index = match styles.iter().position(same) {
+            Some(i) => i,
+            None => {
+                styles.insert(0, entry);
+                0
+            }
+        };
+    }
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "no styles (*.onnx) in {}. Put style models there, pass --models DIR, or --style PATH.onnx",
+            dir.display()
+        )));
+    }
+    Ok((styles, index))
 }
 
-/// Every `*.onnx` in `dir`, sorted by file name, named by file stem.
-pub fn list_styles(dir: &Path) -> Result<Vec<StyleChoice>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::Input {
-        path: dir.to_path_buf(),
-        reason: format!("cannot read the models folder: {e}. Pass --models DIR or set STYLECAM_MODELS"),
-    })?;
-    let mut styles: Vec<StyleChoice> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")))
-        .map(|path| StyleChoice {
-            name: path.file_stem().unwrap_or_default().to_string_lossy().into_owned(),
-            path,
-        })
-        .collect();
-    styles.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
-    Ok(styles)
+impl StyleEngine for crate::engine::Stylizer {
+    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
+        crate::engine::Stylizer::stylize_into(self, input, output)
+    }
+
+    fn provider(&self) -> String {
+        crate::engine::Stylizer::provider(self).to_string()
+    }
+
+    fn name(&self) -> &str {
+        crate::engine::Stylizer::name(self)
+    }
 }
 
-/// The index of `--style` in `styles`: a name (case-insensitive) or a path to one of the files.
-pub fn find_style(styles: &[StyleChoice], wanted: &str) -> Result<usize> {
-    let by_name = styles.iter().position(|s| s.name.eq_ignore_ascii_case(wanted));
-    let by_path = || {
-        let p = Path::new(wanted);
-        styles.iter().position(|s| {
-            s.path == p || (p.exists() && s.path.canonicalize().ok() == p.canonicalize().ok())
-        })
-    };
-    by_name.or_else(by_path).ok_or_else(|| Error::UnknownStyle {
-        name: wanted.to_string(),
-        known: styles.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+/// Loads styles with ONNX Runtime on `device`.
+pub fn onnx_loader(
+    device: crate::engine::DeviceChoice,
+    options: crate::engine::EngineOptions,
+) -> EngineLoader {
+    Arc::new(move |path: &Path| {
+        let s = crate::engine::Stylizer::load(path, device, &options)?;
+        Ok(Box::new(s) as Box<dyn StyleEngine>)
     })
 }
 
@@ -102,7 +120,11 @@ impl StyleEngine for PixelTransformEngine {
                 1 => [b & 0xc0, r & 0xc0, g & 0xc0],
                 _ => {
                     let y = (r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8;
-                    [(y + 40).min(255) as u8, (y + 10).min(255) as u8, (y / 2) as u8]
+                    [
+                        (y + 40).min(255) as u8,
+                        (y + 10).min(255) as u8,
+                        (y / 2) as u8,
+                    ]
                 }
             };
             d.copy_from_slice(&px);
@@ -124,26 +146,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_onnx_files_in_name_order_and_finds_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        for f in ["b_style.onnx", "a_style.ONNX", "notes.txt"] {
-            std::fs::write(dir.path().join(f), b"x").unwrap();
-        }
-        let styles = list_styles(dir.path()).unwrap();
-        let names: Vec<&str> = styles.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["a_style", "b_style"]);
-        assert_eq!(find_style(&styles, "B_STYLE").unwrap(), 1);
-        let err = find_style(&styles, "nope").unwrap_err().to_string();
-        assert!(err.contains("a_style, b_style"), "{err}");
-    }
-
-    #[test]
     fn test_engines_change_the_picture_differently() {
         let img = RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8 * 30, y as u8 * 30, 100]));
         let mut outs = Vec::new();
         for k in 0..3 {
             let mut out = RgbImage::new(1, 1);
-            PixelTransformEngine::new("t", k).stylize_into(&img, &mut out).unwrap();
+            PixelTransformEngine::new("t", k)
+                .stylize_into(&img, &mut out)
+                .unwrap();
             assert_ne!(out, img);
             outs.push(out);
         }

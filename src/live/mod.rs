@@ -15,7 +15,7 @@ pub mod slot;
 pub mod stats;
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -32,14 +32,13 @@ use pipeline::{InferSettings, Shared, Stylized};
 pub use record::{FrameRecorder, RecorderFactory};
 use stats::{median_p95, RateMeter};
 
-pub use crate::source::camera::CameraInfo;
 use crate::sink::screenshot;
 use crate::sink::window::LiveWindow;
+pub use crate::source::camera::CameraInfo;
 use crate::source::{SourceOptions, SourceSpec};
 use crate::{Error, Result};
 
-/// Which execution provider runs the styles (`--device`: auto, cpu, cuda, tensorrt).
-pub type DeviceSetting = String;
+pub use crate::engine::{DeviceChoice, EngineOptions};
 
 /// Cross-fade length when the style changes.
 pub const CROSSFADE: Duration = Duration::from_millis(300);
@@ -59,10 +58,14 @@ pub struct LiveOptions {
     pub scale: f32,
     /// Style to start with (name or path); `None`: the first.
     pub style: Option<String>,
-    /// Models folder; `None`: `$STYLECAM_MODELS`, else `models/`.
+    /// Models folder; `None`: `$STYLECAM_MODELS`, else the repository's `models/`.
     pub models: Option<PathBuf>,
-    /// Execution provider choice.
-    pub device: DeviceSetting,
+    /// Execution provider choice (`--device`).
+    pub device: DeviceChoice,
+    /// Path to libonnxruntime (`--ort-lib`); `None`: searched.
+    pub ort_lib: Option<PathBuf>,
+    /// How ONNX Runtime sessions are built (threads, optimisation).
+    pub engine: EngineOptions,
     pub fullscreen: bool,
     /// Where screenshots and hotkey recordings go.
     pub out_dir: PathBuf,
@@ -89,7 +92,9 @@ impl Default for LiveOptions {
             scale: 1.0,
             style: None,
             models: None,
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
+            ort_lib: None,
+            engine: EngineOptions::default(),
             fullscreen: false,
             out_dir: PathBuf::from("."),
             record: None,
@@ -142,16 +147,37 @@ pub struct LiveSummary {
 impl std::fmt::Display for LiveSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "live summary over {:.1} s", self.seconds)?;
-        writeln!(f, "  frame {}x{}, inference {}x{}", self.frame_size.0, self.frame_size.1, self.inference_size.0, self.inference_size.1)?;
+        writeln!(
+            f,
+            "  frame {}x{}, inference {}x{}",
+            self.frame_size.0, self.frame_size.1, self.inference_size.0, self.inference_size.1
+        )?;
         if let Some(fps) = self.standalone_infer_fps {
             writeln!(f, "  inference alone:        {fps:.2} fps")?;
-            writeln!(f, "  displayed stylised:     {:.2} fps ({:.3}x of inference alone)", self.displayed_fps, self.displayed_fps / fps.max(1e-9))?;
+            writeln!(
+                f,
+                "  displayed stylised:     {:.2} fps ({:.3}x of inference alone)",
+                self.displayed_fps,
+                self.displayed_fps / fps.max(1e-9)
+            )?;
         } else {
             writeln!(f, "  displayed stylised:     {:.2} fps", self.displayed_fps)?;
         }
-        writeln!(f, "  pipeline inference:     {:.2} fps, engine {:.1} ms/frame", self.pipeline_infer_fps, self.engine_ms)?;
-        writeln!(f, "  captured {}  stylised {}  dropped {}", self.captured, self.inferred, self.dropped)?;
-        writeln!(f, "  capture-to-display latency: median {:.1} ms, p95 {:.1} ms", self.latency_ms.0, self.latency_ms.1)?;
+        writeln!(
+            f,
+            "  pipeline inference:     {:.2} fps, engine {:.1} ms/frame",
+            self.pipeline_infer_fps, self.engine_ms
+        )?;
+        writeln!(
+            f,
+            "  captured {}  stylised {}  dropped {}",
+            self.captured, self.inferred, self.dropped
+        )?;
+        writeln!(
+            f,
+            "  capture-to-display latency: median {:.1} ms, p95 {:.1} ms",
+            self.latency_ms.0, self.latency_ms.1
+        )?;
         write!(
             f,
             "  CPU outside inference: {:.2} ms/frame (capture {:.2}, display {:.2}, around-engine {:.2})",
@@ -165,14 +191,6 @@ pub fn list_cameras() -> Result<Vec<CameraInfo>> {
     crate::source::camera::list_cameras()
 }
 
-/// The models folder: `explicit`, else `$STYLECAM_MODELS`, else `./models`.
-pub fn models_dir(explicit: Option<&Path>) -> PathBuf {
-    explicit
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("STYLECAM_MODELS").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("models"))
-}
-
 /// `stylecam live`: runs until the window is closed, Q/Esc, or Ctrl-C.
 pub fn run_live(opts: LiveOptions) -> Result<()> {
     let hooks = LiveHooks {
@@ -184,11 +202,11 @@ pub fn run_live(opts: LiveOptions) -> Result<()> {
     Ok(())
 }
 
-/// The ONNX Runtime loader for `opts.device`.
-fn default_loader(_opts: &LiveOptions) -> Result<EngineLoader> {
-    Err(Error::InvalidArgument(
-        "this build has no ONNX engine yet (engine branch not merged)".into(),
-    ))
+/// The ONNX Runtime loader for `opts.device` (starts ONNX Runtime first, so a missing library is
+/// reported before any window opens).
+fn default_loader(opts: &LiveOptions) -> Result<EngineLoader> {
+    crate::engine::runtime::init(opts.ort_lib.as_deref())?;
+    Ok(engine::onnx_loader(opts.device, opts.engine.clone()))
 }
 
 static CTRL_C: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -252,18 +270,8 @@ fn measure_inference_alone(
 
 /// Runs the live view with the given engine loader and recorder.
 pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary> {
-    let dir = models_dir(opts.models.as_deref());
-    let styles = engine::list_styles(&dir)?;
-    if styles.is_empty() {
-        return Err(Error::InvalidArgument(format!(
-            "no styles (*.onnx) in {}. Put style models there, or pass --models DIR",
-            dir.display()
-        )));
-    }
-    let first_style = match &opts.style {
-        Some(s) => engine::find_style(&styles, s)?,
-        None => 0,
-    };
+    let dir = crate::styles::models_dir(opts.models.as_deref());
+    let (styles, first_style) = engine::choose_styles(&dir, opts.style.as_deref())?;
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let ctrl_c = ctrl_c_flag();
@@ -281,7 +289,8 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         fps: opts.source_fps,
     };
 
-    let (capture, ready) = pipeline::spawn_capture(shared.clone(), opts.source.clone(), source_opts);
+    let (capture, ready) =
+        pipeline::spawn_capture(shared.clone(), opts.source.clone(), source_opts);
     let ready = match ready.recv_timeout(Duration::from_secs(20)) {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -302,7 +311,13 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let standalone = match opts.benchmark {
         Some(d) => {
             let infer = control::inference_size(ready.frame_size, opts.size, opts.scale);
-            let fps = measure_inference_alone(&hooks.loader, &styles[first_style], ready.frame_size, infer, d / 2)?;
+            let fps = measure_inference_alone(
+                &hooks.loader,
+                &styles[first_style],
+                ready.frame_size,
+                infer,
+                d / 2,
+            )?;
             // Start counting from here: drop what the capture thread queued meanwhile.
             shared.frames.take();
             Some(fps)
@@ -311,7 +326,15 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
 
     let inference = pipeline::spawn_inference(shared.clone(), styles.clone(), hooks.loader.clone());
-    let result = display_loop(&opts, &hooks, &styles, &shared, &ready, &ctrl_c, first_style);
+    let result = display_loop(
+        &opts,
+        &hooks,
+        &styles,
+        &shared,
+        &ready,
+        &ctrl_c,
+        first_style,
+    );
 
     // Shutdown: stop the workers, finish a recording, join with a bound.
     tracing::debug!("display loop ended; stopping the workers");
@@ -332,8 +355,9 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let shown = (summary.displayed_fps * summary.seconds).max(1.0);
     summary.capture_ms_per_frame = c.capture_cpu_ns.load(Ordering::Relaxed) as f64 / 1e6 / shown;
     summary.infer_extra_ms_per_frame = per(c.infer_extra_ns.load(Ordering::Relaxed));
-    summary.outside_ms_per_frame =
-        summary.capture_ms_per_frame + summary.display_ms_per_frame + summary.infer_extra_ms_per_frame;
+    summary.outside_ms_per_frame = summary.capture_ms_per_frame
+        + summary.display_ms_per_frame
+        + summary.infer_extra_ms_per_frame;
     if opts.benchmark.is_some() {
         println!("{summary}");
     }
@@ -418,7 +442,9 @@ fn display_loop(
                 Some(Action::Screenshot) => {
                     let frame = composed.clone();
                     let dir = opts.out_dir.clone();
-                    screenshot_jobs.push(std::thread::spawn(move || screenshot::save_png(&frame, &dir)));
+                    screenshot_jobs.push(std::thread::spawn(move || {
+                        screenshot::save_png(&frame, &dir)
+                    }));
                 }
                 Some(Action::ToggleRecording) => match recording.take() {
                     Some(rec) => {
@@ -431,7 +457,8 @@ fn display_loop(
                     None => match &hooks.recorder {
                         None => say(&mut messages, "recording unavailable in this build".into()),
                         Some(factory) => {
-                            let path = screenshot::timestamped_path(&opts.out_dir, "stylecam", "mp4");
+                            let path =
+                                screenshot::timestamped_path(&opts.out_dir, "stylecam", "mp4");
                             let made = std::fs::create_dir_all(&opts.out_dir)
                                 .map_err(|e| Error::io(&opts.out_dir, e))
                                 .and_then(|()| factory(&path));
@@ -493,7 +520,10 @@ fn display_loop(
                 i += 1;
             }
         }
-        while messages.front().is_some_and(|(_, t)| now.duration_since(*t) > MESSAGE_TIME) {
+        while messages
+            .front()
+            .is_some_and(|(_, t)| now.duration_since(*t) > MESSAGE_TIME)
+        {
             messages.pop_front();
             dirty = true;
         }
@@ -512,7 +542,9 @@ fn display_loop(
             new_stylized = true;
             dirty = true;
         }
-        let fade_t = fade.as_ref().map(|(_, t0)| now.duration_since(*t0).as_secs_f32() / CROSSFADE.as_secs_f32());
+        let fade_t = fade
+            .as_ref()
+            .map(|(_, t0)| now.duration_since(*t0).as_secs_f32() / CROSSFADE.as_secs_f32());
         if let Some(t) = fade_t {
             if t >= 1.0 {
                 if let Some((img, _)) = fade.take() {
@@ -522,7 +554,11 @@ fn display_loop(
             dirty = true;
         }
         let show_original = controls.view == View::Original || current.is_none();
-        let latest = if show_original { shared.latest_frame() } else { None };
+        let latest = if show_original {
+            shared.latest_frame()
+        } else {
+            None
+        };
         if let Some(f) = &latest {
             if shown_original != Some(f.index) {
                 shown_original = Some(f.index);
@@ -536,18 +572,33 @@ fn display_loop(
 
         if dirty {
             let look = Look {
-                view: if current.is_none() { View::Original } else { controls.view },
+                view: if current.is_none() {
+                    View::Original
+                } else {
+                    controls.view
+                },
                 split: controls.split.then_some(controls.split_at),
                 strength: controls.strength,
                 preserve_colour: controls.preserve_colour,
             };
             match (&current, &latest) {
                 (Some(cur), _) if look.view == View::Stylized => {
-                    let fading = fade.as_ref().zip(fade_t).map(|((img, _), t)| (img, t.min(1.0)));
-                    composer.compose(&cur.frame.image, &cur.output, fading, &look, &mut composed)?;
+                    let fading = fade
+                        .as_ref()
+                        .zip(fade_t)
+                        .map(|((img, _), t)| (img, t.min(1.0)));
+                    composer.compose(
+                        &cur.frame.image,
+                        &cur.output,
+                        fading,
+                        &look,
+                        &mut composed,
+                    )?;
                 }
                 (_, Some(f)) => composer.compose(&f.image, &f.image, None, &look, &mut composed)?,
-                (Some(cur), None) => composer.compose(&cur.frame.image, &cur.output, None, &look, &mut composed)?,
+                (Some(cur), None) => {
+                    composer.compose(&cur.frame.image, &cur.output, None, &look, &mut composed)?
+                }
                 (None, None) => {}
             }
             if new_stylized {
@@ -654,13 +705,22 @@ fn status_lines(
     no_recorder: bool,
 ) -> Vec<(String, u32)> {
     let status = shared.engine_status();
-    let mut style = format!("style {}/{}: {}", c.style + 1, styles.len(), styles[c.style].name);
+    let mut style = format!(
+        "style {}/{}: {}",
+        c.style + 1,
+        styles.len(),
+        styles[c.style].name
+    );
     if status.loading_style == Some(c.style) {
         style.push_str(" (loading...)");
     } else if status.running_style.is_some_and(|r| r != c.style) {
         style.push_str(" (unavailable)");
     }
-    let provider = if status.provider.is_empty() { "starting".to_string() } else { status.provider };
+    let provider = if status.provider.is_empty() {
+        "starting".to_string()
+    } else {
+        status.provider
+    };
     let view = match (c.view, c.split) {
         (View::Original, _) => "original",
         (View::Stylized, true) => "split",
@@ -670,7 +730,10 @@ fn status_lines(
         (style, overlay::WHITE),
         (source.to_string(), overlay::GREY),
         (
-            format!("camera {}x{}  inference {}x{} ({:.2}x)  {provider}", frame.0, frame.1, infer.0, infer.1, c.scale),
+            format!(
+                "camera {}x{}  inference {}x{} ({:.2}x)  {provider}",
+                frame.0, frame.1, infer.0, infer.1, c.scale
+            ),
             overlay::GREY,
         ),
         (
@@ -684,14 +747,21 @@ fn status_lines(
             format!(
                 "strength {:.0}%  colours {}  view {view}{}",
                 c.strength * 100.0,
-                if c.preserve_colour { "original" } else { "style" },
+                if c.preserve_colour {
+                    "original"
+                } else {
+                    "style"
+                },
                 if c.paused { "  PAUSED" } else { "" }
             ),
             overlay::GREY,
         ),
     ];
     if no_recorder {
-        lines.push(("R: recording unavailable in this build".into(), overlay::GREY));
+        lines.push((
+            "R: recording unavailable in this build".into(),
+            overlay::GREY,
+        ));
     }
     lines.push(("H: hotkeys  Tab: hide".into(), overlay::GREY));
     lines

@@ -64,7 +64,12 @@ pub fn draw(canvas: &mut Canvas, vp: Viewport, c: &OverlayContent) {
         let lines: Vec<(String, u32)> = std::iter::once(("Hotkeys".to_string(), YELLOW))
             .chain(HELP.iter().map(|l| (l.to_string(), WHITE)))
             .collect();
-        let w = lines.iter().map(|(l, _)| text_width(l, s)).max().unwrap_or(0) as i64 + 8;
+        let w = lines
+            .iter()
+            .map(|(l, _)| text_width(l, s))
+            .max()
+            .unwrap_or(0) as i64
+            + 8;
         let h = lines.len() as i64 * ((GLYPH + 2) * s) as i64 + 6;
         let x = x0 + (vp.width as i64 - w) / 2;
         let y = y0 + (vp.height as i64 - h) / 2;
@@ -77,6 +82,12 @@ pub fn draw(canvas: &mut Canvas, vp: Viewport, c: &OverlayContent) {
         let title = "NO CAMERA";
         canvas.text(title, x0 + 8, y + 4, 2 * s, WHITE);
         let hint = "showing the test card - connect a camera or use --source";
-        canvas.text(hint, x0 + 16 + text_width(title, 2 * s) as i64, y + 4 + (GLYPH * s / 2) as i64, s, WHITE);
+        canvas.text(
+            hint,
+            x0 + 16 + text_width(title, 2 * s) as i64,
+            y + 4 + (GLYPH * s / 2) as i64,
+            s,
+            WHITE,
+        );
     }
 }

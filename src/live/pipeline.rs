@@ -221,7 +221,10 @@ pub fn spawn_capture(
                 }
             }
             if let Some(cpu) = thread_cpu_time() {
-                shared.counters.capture_cpu_ns.store(cpu.as_nanos() as u64, Ordering::Relaxed);
+                shared
+                    .counters
+                    .capture_cpu_ns
+                    .store(cpu.as_nanos() as u64, Ordering::Relaxed);
             }
             // `source` drops here, on its own thread: the camera is released.
         })
@@ -248,7 +251,11 @@ fn start_loading(loader: &EngineLoader, styles: &[StyleChoice], style: usize) ->
 }
 
 /// Starts the inference thread.
-pub fn spawn_inference(shared: Arc<Shared>, styles: Vec<StyleChoice>, loader: EngineLoader) -> JoinHandle<()> {
+pub fn spawn_inference(
+    shared: Arc<Shared>,
+    styles: Vec<StyleChoice>,
+    loader: EngineLoader,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("stylecam-infer".into())
         .spawn(move || inference_loop(&shared, &styles, &loader))
@@ -273,7 +280,10 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
         }
         // Load the wanted style in the background; the current one keeps running meanwhile.
         let running = engine.as_ref().map(|e| e.0);
-        if running != Some(s.style) && loading.as_ref().map(|l| l.style) != Some(s.style) && failed != Some(s.style) {
+        if running != Some(s.style)
+            && loading.as_ref().map(|l| l.style) != Some(s.style)
+            && failed != Some(s.style)
+        {
             loading = Some(start_loading(loader, styles, s.style));
             lock(&shared.engine).loading_style = Some(s.style);
         }
@@ -352,7 +362,10 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
             r
         };
         if let Err(e) = result {
-            shared.post(format!("style {} failed on a frame: {e}", styles[*style].name));
+            shared.post(format!(
+                "style {} failed on a frame: {e}",
+                styles[*style].name
+            ));
             failed = Some(*style);
             engine = None;
             continue;
@@ -376,7 +389,8 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
         c.inferred.fetch_add(1, Ordering::Relaxed);
         c.infer_ns.fetch_add(engine_ns, Ordering::Relaxed);
         // Everything in this pass that was not the engine itself.
-        c.infer_extra_ns.fetch_add(total.saturating_sub(engine_ns), Ordering::Relaxed);
+        c.infer_extra_ns
+            .fetch_add(total.saturating_sub(engine_ns), Ordering::Relaxed);
         last_done = Some(key);
         let stylized = Stylized {
             frame,

@@ -146,7 +146,10 @@ mod tests {
         }
         let seen = consumer.join().unwrap();
         assert_eq!(seen.last(), Some(&999));
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "values arrive newest-first, never older");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "values arrive newest-first, never older"
+        );
         assert!(seen.len() < 1000, "a slow consumer skipped stale values");
         assert_eq!(seen.len() as u64 + slot.dropped(), 1000);
     }

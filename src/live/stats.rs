@@ -16,16 +16,26 @@ impl RateMeter {
     pub fn tick(&mut self, now: Instant) {
         self.total += 1;
         self.times.push_back(now);
-        while self.times.front().is_some_and(|&t| now.duration_since(t) > Self::WINDOW) {
+        while self
+            .times
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > Self::WINDOW)
+        {
             self.times.pop_front();
         }
     }
 
     /// Rate over the window, 0 with fewer than two events.
     pub fn rate(&self, now: Instant) -> f64 {
-        let recent: Vec<&Instant> = self.times.iter().filter(|&&t| now.duration_since(t) <= Self::WINDOW).collect();
+        let recent: Vec<&Instant> = self
+            .times
+            .iter()
+            .filter(|&&t| now.duration_since(t) <= Self::WINDOW)
+            .collect();
         match (recent.first(), recent.last()) {
-            (Some(&&a), Some(&&b)) if recent.len() >= 2 && b > a => (recent.len() - 1) as f64 / (b - a).as_secs_f64(),
+            (Some(&&a), Some(&&b)) if recent.len() >= 2 && b > a => {
+                (recent.len() - 1) as f64 / (b - a).as_secs_f64()
+            }
             _ => 0.0,
         }
     }
@@ -60,13 +70,20 @@ mod tests {
         let r = m.rate(t0 + Duration::from_millis(1000));
         assert!((r - 10.0).abs() < 1e-6, "{r}");
         assert_eq!(m.total(), 11);
-        assert_eq!(m.rate(t0 + Duration::from_secs(10)), 0.0, "stale events expire");
+        assert_eq!(
+            m.rate(t0 + Duration::from_secs(10)),
+            0.0,
+            "stale events expire"
+        );
     }
 
     #[test]
     fn percentiles() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
         let (m, p) = median_p95(&v);
-        assert!((m - 50.0).abs() <= 1.0 && (p - 95.0).abs() <= 1.0, "{m} {p}");
+        assert!(
+            (m - 50.0).abs() <= 1.0 && (p - 95.0).abs() <= 1.0,
+            "{m} {p}"
+        );
     }
 }

@@ -52,7 +52,9 @@ pub fn timestamped_path(dir: &Path, prefix: &str, ext: &str) -> PathBuf {
 pub fn save_png(frame: &RgbImage, dir: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output {
         path: dir.to_path_buf(),
-        reason: format!("cannot create the screenshot folder: {e}. Pass --out-dir with a writable folder"),
+        reason: format!(
+            "cannot create the screenshot folder: {e}. Pass --out-dir with a writable folder"
+        ),
     })?;
     let path = timestamped_path(dir, "stylecam", "png");
     let tmp = path.with_extension("png.part");
@@ -97,7 +99,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let err = save_png(&RgbImage::new(2, 2), &file.join("sub")).unwrap_err().to_string();
+        let err = save_png(&RgbImage::new(2, 2), &file.join("sub"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--out-dir"), "{err}");
     }
 }

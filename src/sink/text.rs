@@ -97,7 +97,12 @@ impl Canvas<'_> {
             return 0;
         }
         let line_h = (GLYPH + 2) * scale;
-        let w = lines.iter().map(|(l, _)| text_width(l, scale)).max().unwrap_or(0) + 8;
+        let w = lines
+            .iter()
+            .map(|(l, _)| text_width(l, scale))
+            .max()
+            .unwrap_or(0)
+            + 8;
         let h = lines.len() * line_h + 6;
         self.shade(x, y, w, h);
         for (i, (line, colour)) in lines.iter().enumerate() {
@@ -121,7 +126,9 @@ mod tests {
             .map(|(x, y, _)| (x, y))
             .collect();
         assert!(lit.len() > 20, "an H has many pixels");
-        assert!(lit.iter().all(|&(x, y)| (2..18).contains(&x) && (3..19).contains(&y)));
+        assert!(lit
+            .iter()
+            .all(|&(x, y)| (2..18).contains(&x) && (3..19).contains(&y)));
     }
 
     #[test]

@@ -43,7 +43,14 @@ impl Viewport {
 
 /// Scales `frame` into the 0RGB `dst` (`dst_w` wide) at `vp` with nearest-neighbour sampling
 /// (pixel centres), painting the letterbox bars black. At 1:1 this is a plain copy.
-pub fn blit_scaled(frame: &RgbImage, dst: &mut [u32], dst_w: usize, dst_h: usize, vp: Viewport, xmap: &mut Vec<usize>) {
+pub fn blit_scaled(
+    frame: &RgbImage,
+    dst: &mut [u32],
+    dst_w: usize,
+    dst_h: usize,
+    vp: Viewport,
+    xmap: &mut Vec<usize>,
+) {
     let (fw, fh) = (frame.width() as usize, frame.height() as usize);
     let src = frame.as_raw();
     xmap.clear();
@@ -59,7 +66,8 @@ pub fn blit_scaled(frame: &RgbImage, dst: &mut [u32], dst_w: usize, dst_h: usize
         row[..vp.x].fill(0);
         row[vp.x + vp.width..].fill(0);
         for (d, &sx) in row[vp.x..vp.x + vp.width].iter_mut().zip(xmap.iter()) {
-            *d = (src_row[sx] as u32) << 16 | (src_row[sx + 1] as u32) << 8 | src_row[sx + 2] as u32;
+            *d =
+                (src_row[sx] as u32) << 16 | (src_row[sx + 1] as u32) << 8 | src_row[sx + 2] as u32;
         }
     }
 }
@@ -127,7 +135,8 @@ impl LiveWindow {
             topmost: borderless,
             ..WindowOptions::default()
         };
-        let mut window = Window::new(title, width.max(16), height.max(16), opts).map_err(window_error)?;
+        let mut window =
+            Window::new(title, width.max(16), height.max(16), opts).map_err(window_error)?;
         // The live loop paces itself; minifb must not sleep in update().
         window.set_target_fps(0);
         Ok(window)
@@ -166,7 +175,11 @@ impl LiveWindow {
 
     /// Key presses since the last call, in order.
     pub fn take_keys(&mut self) -> Vec<Key> {
-        self.keys.0.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default()
+        self.keys
+            .0
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
     }
 
     /// While the left mouse button is held over the frame: the pointer's x as a fraction of the
@@ -186,12 +199,23 @@ impl LiveWindow {
     }
 
     /// Draws `frame` letterboxed into the window, then lets `overlay` paint on top.
-    pub fn present(&mut self, frame: &RgbImage, overlay: impl FnOnce(&mut Canvas, Viewport)) -> Result<()> {
+    pub fn present(
+        &mut self,
+        frame: &RgbImage,
+        overlay: impl FnOnce(&mut Canvas, Viewport),
+    ) -> Result<()> {
         let (ww, wh) = self.window.get_size();
         let (ww, wh) = (ww.max(1), wh.max(1));
         self.buffer.resize(ww * wh, 0);
         self.viewport = Viewport::fit(frame.dimensions(), (ww, wh));
-        blit_scaled(frame, &mut self.buffer, ww, wh, self.viewport, &mut self.xmap);
+        blit_scaled(
+            frame,
+            &mut self.buffer,
+            ww,
+            wh,
+            self.viewport,
+            &mut self.xmap,
+        );
         overlay(
             &mut Canvas {
                 pixels: &mut self.buffer,
@@ -217,7 +241,10 @@ fn screen_size() -> Option<(usize, usize)> {
             return None;
         }
         let screen = (xlib.XDefaultScreen)(display);
-        let size = ((xlib.XDisplayWidth)(display, screen), (xlib.XDisplayHeight)(display, screen));
+        let size = (
+            (xlib.XDisplayWidth)(display, screen),
+            (xlib.XDisplayHeight)(display, screen),
+        );
         (xlib.XCloseDisplay)(display);
         (size.0 > 0 && size.1 > 0).then_some((size.0 as usize, size.1 as usize))
     }
@@ -234,11 +261,35 @@ mod tests {
 
     #[test]
     fn viewport_keeps_aspect_and_centres() {
-        assert_eq!(Viewport::fit((640, 480), (640, 480)), Viewport { x: 0, y: 0, width: 640, height: 480 });
+        assert_eq!(
+            Viewport::fit((640, 480), (640, 480)),
+            Viewport {
+                x: 0,
+                y: 0,
+                width: 640,
+                height: 480
+            }
+        );
         // Wide window: pillarbox.
-        assert_eq!(Viewport::fit((640, 480), (1000, 480)), Viewport { x: 180, y: 0, width: 640, height: 480 });
+        assert_eq!(
+            Viewport::fit((640, 480), (1000, 480)),
+            Viewport {
+                x: 180,
+                y: 0,
+                width: 640,
+                height: 480
+            }
+        );
         // Tall window: letterbox.
-        assert_eq!(Viewport::fit((640, 480), (320, 400)), Viewport { x: 0, y: 80, width: 320, height: 240 });
+        assert_eq!(
+            Viewport::fit((640, 480), (320, 400)),
+            Viewport {
+                x: 0,
+                y: 80,
+                width: 320,
+                height: 240
+            }
+        );
     }
 
     #[test]
@@ -247,14 +298,29 @@ mod tests {
         let mut dst = vec![0xdeadbeef; 4 * 4];
         let vp = Viewport::fit((4, 2), (4, 4));
         blit_scaled(&frame, &mut dst, 4, 4, vp, &mut Vec::new());
-        assert_eq!(vp, Viewport { x: 0, y: 1, width: 4, height: 2 });
+        assert_eq!(
+            vp,
+            Viewport {
+                x: 0,
+                y: 1,
+                width: 4,
+                height: 2
+            }
+        );
         assert!(dst[..4].iter().all(|&p| p == 0), "top bar black");
         assert!(dst[12..].iter().all(|&p| p == 0), "bottom bar black");
         assert_eq!(dst[4 + 3], 30 << 16 | 7);
         assert_eq!(dst[8 + 1], 10 << 16 | 100 << 8 | 7);
         // 2× upscale: every source pixel becomes a 2×2 block.
         let mut big = vec![0; 8 * 4];
-        blit_scaled(&frame, &mut big, 8, 4, Viewport::fit((4, 2), (8, 4)), &mut Vec::new());
+        blit_scaled(
+            &frame,
+            &mut big,
+            8,
+            4,
+            Viewport::fit((4, 2), (8, 4)),
+            &mut Vec::new(),
+        );
         assert_eq!(big[0], big[1]);
         assert_eq!(big[0], big[8]);
         assert_eq!(big[6], 30 << 16 | 7);

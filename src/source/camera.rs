@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use image::RgbImage;
 use nokhwa::pixel_format::RgbFormat;
-use nokhwa::utils::{ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution};
+use nokhwa::utils::{
+    ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
+    Resolution,
+};
 use nokhwa::Camera;
 
 use super::{Frame, FrameSource};
@@ -26,7 +29,11 @@ pub struct CameraMode {
 
 impl std::fmt::Display for CameraMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}x{} @ {} fps {}", self.width, self.height, self.fps, self.format)
+        write!(
+            f,
+            "{}x{} @ {} fps {}",
+            self.width, self.height, self.fps, self.format
+        )
     }
 }
 
@@ -47,8 +54,12 @@ fn no_camera_help() -> &'static str {
 }
 
 fn native_backend() -> Result<ApiBackend> {
-    nokhwa::native_api_backend()
-        .ok_or_else(|| Error::Camera(format!("cameras are not supported on this platform. {}", no_camera_help())))
+    nokhwa::native_api_backend().ok_or_else(|| {
+        Error::Camera(format!(
+            "cameras are not supported on this platform. {}",
+            no_camera_help()
+        ))
+    })
 }
 
 /// Every camera the system reports, with its modes.
@@ -93,7 +104,9 @@ fn camera_modes(index: u32) -> Result<Vec<CameraMode>> {
         .compatible_camera_formats()
         .map_err(|e| Error::Camera(format!("camera {index}: cannot list its formats: {e}")))?;
     let mut modes: Vec<CameraMode> = formats.iter().map(mode_of).collect();
-    modes.sort_by(|a, b| (b.width * b.height, b.fps, &a.format).cmp(&(a.width * a.height, a.fps, &b.format)));
+    modes.sort_by(|a, b| {
+        (b.width * b.height, b.fps, &a.format).cmp(&(a.width * a.height, a.fps, &b.format))
+    });
     modes.dedup();
     Ok(modes)
 }
@@ -110,7 +123,12 @@ fn mode_of(f: &CameraFormat) -> CameraMode {
 /// The mode to capture in: among the formats we can decode, the requested resolution (or the
 /// nearest one by pixel distance) at its highest frame rate; YUYV wins a tie (cheaper to decode).
 pub fn pick_mode(modes: &[CameraMode], want: (u32, u32)) -> Option<CameraMode> {
-    let decodable = |m: &&CameraMode| matches!(m.format.as_str(), "MJPEG" | "YUYV" | "NV12" | "GRAY" | "RAWRGB" | "RAWBGR");
+    let decodable = |m: &&CameraMode| {
+        matches!(
+            m.format.as_str(),
+            "MJPEG" | "YUYV" | "NV12" | "GRAY" | "RAWRGB" | "RAWBGR"
+        )
+    };
     let distance = |m: &CameraMode| {
         let dx = m.width as i64 - want.0 as i64;
         let dy = m.height as i64 - want.1 as i64;
@@ -156,20 +174,37 @@ impl CameraSource {
         let mode = pick_mode(&modes, want).ok_or_else(|| {
             Error::Camera(format!(
                 "camera {index} offers no format stylecam can decode (it offers: {}). {}",
-                modes.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
+                modes
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 no_camera_help()
             ))
         })?;
         if (mode.width, mode.height) != want {
-            tracing::info!("camera {index}: {}x{} is not offered; using {mode}", want.0, want.1);
+            tracing::info!(
+                "camera {index}: {}x{} is not offered; using {mode}",
+                want.0,
+                want.1
+            );
         }
-        let exact = CameraFormat::new(Resolution::new(mode.width, mode.height), frame_format(&mode.format), mode.fps);
+        let exact = CameraFormat::new(
+            Resolution::new(mode.width, mode.height),
+            frame_format(&mode.format),
+            mode.fps,
+        );
         camera
-            .set_camera_requset(RequestedFormat::new::<RgbFormat>(RequestedFormatType::Exact(exact)))
+            .set_camera_requset(RequestedFormat::new::<RgbFormat>(
+                RequestedFormatType::Exact(exact),
+            ))
             .map_err(|e| Error::Camera(format!("camera {index}: cannot select {mode}: {e}")))?;
-        camera
-            .open_stream()
-            .map_err(|e| Error::Camera(format!("camera {index}: cannot start streaming: {e}. {}", no_camera_help())))?;
+        camera.open_stream().map_err(|e| {
+            Error::Camera(format!(
+                "camera {index}: cannot start streaming: {e}. {}",
+                no_camera_help()
+            ))
+        })?;
         tracing::info!("camera {index}: streaming {mode}");
         Ok(CameraSource {
             camera,
@@ -191,7 +226,12 @@ impl FrameSource for CameraSource {
         let mut image = RgbImage::new(res.width(), res.height());
         buffer
             .decode_image_to_buffer::<RgbFormat>(&mut image)
-            .map_err(|e| Error::Camera(format!("camera {}: cannot decode a {} frame: {e}", self.index, self.mode.format)))?;
+            .map_err(|e| {
+                Error::Camera(format!(
+                    "camera {}: cannot decode a {} frame: {e}",
+                    self.index, self.mode.format
+                ))
+            })?;
         let frame = Frame {
             image,
             captured,
@@ -236,10 +276,19 @@ mod tests {
             m(1280, 720, 10, "YUYV"),
             m(1920, 1080, 120, "H264"),
         ];
-        assert_eq!(pick_mode(&modes, (640, 480)), Some(m(640, 480, 60, "MJPEG")));
-        assert_eq!(pick_mode(&modes, (1280, 720)), Some(m(1280, 720, 30, "MJPEG")));
+        assert_eq!(
+            pick_mode(&modes, (640, 480)),
+            Some(m(640, 480, 60, "MJPEG"))
+        );
+        assert_eq!(
+            pick_mode(&modes, (1280, 720)),
+            Some(m(1280, 720, 30, "MJPEG"))
+        );
         // 1080p exists only as H.264, which we do not decode: nearest decodable is 720p.
-        assert_eq!(pick_mode(&modes, (1920, 1080)), Some(m(1280, 720, 30, "MJPEG")));
+        assert_eq!(
+            pick_mode(&modes, (1920, 1080)),
+            Some(m(1280, 720, 30, "MJPEG"))
+        );
         let tie = vec![m(640, 480, 30, "MJPEG"), m(640, 480, 30, "YUYV")];
         assert_eq!(pick_mode(&tie, (640, 480)), Some(m(640, 480, 30, "YUYV")));
         assert_eq!(pick_mode(&[], (640, 480)), None);

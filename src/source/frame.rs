@@ -51,13 +51,17 @@ impl FromStr for SourceSpec {
         let lower = s.trim().to_ascii_lowercase();
         match lower.as_str() {
             "" => Err(Error::InvalidArgument(
-                "--source is empty; use camera[:N], testcard, a video file or a folder of images".into(),
+                "--source is empty; use camera[:N], testcard, a video file or a folder of images"
+                    .into(),
             )),
             "auto" => Ok(SourceSpec::Auto),
             "camera" | "cam" => Ok(SourceSpec::Camera(0)),
             "testcard" | "test-card" | "test" => Ok(SourceSpec::TestCard),
             _ => {
-                if let Some(n) = lower.strip_prefix("camera:").or_else(|| lower.strip_prefix("cam:")) {
+                if let Some(n) = lower
+                    .strip_prefix("camera:")
+                    .or_else(|| lower.strip_prefix("cam:"))
+                {
                     return n.parse::<u32>().map(SourceSpec::Camera).map_err(|_| {
                         Error::InvalidArgument(format!(
                             "--source {s}: the camera number must be a whole number, e.g. camera:1 (see `stylecam cameras`)"
@@ -118,7 +122,11 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
             Err(e) => {
                 tracing::warn!("no usable camera ({e}); showing the test card");
                 Ok(OpenedSource {
-                    source: Box::new(testcard::TestCard::new(testcard_size.0, testcard_size.1, opts.fps)?),
+                    source: Box::new(testcard::TestCard::new(
+                        testcard_size.0,
+                        testcard_size.1,
+                        opts.fps,
+                    )?),
                     no_camera: Some(e.to_string()),
                 })
             }
@@ -128,7 +136,11 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
             no_camera: None,
         }),
         SourceSpec::TestCard => Ok(OpenedSource {
-            source: Box::new(testcard::TestCard::new(testcard_size.0, testcard_size.1, opts.fps)?),
+            source: Box::new(testcard::TestCard::new(
+                testcard_size.0,
+                testcard_size.1,
+                opts.fps,
+            )?),
             no_camera: None,
         }),
         SourceSpec::File(path) => {
@@ -169,9 +181,18 @@ mod tests {
 
     #[test]
     fn parses_source_names() {
-        assert_eq!("testcard".parse::<SourceSpec>().unwrap(), SourceSpec::TestCard);
-        assert_eq!("camera".parse::<SourceSpec>().unwrap(), SourceSpec::Camera(0));
-        assert_eq!("camera:2".parse::<SourceSpec>().unwrap(), SourceSpec::Camera(2));
+        assert_eq!(
+            "testcard".parse::<SourceSpec>().unwrap(),
+            SourceSpec::TestCard
+        );
+        assert_eq!(
+            "camera".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Camera(0)
+        );
+        assert_eq!(
+            "camera:2".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Camera(2)
+        );
         assert_eq!("auto".parse::<SourceSpec>().unwrap(), SourceSpec::Auto);
         assert_eq!(
             "clip.mp4".parse::<SourceSpec>().unwrap(),
@@ -190,6 +211,9 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(_) => panic!("opened a missing file"),
         };
-        assert!(err.contains("no such file") && err.contains("testcard"), "{err}");
+        assert!(
+            err.contains("no such file") && err.contains("testcard"),
+            "{err}"
+        );
     }
 }

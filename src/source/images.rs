@@ -9,7 +9,9 @@ use image::imageops::FilterType;
 use super::{Frame, FrameSource};
 use crate::{Error, Result};
 
-const EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "tga", "pnm", "ppm", "qoi"];
+const EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "tga", "pnm", "ppm", "qoi",
+];
 
 /// Whether `path` has the extension of an image format this source reads.
 pub fn is_image_path(path: &Path) -> bool {
@@ -92,7 +94,12 @@ impl FrameSource for ImageFolder {
                 Ok(img) => {
                     let mut rgb = img.into_rgb8();
                     if rgb.dimensions() != self.size {
-                        rgb = image::imageops::resize(&rgb, self.size.0, self.size.1, FilterType::Triangle);
+                        rgb = image::imageops::resize(
+                            &rgb,
+                            self.size.0,
+                            self.size.1,
+                            FilterType::Triangle,
+                        );
                     }
                     return Ok(Some(Frame {
                         image: rgb,
@@ -142,13 +149,19 @@ mod tests {
                 f.image.get_pixel(5, 5).0
             })
             .collect();
-        assert_eq!(colours, vec![[255, 0, 0], [0, 0, 255], [255, 0, 0], [0, 0, 255]]);
+        assert_eq!(
+            colours,
+            vec![[255, 0, 0], [0, 0, 255], [255, 0, 0], [0, 0, 255]]
+        );
     }
 
     #[test]
     fn empty_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = ImageFolder::open(dir.path(), None, 5.0).err().unwrap().to_string();
+        let err = ImageFolder::open(dir.path(), None, 5.0)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("no readable images"), "{err}");
     }
 }

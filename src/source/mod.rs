@@ -2,7 +2,10 @@
 
 pub mod camera;
 mod frame;
+pub mod image_file;
 pub mod images;
 pub mod testcard;
 
-pub use frame::{open_source, open_video, Frame, FrameSource, OpenedSource, SourceOptions, SourceSpec};
+pub use frame::{
+    open_source, open_video, Frame, FrameSource, OpenedSource, SourceOptions, SourceSpec,
+};

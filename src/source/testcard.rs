@@ -73,7 +73,10 @@ impl FrameSource for TestCard {
     }
 
     fn describe(&self) -> String {
-        format!("test card {}x{} @ {:.0} fps", self.width, self.height, self.fps)
+        format!(
+            "test card {}x{} @ {:.0} fps",
+            self.width, self.height, self.fps
+        )
     }
 }
 
@@ -110,20 +113,31 @@ pub fn render(width: u32, height: u32, index: u64) -> RgbImage {
     // A disc bouncing left and right (triangle wave, 4 s period at 30 fps).
     let period = 120u64;
     let phase = (index % period) as f32 / period as f32;
-    let tri = if phase < 0.5 { phase * 2.0 } else { 2.0 - phase * 2.0 };
+    let tri = if phase < 0.5 {
+        phase * 2.0
+    } else {
+        2.0 - phase * 2.0
+    };
     let radius = (h as f32 / 8.0).max(3.0);
     let cx = radius + tri * (w as f32 - 2.0 * radius);
     let cy = h as f32 * 0.40;
-    fill_where(&mut img, cx - radius - 2.0, cy - radius - 2.0, cx + radius + 2.0, cy + radius + 2.0, |x, y| {
-        let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
-        if d <= radius - 2.0 {
-            Some([250, 250, 250])
-        } else if d <= radius {
-            Some([0, 0, 0])
-        } else {
-            None
-        }
-    });
+    fill_where(
+        &mut img,
+        cx - radius - 2.0,
+        cy - radius - 2.0,
+        cx + radius + 2.0,
+        cy + radius + 2.0,
+        |x, y| {
+            let d = ((x - cx).powi(2) + (y - cy).powi(2)).sqrt();
+            if d <= radius - 2.0 {
+                Some([250, 250, 250])
+            } else if d <= radius {
+                Some([0, 0, 0])
+            } else {
+                None
+            }
+        },
+    );
 
     // A bar rotating about a point in the lower half (one turn every 6 s at 30 fps).
     let angle = (index % 180) as f32 / 180.0 * std::f32::consts::TAU;
@@ -131,12 +145,19 @@ pub fn render(width: u32, height: u32, index: u64) -> RgbImage {
     let (px, py) = (w as f32 * 0.70, h as f32 * 0.66);
     let half_len = h as f32 / 6.0;
     let half_thick = (h as f32 / 40.0).max(1.5);
-    fill_where(&mut img, px - half_len, py - half_len, px + half_len, py + half_len, |x, y| {
-        let (dx, dy) = (x - px, y - py);
-        let along = dx * c + dy * s;
-        let across = -dx * s + dy * c;
-        (along.abs() <= half_len && across.abs() <= half_thick).then_some([255, 140, 0])
-    });
+    fill_where(
+        &mut img,
+        px - half_len,
+        py - half_len,
+        px + half_len,
+        py + half_len,
+        |x, y| {
+            let (dx, dy) = (x - px, y - py);
+            let along = dx * c + dy * s;
+            let across = -dx * s + dy * c;
+            (along.abs() <= half_len && across.abs() <= half_thick).then_some([255, 140, 0])
+        },
+    );
 
     // Title and frame counter with a shadow, so they read on any background.
     let title_scale = (width as usize / 320).clamp(1, 4);
@@ -162,8 +183,14 @@ fn fill_where(
     colour_at: impl Fn(f32, f32) -> Option<[u8; 3]>,
 ) {
     let (w, h) = (img.width() as f32, img.height() as f32);
-    let (xa, xb) = (x0.floor().clamp(0.0, w) as u32, x1.ceil().clamp(0.0, w) as u32);
-    let (ya, yb) = (y0.floor().clamp(0.0, h) as u32, y1.ceil().clamp(0.0, h) as u32);
+    let (xa, xb) = (
+        x0.floor().clamp(0.0, w) as u32,
+        x1.ceil().clamp(0.0, w) as u32,
+    );
+    let (ya, yb) = (
+        y0.floor().clamp(0.0, h) as u32,
+        y1.ceil().clamp(0.0, h) as u32,
+    );
     for y in ya..yb {
         for x in xa..xb {
             if let Some(c) = colour_at(x as f32 + 0.5, y as f32 + 0.5) {
@@ -183,7 +210,10 @@ mod tests {
         assert_eq!(a, render(160, 120, 7), "same index, same picture");
         let b = render(160, 120, 8);
         let changed = a.pixels().zip(b.pixels()).filter(|(p, q)| p != q).count();
-        assert!(changed > 160 * 120 / 10, "consecutive frames differ visibly ({changed} px)");
+        assert!(
+            changed > 160 * 120 / 10,
+            "consecutive frames differ visibly ({changed} px)"
+        );
     }
 
     #[test]
