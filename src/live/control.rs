@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(inference_size((641, 479), None, 1.0), (640, 480));
         assert_eq!(
             inference_size((640, 480), Some((320, 200)), 1.25),
-            (400, 248)
+            (400, 252)
         );
         assert_eq!(inference_size((64, 48), None, 0.125), (16, 16));
     }
