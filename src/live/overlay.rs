@@ -52,7 +52,7 @@ pub fn draw(canvas: &mut Canvas, vp: Viewport, c: &OverlayContent) {
             let label = format!("REC {:02}:{:02}", secs / 60, secs % 60);
             let w = text_width(&label, s) as i64 + 8;
             let x = x0 + vp.width as i64 - w - 6;
-            canvas.shade(x, y0 + 6, w as usize, (GLYPH * s + 8) as usize);
+            canvas.shade(x, y0 + 6, w as usize, GLYPH * s + 8);
             canvas.text(&label, x + 4, y0 + 10, s, RED);
         }
         let lines: Vec<(String, u32)> = c.messages.iter().map(|m| (m.clone(), YELLOW)).collect();

@@ -140,7 +140,7 @@ mod tests {
             height: 10,
         };
         c.text("WW", -4, 5, 1, 0xffffff);
-        assert!(px.iter().any(|&p| p == 0xffffff));
+        assert!(px.contains(&0xffffff));
         assert_eq!(text_width("abc", 2), 48);
     }
 }
