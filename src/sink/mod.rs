@@ -1,3 +1,6 @@
 //! Sinks: where stylized pictures go.
 
 pub mod image_file;
+pub mod screenshot;
+pub mod text;
+pub mod window;
