@@ -348,7 +348,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let c = &shared.counters;
     summary.captured = c.captured.load(Ordering::Relaxed);
     summary.inferred = c.inferred.load(Ordering::Relaxed);
-    summary.dropped = shared.frames.dropped();
+    summary.dropped = shared.frames.dropped() + c.skipped.load(Ordering::Relaxed);
     let per = |ns: u64| ns as f64 / 1e6 / summary.inferred.max(1) as f64;
     summary.engine_ms = per(c.infer_ns.load(Ordering::Relaxed));
     summary.pipeline_infer_fps = summary.inferred as f64 / summary.seconds.max(1e-9);
@@ -739,7 +739,7 @@ fn status_lines(
         (
             format!(
                 "stylized {stylized_fps:.1} fps  display {display_fps:.1} fps  dropped {}",
-                shared.frames.dropped()
+                shared.frames.dropped() + shared.counters.skipped.load(Ordering::Relaxed)
             ),
             overlay::WHITE,
         ),

@@ -57,6 +57,9 @@ pub struct Counters {
     pub infer_ns: AtomicU64,
     /// Total time in the inference thread outside the engine (resizing, smoothing, copies).
     pub infer_extra_ns: AtomicU64,
+    /// Frames the inference thread took but replaced by a newer one before it could run them
+    /// (e.g. while the first style was loading).
+    pub skipped: AtomicU64,
     /// CPU time of the capture thread (set when it ends).
     pub capture_cpu_ns: AtomicU64,
 }
@@ -322,6 +325,11 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
         };
         let had_fresh = fresh.is_some();
         if let Some(f) = fresh {
+            if let Some(old) = &last {
+                if last_done.map(|d| d.0) != Some(old.index) {
+                    shared.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             last = Some(f);
         }
         let (Some(frame), Some((style, eng))) = (last.clone(), engine.as_mut()) else {
@@ -410,4 +418,91 @@ pub fn thread_cpu_time() -> Option<Duration> {
     // After the command name: state is field 3, utime 14 and stime 15 (1-based) → indices 11, 12.
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::engine::PixelTransformEngine;
+
+    /// A style that takes 25 ms per frame (a slow network).
+    struct Slow(PixelTransformEngine);
+
+    impl StyleEngine for Slow {
+        fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
+            std::thread::sleep(Duration::from_millis(25));
+            self.0.stylize_into(input, output)
+        }
+        fn provider(&self) -> String {
+            "test".into()
+        }
+        fn name(&self) -> &str {
+            "slow"
+        }
+    }
+
+    fn styles() -> Vec<StyleChoice> {
+        ["a", "b"]
+            .iter()
+            .map(|n| StyleChoice {
+                name: n.to_string(),
+                path: format!("/nonexistent/{n}.onnx").into(),
+                architecture: None,
+                metadata: Default::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inference_takes_the_newest_frame_and_counts_the_stale_ones() {
+        let settings = InferSettings {
+            style: 0,
+            base_size: None,
+            scale: 1.0,
+            paused: false,
+            smooth: 0.0,
+        };
+        let shared = Arc::new(Shared::new(Arc::new(AtomicBool::new(false)), settings));
+        let opts = SourceOptions {
+            resolution: Some((64, 48)),
+            fps: 400.0,
+        };
+        let (capture, ready) = spawn_capture(shared.clone(), SourceSpec::TestCard, opts);
+        assert_eq!(ready.recv().unwrap().unwrap().frame_size, (64, 48));
+        let loader: EngineLoader = Arc::new(|_: &std::path::Path| {
+            Ok(Box::new(Slow(PixelTransformEngine::new("slow", 0))) as Box<dyn StyleEngine>)
+        });
+        let inference = spawn_inference(shared.clone(), styles(), loader);
+
+        // A display that takes whatever is newest for ~1 s.
+        let mut seen = Vec::new();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(1200) {
+            if let Some(r) = shared.results.take_timeout(Duration::from_millis(50)) {
+                assert_eq!(r.output.dimensions(), (64, 48));
+                let mut want = RgbImage::new(1, 1);
+                PixelTransformEngine::new("x", 0).stylize_into(&r.frame.image, &mut want).unwrap();
+                assert_eq!(r.output, want, "the output is the style applied to the frame it carries");
+                seen.push(r.frame.index);
+            }
+        }
+        shared.stop();
+        capture.join().unwrap();
+        inference.join().unwrap();
+
+        assert!(seen.len() >= 10, "about 40 results per second expected, got {}", seen.len());
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "never an older frame after a newer one");
+        let skipped = seen.windows(2).filter(|w| w[1] > w[0] + 1).count();
+        assert!(skipped > seen.len() / 2, "frames arriving at 400 fps are skipped by a 40 fps style");
+        let c = &shared.counters;
+        let (captured, inferred) = (c.captured.load(Ordering::Relaxed), c.inferred.load(Ordering::Relaxed));
+        let dropped = shared.frames.dropped() + c.skipped.load(Ordering::Relaxed);
+        assert!(dropped > 0);
+        assert!(inferred + dropped <= captured, "{inferred} + {dropped} > {captured}");
+        // At most one frame waits in the slot and one in the inference thread when it stops.
+        assert!(
+            captured - inferred - dropped <= 2,
+            "every captured frame is stylised or counted as dropped: {captured} vs {inferred} + {dropped}"
+        );
+    }
 }
