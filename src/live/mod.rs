@@ -141,6 +141,10 @@ pub struct LiveSummary {
     pub outside_ms_per_frame: f64,
     pub capture_ms_per_frame: f64,
     pub display_ms_per_frame: f64,
+    /// Capture thread CPU per frame it delivered.
+    pub capture_ms_per_captured: f64,
+    /// Display thread CPU time as a share of one core.
+    pub display_cpu_percent: f64,
     pub infer_extra_ms_per_frame: f64,
 }
 
@@ -182,6 +186,11 @@ impl std::fmt::Display for LiveSummary {
             f,
             "  CPU outside inference: {:.2} ms/frame (capture {:.2}, display {:.2}, around-engine {:.2})",
             self.outside_ms_per_frame, self.capture_ms_per_frame, self.display_ms_per_frame, self.infer_extra_ms_per_frame
+        )?;
+        write!(
+            f,
+            "\n  capture {:.2} ms CPU per captured frame; display thread {:.1}% of a core",
+            self.capture_ms_per_captured, self.display_cpu_percent
         )
     }
 }
@@ -289,6 +298,20 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         fps: opts.source_fps,
     };
 
+    // Benchmark: inference alone, before anything else runs (and again afterwards, see below).
+    let bench_frame = opts.camera_res.unwrap_or((640, 480));
+    let bench_infer = control::inference_size(bench_frame, opts.size, opts.scale);
+    let alone_before = match opts.benchmark {
+        Some(d) => Some(measure_inference_alone(
+            &hooks.loader,
+            &styles[first_style],
+            bench_frame,
+            bench_infer,
+            d / 4,
+        )?),
+        None => None,
+    };
+
     let (capture, ready) =
         pipeline::spawn_capture(shared.clone(), opts.source.clone(), source_opts);
     let ready = match ready.recv_timeout(Duration::from_secs(20)) {
@@ -308,23 +331,6 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
     tracing::info!("source: {}", ready.description);
 
-    let standalone = match opts.benchmark {
-        Some(d) => {
-            let infer = control::inference_size(ready.frame_size, opts.size, opts.scale);
-            let fps = measure_inference_alone(
-                &hooks.loader,
-                &styles[first_style],
-                ready.frame_size,
-                infer,
-                d / 2,
-            )?;
-            // Start counting from here: drop what the capture thread queued meanwhile.
-            shared.frames.take();
-            Some(fps)
-        }
-        None => None,
-    };
-
     let inference = pipeline::spawn_inference(shared.clone(), styles.clone(), hooks.loader.clone());
     let result = display_loop(
         &opts,
@@ -339,12 +345,22 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     // Shutdown: stop the workers, finish a recording, join with a bound.
     tracing::debug!("display loop ended; stopping the workers");
     shared.stop();
-    let deadline = Instant::now() + Duration::from_secs(2);
+    // An engine call in flight is not interrupted; past this bound its thread is left to the exit.
+    let deadline = Instant::now() + Duration::from_millis(1200);
     join_bounded(inference, deadline, "inference");
     join_bounded(capture, deadline, "capture");
     tracing::debug!("workers stopped");
     let mut summary = result?;
-    summary.standalone_infer_fps = standalone;
+    if let (Some(d), Some(before)) = (opts.benchmark, alone_before) {
+        let after = measure_inference_alone(
+            &hooks.loader,
+            &styles[first_style],
+            bench_frame,
+            bench_infer,
+            d / 4,
+        )?;
+        summary.standalone_infer_fps = Some((before + after) / 2.0);
+    }
     let c = &shared.counters;
     summary.captured = c.captured.load(Ordering::Relaxed);
     summary.inferred = c.inferred.load(Ordering::Relaxed);
@@ -353,7 +369,9 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     summary.engine_ms = per(c.infer_ns.load(Ordering::Relaxed));
     summary.pipeline_infer_fps = summary.inferred as f64 / summary.seconds.max(1e-9);
     let shown = (summary.displayed_fps * summary.seconds).max(1.0);
-    summary.capture_ms_per_frame = c.capture_cpu_ns.load(Ordering::Relaxed) as f64 / 1e6 / shown;
+    let capture_ms = c.capture_cpu_ns.load(Ordering::Relaxed) as f64 / 1e6;
+    summary.capture_ms_per_frame = capture_ms / shown;
+    summary.capture_ms_per_captured = capture_ms / summary.captured.max(1) as f64;
     summary.infer_extra_ms_per_frame = per(c.infer_extra_ns.load(Ordering::Relaxed));
     summary.outside_ms_per_frame = summary.capture_ms_per_frame
         + summary.display_ms_per_frame
@@ -644,7 +662,7 @@ fn display_loop(
             window.pump();
         }
         // Sleep until a new stylised frame arrives, or briefly (keys, original view, fades).
-        shared.results.wait_ready(Duration::from_millis(4));
+        shared.results.wait_ready(Duration::from_millis(10));
     }
 
     if let Some(rec) = recording.take() {
@@ -675,6 +693,7 @@ fn display_loop(
         displayed_fps: shown as f64 / seconds.max(1e-9),
         latency_ms: median_p95(&latencies),
         display_ms_per_frame: display_cpu / shown.max(1) as f64,
+        display_cpu_percent: display_cpu / 10.0 / seconds.max(1e-9),
         ..LiveSummary::default()
     })
 }

@@ -481,8 +481,13 @@ mod tests {
             if let Some(r) = shared.results.take_timeout(Duration::from_millis(50)) {
                 assert_eq!(r.output.dimensions(), (64, 48));
                 let mut want = RgbImage::new(1, 1);
-                PixelTransformEngine::new("x", 0).stylize_into(&r.frame.image, &mut want).unwrap();
-                assert_eq!(r.output, want, "the output is the style applied to the frame it carries");
+                PixelTransformEngine::new("x", 0)
+                    .stylize_into(&r.frame.image, &mut want)
+                    .unwrap();
+                assert_eq!(
+                    r.output, want,
+                    "the output is the style applied to the frame it carries"
+                );
                 seen.push(r.frame.index);
             }
         }
@@ -490,15 +495,31 @@ mod tests {
         capture.join().unwrap();
         inference.join().unwrap();
 
-        assert!(seen.len() >= 10, "about 40 results per second expected, got {}", seen.len());
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "never an older frame after a newer one");
+        assert!(
+            seen.len() >= 10,
+            "about 40 results per second expected, got {}",
+            seen.len()
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "never an older frame after a newer one"
+        );
         let skipped = seen.windows(2).filter(|w| w[1] > w[0] + 1).count();
-        assert!(skipped > seen.len() / 2, "frames arriving at 400 fps are skipped by a 40 fps style");
+        assert!(
+            skipped > seen.len() / 2,
+            "frames arriving at 400 fps are skipped by a 40 fps style"
+        );
         let c = &shared.counters;
-        let (captured, inferred) = (c.captured.load(Ordering::Relaxed), c.inferred.load(Ordering::Relaxed));
+        let (captured, inferred) = (
+            c.captured.load(Ordering::Relaxed),
+            c.inferred.load(Ordering::Relaxed),
+        );
         let dropped = shared.frames.dropped() + c.skipped.load(Ordering::Relaxed);
         assert!(dropped > 0);
-        assert!(inferred + dropped <= captured, "{inferred} + {dropped} > {captured}");
+        assert!(
+            inferred + dropped <= captured,
+            "{inferred} + {dropped} > {captured}"
+        );
         // At most one frame waits in the slot and one in the inference thread when it stops.
         assert!(
             captured - inferred - dropped <= 2,
