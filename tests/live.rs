@@ -58,22 +58,10 @@ impl Drop for Xvfb {
     }
 }
 
-/// The path of the live-view program: the `stylecam` binary's `live` subcommand once the CLI
-/// front end carries it, else the `live` example (built on demand).
+/// `stylecam live` on CPU with one inference thread (the tests run side by side).
 fn live_command() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let debug_dir = exe.parent().unwrap().parent().unwrap();
-    let example = debug_dir.join("examples").join("live");
-    if !example.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "live"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    let mut c = Command::new(example);
-    c.args(["--device", "cpu", "--threads", "1"]);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stylecam"));
+    c.args(["live", "--device", "cpu", "--threads", "1"]);
     c
 }
 
