@@ -96,19 +96,28 @@ pub fn render(width: u32, height: u32, index: u64) -> RgbImage {
     let bars_h = h / 8;
     let steps_top = h - h / 10;
     let shift = (index * 3 % 256) as i64;
-    let mut img = RgbImage::from_fn(width, height, |x, y| {
-        let (x, y) = (x as i64, y as i64);
+    // Background, row by row from per-column tables (no per-pixel division).
+    let bar_col: Vec<[u8; 3]> = (0..w).map(|x| BARS[(x * 7 / w) as usize]).collect();
+    let step_col: Vec<u8> = (0..w).map(|x| (x * 8 / w * 255 / 7) as u8).collect();
+    let ramp_col: Vec<u8> = (0..w).map(|x| ((x * 256 / w + shift) & 255) as u8).collect();
+    let mut img = RgbImage::new(width, height);
+    for (y, row) in img.chunks_exact_mut(width as usize * 3).enumerate() {
+        let y = y as i64;
         if y < bars_h {
-            Rgb(BARS[(x * 7 / w) as usize])
+            for (px, c) in row.chunks_exact_mut(3).zip(&bar_col) {
+                px.copy_from_slice(c);
+            }
         } else if y >= steps_top {
-            let v = (x * 8 / w * 255 / 7) as u8;
-            Rgb([v, v, v])
+            for (px, &v) in row.chunks_exact_mut(3).zip(&step_col) {
+                px.copy_from_slice(&[v, v, v]);
+            }
         } else {
-            let r = ((x * 256 / w + shift) & 255) as u8;
             let g = ((y - bars_h) * 255 / (steps_top - bars_h).max(1)) as u8;
-            Rgb([r, g, 255 - r / 2])
+            for (px, &r) in row.chunks_exact_mut(3).zip(&ramp_col) {
+                px.copy_from_slice(&[r, g, 255 - r / 2]);
+            }
         }
-    });
+    }
 
     // A disc bouncing left and right (triangle wave, 4 s period at 30 fps).
     let period = 120u64;
