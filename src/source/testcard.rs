@@ -99,7 +99,9 @@ pub fn render(width: u32, height: u32, index: u64) -> RgbImage {
     // Background, row by row from per-column tables (no per-pixel division).
     let bar_col: Vec<[u8; 3]> = (0..w).map(|x| BARS[(x * 7 / w) as usize]).collect();
     let step_col: Vec<u8> = (0..w).map(|x| (x * 8 / w * 255 / 7) as u8).collect();
-    let ramp_col: Vec<u8> = (0..w).map(|x| ((x * 256 / w + shift) & 255) as u8).collect();
+    let ramp_col: Vec<u8> = (0..w)
+        .map(|x| ((x * 256 / w + shift) & 255) as u8)
+        .collect();
     let mut img = RgbImage::new(width, height);
     for (y, row) in img.chunks_exact_mut(width as usize * 3).enumerate() {
         let y = y as i64;
