@@ -464,7 +464,10 @@ pub fn sweep_variants(base: &EngineOptions) -> Vec<(String, EngineOptions)> {
             "inter-op threads: 2 (parallel execution)".to_string(),
             with(&|o| o.inter_threads = Some(2)),
         ),
-        ("CPU arena off".into(), with(&|o| o.cpu_arena = !base.cpu_arena)),
+        (
+            "CPU arena off".into(),
+            with(&|o| o.cpu_arena = !base.cpu_arena),
+        ),
         (
             "memory pattern off".into(),
             with(&|o| o.memory_pattern = !base.memory_pattern),
@@ -486,7 +489,10 @@ pub fn format_sweep(results: &[OptionResult]) -> String {
     let mut s = String::from(
         "| setting | inference median ms | p95 ms | vs defaults |\n|---|---:|---:|---:|\n",
     );
-    let base = results.first().map(|r| r.inference.median_ms).unwrap_or(0.0);
+    let base = results
+        .first()
+        .map(|r| r.inference.median_ms)
+        .unwrap_or(0.0);
     for r in results {
         let rel = if base > 0.0 {
             format!("{:+.1} %", 100.0 * (r.inference.median_ms / base - 1.0))
