@@ -159,6 +159,16 @@ fn proc_status_kib(key: &str) -> Option<u64> {
     })
 }
 
+/// Writes `arch` with random weights (seed 1, as the benchmark uses) to `path`.
+pub fn write_random_model(arch: &ImfwArch, path: &Path) -> Result<()> {
+    let meta = ModelMetadata {
+        name: format!("random {}", arch.label()),
+        extra: vec![],
+    };
+    let bytes = write_model(arch, &random_weights(arch, 1), &meta)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
 /// A model file to load: the given one, or random weights in a temporary folder (kept alive by
 /// the returned guard).
 fn materialise(model: &BenchModel) -> Result<(PathBuf, Option<tempfile::TempDir>, String)> {
@@ -166,13 +176,8 @@ fn materialise(model: &BenchModel) -> Result<(PathBuf, Option<tempfile::TempDir>
         BenchModel::File(p) => Ok((p.clone(), None, p.display().to_string())),
         BenchModel::Random(arch) => {
             let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            let meta = ModelMetadata {
-                name: format!("random {}", arch.label()),
-                extra: vec![],
-            };
-            let bytes = write_model(arch, &random_weights(arch, 1), &meta)?;
             let path = dir.path().join(format!("{}.onnx", arch.label()));
-            std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+            write_random_model(arch, &path)?;
             Ok((path, Some(dir), format!("random {}", arch.label())))
         }
     }

@@ -96,6 +96,11 @@ pub struct BenchArgs {
     /// Instead: time inference under each ONNX Runtime session setting (CPU, first --size).
     #[arg(long)]
     pub session_options: bool,
+
+    /// Instead: write the --arch model with random weights to PATH and exit (for
+    /// scripts/compare.py, which times the same file in python).
+    #[arg(long, value_name = "PATH.onnx", conflicts_with = "style")]
+    pub write_model: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -178,6 +178,11 @@ fn cameras() -> Result<ExitCode> {
 
 fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     use stylecam::bench::{self, BenchConfig, BenchModel};
+    if let Some(path) = &args.write_model {
+        bench::write_random_model(&args.arch, path)?;
+        eprintln!("wrote {} with random weights to {}", args.arch.label(), path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let model = match &args.style {
         Some(s) => {
             let models = styles::models_dir(engine.models.as_deref());
