@@ -97,6 +97,18 @@ pub struct BenchArgs {
     #[arg(long)]
     pub session_options: bool,
 
+    /// Experiment: run the final 9×9 ConvTranspose as the equivalent Conv.
+    #[arg(long, hide = true)]
+    pub final_as_conv: bool,
+
+    /// Run without ONNX Runtime's CPU memory arena.
+    #[arg(long, hide = true)]
+    pub no_cpu_arena: bool,
+
+    /// Run without ONNX Runtime's memory pattern planning.
+    #[arg(long, hide = true)]
+    pub no_memory_pattern: bool,
+
     /// Instead: write the --arch model with random weights to PATH and exit (for
     /// scripts/compare.py, which times the same file in python).
     #[arg(long, value_name = "PATH.onnx", conflicts_with = "style")]

@@ -180,7 +180,11 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     use stylecam::bench::{self, BenchConfig, BenchModel};
     if let Some(path) = &args.write_model {
         bench::write_random_model(&args.arch, path)?;
-        eprintln!("wrote {} with random weights to {}", args.arch.label(), path.display());
+        eprintln!(
+            "wrote {} with random weights to {}",
+            args.arch.label(),
+            path.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let model = match &args.style {
@@ -192,7 +196,9 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     };
     let sizes = args.size.clone();
     runtime::init(engine.ort_lib.as_deref())?;
-    let opts = engine_options(engine);
+    let mut opts = engine_options(engine);
+    opts.cpu_arena &= !args.no_cpu_arena;
+    opts.memory_pattern &= !args.no_memory_pattern;
     if args.session_options {
         let results = bench::session_option_sweep(
             &model,
@@ -216,6 +222,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         warmup: args.warmup as usize,
         device: engine.device,
         engine: opts,
+        final_as_conv: args.final_as_conv,
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
