@@ -63,6 +63,56 @@ pub enum Command {
     Live(stylecam::live::LiveArgs),
     /// List cameras and their capture modes.
     Cameras,
+    /// Time every stage of the frame path (decode, pre, inference, post, blit) on test frames.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Style name or .onnx file to time (default: random weights, see --arch).
+    #[arg(short, long, value_name = "NAME|PATH.onnx", conflicts_with = "arch")]
+    pub style: Option<String>,
+
+    /// Architecture timed with random weights: wWIDTH-bBLOCKS (the seed is w32-b5).
+    #[arg(long, value_name = "wW-bB", default_value = "w32-b5", value_parser = |s: &str| stylecam::bench::parse_arch(s).map_err(|e| e.to_string()))]
+    pub arch: stylecam::net::ImfwArch,
+
+    /// Frame sizes, comma-separated.
+    #[arg(long, value_name = "WxH,...", default_value = "640x480", value_delimiter = ',', value_parser = stylecam::batch::parse_size)]
+    pub size: Vec<(u32, u32)>,
+
+    /// Timed frames per size.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub frames: u32,
+
+    /// Untimed warm-up frames per size.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub warmup: u32,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Instead: time inference under each ONNX Runtime session setting (CPU, first --size).
+    #[arg(long)]
+    pub session_options: bool,
+
+    /// Experiment: run the final 9×9 ConvTranspose as the equivalent Conv.
+    #[arg(long, hide = true)]
+    pub final_as_conv: bool,
+
+    /// Run without ONNX Runtime's CPU memory arena.
+    #[arg(long, hide = true)]
+    pub no_cpu_arena: bool,
+
+    /// Run without ONNX Runtime's memory pattern planning.
+    #[arg(long, hide = true)]
+    pub no_memory_pattern: bool,
+
+    /// Instead: write the --arch model with random weights to PATH and exit (for
+    /// scripts/compare.py, which times the same file in python).
+    #[arg(long, value_name = "PATH.onnx", conflicts_with = "style")]
+    pub write_model: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

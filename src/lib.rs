@@ -7,6 +7,7 @@
 //! [`batch`] drives offline stylization of files.
 
 pub mod batch;
+pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod live;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
+use cli::{BenchArgs, Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
 use stylecam::batch::{self, OutputSpec, Resize};
 use stylecam::engine::{runtime, EngineOptions, Stylizer};
 use stylecam::styles;
@@ -40,6 +40,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Styles(args) => list_styles(&cli.engine, args),
         Command::Live(args) => live(&cli.engine, args),
         Command::Cameras => cameras(),
+        Command::Bench(args) => bench(&cli.engine, args),
     }
 }
 
@@ -171,6 +172,62 @@ fn cameras() -> Result<ExitCode> {
         for mode in &cam.modes {
             println!("    {mode}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
+    use stylecam::bench::{self, BenchConfig, BenchModel};
+    if let Some(path) = &args.write_model {
+        bench::write_random_model(&args.arch, path)?;
+        eprintln!(
+            "wrote {} with random weights to {}",
+            args.arch.label(),
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let model = match &args.style {
+        Some(s) => {
+            let models = styles::models_dir(engine.models.as_deref());
+            BenchModel::File(styles::resolve(s, &models)?.path)
+        }
+        None => BenchModel::Random(args.arch),
+    };
+    let sizes = args.size.clone();
+    runtime::init(engine.ort_lib.as_deref())?;
+    let mut opts = engine_options(engine);
+    opts.cpu_arena &= !args.no_cpu_arena;
+    opts.memory_pattern &= !args.no_memory_pattern;
+    if args.session_options {
+        let results = bench::session_option_sweep(
+            &model,
+            sizes[0],
+            args.frames as usize,
+            args.warmup as usize,
+            &opts,
+            &bench::sweep_variants(&opts),
+        )?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&results)?);
+        } else {
+            print!("{}", bench::format_sweep(&results));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = bench::run(&BenchConfig {
+        model,
+        sizes,
+        frames: args.frames as usize,
+        warmup: args.warmup as usize,
+        device: engine.device,
+        engine: opts,
+        final_as_conv: args.final_as_conv,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", bench::format_table(&report));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -142,6 +142,16 @@ fn open_accelerated(
 
 fn open_on_cpu(model_path: &Path, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session> {
     let mut builder = configured_builder(opts)?;
+    if !opts.cpu_arena {
+        // Registering ort's CPU provider switches the session's CPU arena on or off (only here:
+        // registered before CUDA it would take every node).
+        builder = builder
+            .with_execution_providers([ep::CPU::default()
+                .with_arena_allocator(false)
+                .build()
+                .error_on_failure()])
+            .map_err(ort::Error::from)?;
+    }
     builder
         .commit_from_memory(model_bytes)
         .map_err(|e| Error::InvalidModel {
@@ -157,11 +167,30 @@ fn configured_builder(opts: &EngineOptions) -> Result<SessionBuilder> {
         .intra_threads
         .unwrap_or_else(num_cpus::get_physical)
         .max(1);
-    let builder = Session::builder(env)?
+    let mut builder = Session::builder(env)?
         .with_intra_threads(threads)
         .map_err(ort::Error::from)?
         .with_optimization_level(opts.optimisation.into())
+        .map_err(ort::Error::from)?
+        .with_memory_pattern(opts.memory_pattern)
+        .map_err(ort::Error::from)?
+        .with_intra_op_spinning(opts.intra_spinning)
         .map_err(ort::Error::from)?;
+    if let Some(inter) = opts.inter_threads {
+        builder = builder
+            .with_parallel_execution(true)
+            .map_err(ort::Error::from)?
+            .with_inter_threads(inter.max(1))
+            .map_err(ort::Error::from)?;
+    }
+    if opts.flush_to_zero {
+        builder = builder.with_flush_to_zero().map_err(ort::Error::from)?;
+    }
+    if !opts.nchwc_layout {
+        builder = builder
+            .with_disabled_optimizers("NchwcTransformer")
+            .map_err(ort::Error::from)?;
+    }
     Ok(builder)
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use image::imageops::{self, FilterType};
 use image::RgbImage;
@@ -53,6 +54,19 @@ pub struct EngineOptions {
     pub optimisation: GraphOptimisation,
     /// Let TensorRT build fp16 engines (TensorRT only; slightly different output, faster).
     pub fp16: bool,
+    /// Threads running independent operators in parallel; `None` = sequential execution (the
+    /// network is a chain, so parallel execution has nothing to overlap).
+    pub inter_threads: Option<usize>,
+    /// ONNX Runtime's CPU memory arena (on by default in ONNX Runtime).
+    pub cpu_arena: bool,
+    /// Memory pattern planning: reuses the allocation plan of the previous run of the same shape.
+    pub memory_pattern: bool,
+    /// Denormals-are-zero / flush-to-zero in ONNX Runtime's threads (`session.set_denormal_as_zero`).
+    pub flush_to_zero: bool,
+    /// The NCHWc layout transformer (part of [`GraphOptimisation::All`]); `false` disables it.
+    pub nchwc_layout: bool,
+    /// Intra-op worker threads spin while waiting for work (lower latency, burns CPU when idle).
+    pub intra_spinning: bool,
 }
 
 impl Default for EngineOptions {
@@ -61,7 +75,31 @@ impl Default for EngineOptions {
             intra_threads: None,
             optimisation: GraphOptimisation::All,
             fp16: false,
+            inter_threads: None,
+            cpu_arena: true,
+            memory_pattern: true,
+            flush_to_zero: false,
+            nchwc_layout: true,
+            intra_spinning: true,
         }
+    }
+}
+
+/// Wall time of each stage of the last [`Stylizer::stylize_into`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StageTimings {
+    /// Frame → input tensor (resize to a fixed model size included).
+    pub preprocess: Duration,
+    /// The ONNX Runtime run.
+    pub inference: Duration,
+    /// Output tensor → frame (resize back from a fixed model size included).
+    pub postprocess: Duration,
+}
+
+impl StageTimings {
+    /// All three stages together.
+    pub fn total(&self) -> Duration {
+        self.preprocess + self.inference + self.postprocess
     }
 }
 
@@ -91,6 +129,7 @@ pub struct Stylizer {
     told_fixed_size: bool,
     /// How many times the bound tensors were (re)built: once per tensor size change.
     buffer_builds: u64,
+    timings: StageTimings,
 }
 
 impl std::fmt::Debug for Stylizer {
@@ -152,6 +191,7 @@ impl Stylizer {
             scaled_out: RgbImage::new(0, 0),
             told_fixed_size: false,
             buffer_builds: 0,
+            timings: StageTimings::default(),
         })
     }
 
@@ -187,6 +227,11 @@ impl Stylizer {
         (dim(self.input_shape[3]), dim(self.input_shape[2]))
     }
 
+    /// Stage times of the last successful [`Stylizer::stylize_into`] (or [`Stylizer::stylize`]).
+    pub fn last_timings(&self) -> StageTimings {
+        self.timings
+    }
+
     /// Stylizes `input` into `output`, which is resized to the input's size if needed.
     ///
     /// Frames of any size ≥ 1×1 work: they are reflect-padded to the network size (a multiple of
@@ -201,6 +246,7 @@ impl Stylizer {
                 "cannot stylize an empty {w}×{h} frame"
             )));
         }
+        let t_start = Instant::now();
         let (fixed_w, fixed_h) = self.fixed_size();
         let (tw, th) = (fixed_w.unwrap_or(w), fixed_h.unwrap_or(h));
         let resized = (tw, th) != (w, h);
@@ -227,7 +273,9 @@ impl Stylizer {
 
         let (_, data) = buffers.input.extract_tensor_mut();
         pixels::preprocess(frame, &geometry, data)?;
+        let t_pre = Instant::now();
         drop(self.session.run_binding(&buffers.binding)?);
+        let t_run = Instant::now();
         let (shape, data) = buffers.output.extract_tensor();
         debug_assert_eq!(
             shape[2..],
@@ -239,6 +287,11 @@ impl Stylizer {
         } else {
             pixels::postprocess(data, &geometry, output)?;
         }
+        self.timings = StageTimings {
+            preprocess: t_pre - t_start,
+            inference: t_run - t_pre,
+            postprocess: t_run.elapsed(),
+        };
         Ok(())
     }
 

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""stylecam vs python onnxruntime vs PyTorch eager, same network, same weights, same threads.
+
+    .venv/bin/python scripts/compare.py [--arch w32-b5] [--model M.onnx] [--threads 2]
+        [--sizes 320x240,640x480,1280x720] [--frames 10] [--warmup 2] [--stylecam target/release/stylecam]
+
+Without --model, `stylecam bench --arch A --write-model` writes the architecture with random
+weights; the weights are read back from that .onnx (its initializers) into a PyTorch ImfwNet,
+so all three engines run one set of weights. Prints a markdown table (inference median ms per
+frame; stylecam's full path too) and the largest torch-vs-onnxruntime output difference as a
+check that the networks agree.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+try:
+    import onnxruntime as ort
+    import torch
+    import torch.nn as nn
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"needs onnxruntime and torch ({e}); run `make setup` to install .venv")
+
+
+# --- a minimal ONNX reader: initializers only (no `onnx` package needed) -------------------------
+
+def _varint(buf, i):
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf):
+    """Yields (field number, wire type, value) of one protobuf message."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = _varint(buf, i)
+        elif wire == 1:
+            v, i = buf[i:i + 8], i + 8
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            v, i = buf[i:i + n], i + n
+        elif wire == 5:
+            v, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield field, wire, v
+
+
+def onnx_initializers(path):
+    """{name: float32 array} of a model's float32 graph initializers (ModelProto.graph = 7,
+    GraphProto.initializer = 5; TensorProto dims = 1, data_type = 2, float_data = 4,
+    name = 8, raw_data = 9)."""
+    data = memoryview(open(path, "rb").read())
+    out = {}
+    for f, _, graph in _fields(data):
+        if f != 7:
+            continue
+        for g, _, tensor in _fields(graph):
+            if g != 5:
+                continue
+            dims, name, raw, floats, dtype = [], None, None, [], 1
+            for t, wire, v in _fields(tensor):
+                if t == 1:
+                    if wire == 2:  # packed
+                        j = 0
+                        while j < len(v):
+                            d, j = _varint(v, j)
+                            dims.append(d)
+                    else:
+                        dims.append(v)
+                elif t == 2:
+                    dtype = v
+                elif t == 4:
+                    floats.extend(np.frombuffer(bytes(v), "<f4") if wire == 2 else [v])
+                elif t == 8:
+                    name = bytes(v).decode()
+                elif t == 9:
+                    raw = bytes(v)
+            if dtype != 1:  # int64 pads, shapes, …: not weights
+                continue
+            arr = np.frombuffer(raw, "<f4") if raw is not None else np.asarray(floats, "<f4")
+            out[name] = arr.reshape(dims).copy()
+    return out
+
+
+# --- the network in PyTorch (parameter names as src/net/arch.rs) ---------------------------------
+
+class ResBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv2(torch.relu(self.conv1(x))) + x)
+
+
+class ImfwNet(nn.Module):
+    def __init__(self, w=32, blocks=5):
+        super().__init__()
+        self.blocks = blocks
+        self.pad1 = nn.ReflectionPad2d(4)
+        self.conv1 = nn.Conv2d(3, w, 9)
+        self.in1 = nn.InstanceNorm2d(w, affine=True)
+        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
+        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
+        self.pad3 = nn.ReflectionPad2d(1)
+        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
+        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
+        for i in range(1, blocks + 1):
+            setattr(self, f"res{i}", ResBlock(4 * w))
+        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1)
+        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
+        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1)
+        self.in5 = nn.InstanceNorm2d(w, affine=True)
+        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, stride=1, padding=4)
+
+    def forward(self, x):
+        x = torch.relu(self.in1(self.conv1(self.pad1(x))))
+        x = torch.relu(self.in2(self.conv2(x)))
+        x = torch.relu(self.in3(self.conv3(self.pad3(x))))
+        for i in range(1, self.blocks + 1):
+            x = getattr(self, f"res{i}")(x)
+        x = torch.relu(self.in4(self.deconv1(x)))
+        x = torch.relu(self.in5(self.deconv2(x)))
+        return self.deconv3(x)
+
+
+def torch_net(weights):
+    width = weights["conv1.weight"].shape[0]
+    blocks = sum(1 for k in weights if k.startswith("res") and k.endswith(".conv1.weight"))
+    net = ImfwNet(width, blocks)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
+    return net.eval(), width, blocks
+
+
+# --- timing ----------------------------------------------------------------------------------------
+
+def timed(fn, frames, warmup):
+    for _ in range(warmup):
+        fn()
+    ms = []
+    for _ in range(frames):
+        t = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(ms)
+
+
+def padded(n):
+    """The network size stylecam runs a frame length at: a multiple of 4, at least 8."""
+    return max(8, (n + 3) // 4 * 4)
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", default="w32-b5", help="architecture with random weights (default: the seed)")
+    ap.add_argument("--model", help="an .onnx style model instead of random weights")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", default="320x240,640x480,1280x720")
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--stylecam", default=os.path.join(root, "target", "release", "stylecam"))
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+    if not os.path.exists(args.stylecam):
+        sys.exit(f"{args.stylecam} not found: build it with `cargo build --release`")
+    tmp = tempfile.TemporaryDirectory()
+    model = args.model
+    if model is None:
+        model = os.path.join(tmp.name, f"{args.arch}.onnx")
+        subprocess.run([args.stylecam, "bench", "--arch", args.arch, "--write-model", model], check=True)
+
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    net, width, blocks = torch_net(onnx_initializers(model))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+    in_name = sess.get_inputs()[0].name
+
+    cmd = [args.stylecam, "--device", "cpu", "--threads", str(args.threads), "bench",
+           "--style", model, "--size", args.sizes, "--frames", str(args.frames),
+           "--warmup", str(args.warmup), "--json"]
+    report = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    by_size = {(r["width"], r["height"]): r for r in report["sizes"]}
+
+    rows, max_diff = [], 0.0
+    rng = np.random.default_rng(0)
+    for w, h in sizes:
+        x = rng.standard_normal((1, 3, padded(h), padded(w))).astype(np.float32)
+        t_ort = timed(lambda: sess.run(None, {in_name: x}), args.frames, args.warmup)
+        xt = torch.from_numpy(x)
+        with torch.inference_mode():
+            t_torch = timed(lambda: net(xt), args.frames, args.warmup)
+            diff = float(np.abs(net(xt).numpy() - sess.run(None, {in_name: x})[0]).max())
+        max_diff = max(max_diff, diff)
+        r = by_size[(w, h)]
+        rows.append({
+            "size": f"{w}x{h}",
+            "ort_python_ms": t_ort,
+            "torch_eager_ms": t_torch,
+            "stylecam_inference_ms": r["stages"]["inference"]["median_ms"],
+            "stylecam_total_ms": r["stages"]["total"]["median_ms"],
+            "stylecam_stylize_ms": sum(r["stages"][k]["median_ms"] for k in ("preprocess", "inference", "postprocess")),
+            "stylecam_fps": r["fps"],
+        })
+
+    load = os.getloadavg()
+    print(f"network: ImfwNet width {width}, {blocks} blocks ({os.path.basename(model)}); "
+          f"threads {args.threads}; {args.frames} frames (+{args.warmup} warm-up), medians; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"onnxruntime {ort.__version__}, torch {torch.__version__}; "
+          f"max |torch - onnxruntime| = {max_diff:.2e}\n")
+    print("| size | PyTorch eager ms | onnxruntime (python) ms | stylecam inference ms "
+          "| stylecam stylize ms (pre+inf+post) | stylecam full path ms (decode→blit) | stylecam FPS "
+          "| full path vs torch | stylize vs raw ORT |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['size']} | {r['torch_eager_ms']:.1f} | {r['ort_python_ms']:.1f} | "
+              f"{r['stylecam_inference_ms']:.1f} | {r['stylecam_stylize_ms']:.1f} | {r['stylecam_total_ms']:.1f} | "
+              f"{r['stylecam_fps']:.2f} | {r['torch_eager_ms'] / r['stylecam_total_ms']:.2f}× | "
+              f"{100 * (r['stylecam_stylize_ms'] / r['ort_python_ms'] - 1):+.1f} % |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "max_diff": max_diff, "load": load, "threads": args.threads}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

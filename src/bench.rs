@@ -1,0 +1,750 @@
+//! `stylecam bench`: times every stage of the frame path on synthetic frames.
+//!
+//! Per frame: **decode** (JPEG decode of a test-card frame, standing in for an MJPEG camera),
+//! **preprocess**, **inference** and **postprocess** (timed inside [`Stylizer::stylize_into`],
+//! see [`crate::engine::StageTimings`]) and **blit** (RGB → 0RGB `u32`, as the window does with
+//! [`crate::sink::window::blit_scaled`]). Each stage gets its median and 95th percentile; FPS is
+//! `1 / median(total)`, GFLOP/s the architecture's FLOP count over the median inference time.
+//!
+//! Models: a style file, or an architecture (`w32-b5`, …) with random weights written to a
+//! temporary file (timing does not depend on the weights' values).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
+use image::{ImageDecoder, RgbImage};
+use serde::Serialize;
+
+use crate::engine::{DeviceChoice, EngineOptions, Stylizer};
+use crate::net::onnx::{random_weights, read_model_info_file, write_model, ModelMetadata};
+use crate::net::ImfwArch;
+use crate::pixels::PadGeometry;
+use crate::sink::window::{blit_scaled, Viewport};
+use crate::{Error, Result};
+
+/// Which model to time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BenchModel {
+    /// A style model file.
+    File(PathBuf),
+    /// An architecture with random weights.
+    Random(ImfwArch),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub model: BenchModel,
+    /// Frame sizes `(width, height)`.
+    pub sizes: Vec<(u32, u32)>,
+    /// Timed frames per size.
+    pub frames: usize,
+    /// Untimed frames per size first (session warm-up, allocations).
+    pub warmup: usize,
+    pub device: DeviceChoice,
+    pub engine: EngineOptions,
+    /// Run the final 9×9 `ConvTranspose` as the equivalent `Conv` ([`stride1_deconv_as_conv`]).
+    pub final_as_conv: bool,
+}
+
+/// Median and 95th percentile of one stage, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StageStats {
+    pub median_ms: f64,
+    pub p95_ms: f64,
+}
+
+impl StageStats {
+    /// Nearest-rank median and p95 of `samples` (milliseconds). Empty → zeros.
+    pub fn from_ms(samples: &[f64]) -> StageStats {
+        if samples.is_empty() {
+            return StageStats {
+                median_ms: 0.0,
+                p95_ms: 0.0,
+            };
+        }
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        StageStats {
+            median_ms: rank(0.5),
+            p95_ms: rank(0.95),
+        }
+    }
+}
+
+/// Every stage of one frame size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stages {
+    pub decode: StageStats,
+    pub preprocess: StageStats,
+    pub inference: StageStats,
+    pub postprocess: StageStats,
+    pub blit: StageStats,
+    /// The sum of the stages, per frame.
+    pub total: StageStats,
+}
+
+/// Results for one frame size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizeResult {
+    pub width: u32,
+    pub height: u32,
+    /// The tensor the network runs on (the frame reflect-padded to a multiple of 4).
+    pub tensor_width: usize,
+    pub tensor_height: usize,
+    pub stages: Stages,
+    /// Frames per second of the whole path: `1000 / total.median_ms`.
+    pub fps: f64,
+    /// Frames per second of inference alone.
+    pub inference_fps: f64,
+    /// Network FLOPs per frame (when the architecture is known).
+    pub gflop_per_frame: Option<f64>,
+    /// Achieved GFLOP/s over the median inference time.
+    pub gflops_per_s: Option<f64>,
+    /// Share of the frame spent outside inference (pre + post), in percent of inference.
+    pub pre_post_percent_of_inference: f64,
+    /// Peak resident memory of the process so far (VmHWM), MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// Model file, or `random <label>`.
+    pub model: String,
+    pub architecture: Option<String>,
+    pub provider: String,
+    /// Intra-op threads.
+    pub threads: usize,
+    pub frames: usize,
+    pub warmup: usize,
+    pub sizes: Vec<SizeResult>,
+    /// Peak resident memory of the process at the end (VmHWM), MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Parses `w32-b5` / `imfwnet-w32-b5` / `32x5`-style architecture names.
+pub fn parse_arch(s: &str) -> Result<ImfwArch> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_prefix("imfwnet-").unwrap_or(&t);
+    let parsed = t
+        .strip_prefix('w')
+        .and_then(|r| r.split_once("-b"))
+        .and_then(|(w, b)| Some((w.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .filter(|&(w, _)| w >= 1);
+    match parsed {
+        Some((w, b)) => Ok(ImfwArch::new(w, b)),
+        None => Err(Error::InvalidArgument(format!(
+            "'{s}' is not an architecture: write wWIDTH-bBLOCKS, e.g. w32-b5 (the seed) or w16-b3"
+        ))),
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), MiB; `None` off Linux.
+pub fn peak_rss_mib() -> Option<f64> {
+    proc_status_kib("VmHWM").map(|k| k as f64 / 1024.0)
+}
+
+/// Current resident set size of this process (VmRSS), MiB; `None` off Linux.
+pub fn current_rss_mib() -> Option<f64> {
+    proc_status_kib("VmRSS").map(|k| k as f64 / 1024.0)
+}
+
+fn proc_status_kib(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| {
+        let rest = l.strip_prefix(key)?.strip_prefix(':')?;
+        rest.trim().trim_end_matches("kB").trim().parse().ok()
+    })
+}
+
+/// Writes `arch` with random weights (seed 1, as the benchmark uses) to `path`.
+pub fn write_random_model(arch: &ImfwArch, path: &Path) -> Result<()> {
+    let meta = ModelMetadata {
+        name: format!("random {}", arch.label()),
+        extra: vec![],
+    };
+    let bytes = write_model(arch, &random_weights(arch, 1), &meta)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// Rewrites every stride-1 `ConvTranspose` (ImfwNet's last 9×9 layer) as the equivalent `Conv`:
+/// weights transposed to `[out, in, k, k]` and flipped spatially, padding `k - 1 - p`. Same
+/// output; ONNX Runtime's CPU `ConvTranspose` builds a full `out·k·k × H·W` column buffer (≈900 MB
+/// at 1280×720) and scatters it back, while `Conv` runs blocked. An experiment for
+/// `stylecam bench --final-as-conv`: the rewritten file no longer round-trips through
+/// [`crate::net::onnx::load_weights`].
+pub fn stride1_deconv_as_conv(model: &[u8]) -> Result<Vec<u8>> {
+    use crate::net::onnx_proto::ModelProto;
+    use prost::Message;
+    let bad = |m: String| Error::InvalidArgument(format!("cannot rewrite the model: {m}"));
+    let mut proto = ModelProto::decode(model).map_err(|e| bad(e.to_string()))?;
+    let graph = proto.graph.as_mut().ok_or_else(|| bad("no graph".into()))?;
+    for node in graph
+        .node
+        .iter_mut()
+        .filter(|n| n.op_type == "ConvTranspose")
+    {
+        let ints = |name: &str| {
+            node.attribute
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.ints.clone())
+                .unwrap_or_default()
+        };
+        if ints("strides").iter().any(|&s| s != 1) || ints("output_padding").iter().any(|&p| p != 0)
+        {
+            continue;
+        }
+        let pads = ints("pads");
+        let weight_name = node.input[1].clone();
+        let w = graph
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == weight_name)
+            .ok_or_else(|| bad(format!("no initializer {weight_name}")))?;
+        let [cin, cout, kh, kw] = w.dims[..] else {
+            return Err(bad(format!("{weight_name} is not 4-D")));
+        };
+        let (cin, cout, kh, kw) = (cin as usize, cout as usize, kh as usize, kw as usize);
+        let src: Vec<f32> = if w.raw_data.is_empty() {
+            w.float_data.clone()
+        } else {
+            w.raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        let mut dst = vec![0f32; src.len()];
+        for i in 0..cin {
+            for o in 0..cout {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        dst[((o * cin + i) * kh + y) * kw + x] =
+                            src[((i * cout + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)];
+                    }
+                }
+            }
+        }
+        w.dims = vec![cout as i64, cin as i64, kh as i64, kw as i64];
+        w.float_data.clear();
+        w.raw_data = dst.iter().flat_map(|v| v.to_le_bytes()).collect();
+        node.op_type = "Conv".into();
+        node.attribute.retain(|a| a.name != "output_padding");
+        for a in node.attribute.iter_mut().filter(|a| a.name == "pads") {
+            let k = [kh as i64, kw as i64, kh as i64, kw as i64];
+            a.ints = pads.iter().zip(k).map(|(p, k)| k - 1 - p).collect();
+        }
+    }
+    Ok(proto.encode_to_vec())
+}
+
+/// A model file to load: the given one, or random weights in a temporary folder (kept alive by
+/// the returned guard).
+fn materialise(model: &BenchModel) -> Result<(PathBuf, Option<tempfile::TempDir>, String)> {
+    match model {
+        BenchModel::File(p) => Ok((p.clone(), None, p.display().to_string())),
+        BenchModel::Random(arch) => {
+            let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let path = dir.path().join(format!("{}.onnx", arch.label()));
+            write_random_model(arch, &path)?;
+            Ok((path, Some(dir), format!("random {}", arch.label())))
+        }
+    }
+}
+
+/// The model's architecture: given, or read from the file's metadata.
+fn architecture(model: &BenchModel, path: &Path) -> Option<ImfwArch> {
+    match model {
+        BenchModel::Random(a) => Some(*a),
+        BenchModel::File(_) => read_model_info_file(path).ok().and_then(|i| i.arch()),
+    }
+}
+
+/// A test-card frame as an MJPEG camera would deliver it.
+fn jpeg_frame(width: u32, height: u32) -> Result<Vec<u8>> {
+    let card = crate::source::testcard::render(width, height, 7);
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, 85)
+        .encode_image(&card)
+        .map_err(|e| Error::InvalidArgument(format!("cannot encode the test frame: {e}")))?;
+    Ok(bytes)
+}
+
+/// Decodes `jpeg` into `frame` (reusing its buffer when the size matches).
+fn decode_into(jpeg: &[u8], frame: &mut RgbImage) -> Result<()> {
+    let bad = |e: image::ImageError| Error::InvalidArgument(format!("JPEG decode failed: {e}"));
+    let decoder = JpegDecoder::new(Cursor::new(jpeg)).map_err(bad)?;
+    let (w, h) = decoder.dimensions();
+    if frame.dimensions() != (w, h) {
+        *frame = RgbImage::new(w, h);
+    }
+    decoder.read_image(frame.as_mut()).map_err(bad)?;
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs the benchmark.
+pub fn run(config: &BenchConfig) -> Result<BenchReport> {
+    if config.frames == 0 {
+        return Err(Error::InvalidArgument(
+            "--frames must be at least 1".to_string(),
+        ));
+    }
+    if config.sizes.is_empty() {
+        return Err(Error::InvalidArgument(
+            "give at least one frame size (--size 640x480)".to_string(),
+        ));
+    }
+    let (path, _guard, mut model_name) = materialise(&config.model)?;
+    let arch = architecture(&config.model, &path);
+    let rewritten = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let path = if config.final_as_conv {
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let p = rewritten.path().join("final-as-conv.onnx");
+        std::fs::write(&p, stride1_deconv_as_conv(&bytes)?).map_err(|e| Error::io(&p, e))?;
+        model_name.push_str(" (stride-1 ConvTranspose as Conv)");
+        p
+    } else {
+        path
+    };
+    let mut stylizer = Stylizer::load(&path, config.device, &config.engine)?;
+    let threads = config
+        .engine
+        .intra_threads
+        .unwrap_or_else(num_cpus::get_physical);
+
+    let mut sizes = Vec::with_capacity(config.sizes.len());
+    for &(w, h) in &config.sizes {
+        sizes.push(bench_size(&mut stylizer, arch, w, h, config)?);
+    }
+    Ok(BenchReport {
+        model: model_name,
+        architecture: arch.map(|a| a.label()),
+        provider: stylizer.provider().to_string(),
+        threads,
+        frames: config.frames,
+        warmup: config.warmup,
+        sizes,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+fn bench_size(
+    stylizer: &mut Stylizer,
+    arch: Option<ImfwArch>,
+    w: u32,
+    h: u32,
+    config: &BenchConfig,
+) -> Result<SizeResult> {
+    let jpeg = jpeg_frame(w, h)?;
+    let mut frame = RgbImage::new(w, h);
+    let mut styled = RgbImage::new(w, h);
+    let mut window = vec![0u32; (w * h) as usize];
+    let mut xmap = Vec::new();
+    let viewport = Viewport::fit((w, h), (w as usize, h as usize));
+
+    let n = config.frames;
+    let mut samples: [Vec<f64>; 6] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for i in 0..config.warmup + n {
+        let t0 = Instant::now();
+        decode_into(&jpeg, &mut frame)?;
+        let decode = t0.elapsed();
+        stylizer.stylize_into(&frame, &mut styled)?;
+        let stages = stylizer.last_timings();
+        let t1 = Instant::now();
+        blit_scaled(
+            &styled,
+            &mut window,
+            w as usize,
+            h as usize,
+            viewport,
+            &mut xmap,
+        );
+        let blit = t1.elapsed();
+        std::hint::black_box(&window);
+        if i >= config.warmup {
+            let parts = [
+                ms(decode),
+                ms(stages.preprocess),
+                ms(stages.inference),
+                ms(stages.postprocess),
+                ms(blit),
+            ];
+            for (s, v) in samples.iter_mut().zip(parts) {
+                s.push(v);
+            }
+            samples[5].push(parts.iter().sum());
+        }
+    }
+    let [decode, preprocess, inference, postprocess, blit, total] =
+        samples.map(|s| StageStats::from_ms(&s));
+    let geometry = PadGeometry::for_frame(w as usize, h as usize);
+    let flops = arch.map(|a| a.flops(geometry.padded_height, geometry.padded_width) as f64);
+    let per_s = |m: f64| if m > 0.0 { 1000.0 / m } else { 0.0 };
+    Ok(SizeResult {
+        width: w,
+        height: h,
+        tensor_width: geometry.padded_width,
+        tensor_height: geometry.padded_height,
+        fps: per_s(total.median_ms),
+        inference_fps: per_s(inference.median_ms),
+        gflop_per_frame: flops.map(|f| f / 1e9),
+        gflops_per_s: flops.map(|f| f / 1e9 * per_s(inference.median_ms)),
+        pre_post_percent_of_inference: if inference.median_ms > 0.0 {
+            100.0 * (preprocess.median_ms + postprocess.median_ms) / inference.median_ms
+        } else {
+            0.0
+        },
+        peak_rss_mib: peak_rss_mib(),
+        stages: Stages {
+            decode,
+            preprocess,
+            inference,
+            postprocess,
+            blit,
+            total,
+        },
+    })
+}
+
+/// The report as a plain-text table.
+pub fn format_table(report: &BenchReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "model: {}  architecture: {}  provider: {}  threads: {}  frames: {} (+{} warm-up)",
+        report.model,
+        report.architecture.as_deref().unwrap_or("?"),
+        report.provider,
+        report.threads,
+        report.frames,
+        report.warmup
+    );
+    let _ = writeln!(
+        s,
+        "{:<10} {:<11} {:>15} {:>15} {:>15} {:>15} {:>15} {:>15} {:>7} {:>8} {:>8}",
+        "size",
+        "tensor",
+        "decode ms",
+        "preprocess ms",
+        "inference ms",
+        "postprocess ms",
+        "blit ms",
+        "total ms",
+        "FPS",
+        "GFLOP/s",
+        "RSS MiB"
+    );
+    let cell = |st: &StageStats| format!("{:.2} / {:.2}", st.median_ms, st.p95_ms);
+    for r in &report.sizes {
+        let g = &r.stages;
+        let _ = writeln!(
+            s,
+            "{:<10} {:<11} {:>15} {:>15} {:>15} {:>15} {:>15} {:>15} {:>7.2} {:>8} {:>8}",
+            format!("{}x{}", r.width, r.height),
+            format!("{}x{}", r.tensor_width, r.tensor_height),
+            cell(&g.decode),
+            cell(&g.preprocess),
+            cell(&g.inference),
+            cell(&g.postprocess),
+            cell(&g.blit),
+            cell(&g.total),
+            r.fps,
+            r.gflops_per_s
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "?".into()),
+            r.peak_rss_mib
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "?".into()),
+        );
+    }
+    s.push_str("(each stage: median / p95 over the timed frames; FPS = 1000 / median total)\n");
+    s
+}
+
+/// One session configuration's inference time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OptionResult {
+    pub name: String,
+    pub inference: StageStats,
+}
+
+/// Times inference under each ONNX Runtime setting in `variants` (one session each, loaded
+/// in turn) and, with the `base` options, three ways of running: the engine's I/O binding with
+/// preallocated bound output (what [`Stylizer`] does), I/O binding with the output allocated by
+/// ONNX Runtime each run, and a plain `run` with the input passed by reference.
+pub fn session_option_sweep(
+    model: &BenchModel,
+    (w, h): (u32, u32),
+    frames: usize,
+    warmup: usize,
+    base: &EngineOptions,
+    variants: &[(String, EngineOptions)],
+) -> Result<Vec<OptionResult>> {
+    let (path, _guard, _) = materialise(model)?;
+    let frame = crate::source::testcard::render(w, h, 3);
+    let mut results = Vec::new();
+    for (name, opts) in variants {
+        let mut st = Stylizer::load(&path, DeviceChoice::Cpu, opts)?;
+        let mut out = RgbImage::new(w, h);
+        let mut times = Vec::with_capacity(frames);
+        for i in 0..warmup + frames {
+            st.stylize_into(&frame, &mut out)?;
+            if i >= warmup {
+                times.push(ms(st.last_timings().inference));
+            }
+        }
+        results.push(OptionResult {
+            name: name.clone(),
+            inference: StageStats::from_ms(&times),
+        });
+    }
+    results.extend(run_mode_sweep(&path, (w, h), frames, warmup, base)?);
+    Ok(results)
+}
+
+/// The ONNX Runtime settings the sweep compares, each one change from `base`.
+pub fn sweep_variants(base: &EngineOptions) -> Vec<(String, EngineOptions)> {
+    use crate::engine::GraphOptimisation as G;
+    let with = |f: &dyn Fn(&mut EngineOptions)| {
+        let mut o = base.clone();
+        f(&mut o);
+        o
+    };
+    let threads = base.intra_threads.unwrap_or_else(num_cpus::get_physical);
+    let mut v = vec![
+        ("defaults".to_string(), base.clone()),
+        (
+            "optimisation: disable".into(),
+            with(&|o| o.optimisation = G::Disable),
+        ),
+        (
+            "optimisation: basic".into(),
+            with(&|o| o.optimisation = G::Basic),
+        ),
+        (
+            "optimisation: extended (no layout)".into(),
+            with(&|o| o.optimisation = G::Extended),
+        ),
+        (
+            "optimisation: all, NCHWc transformer off".into(),
+            with(&|o| o.nchwc_layout = false),
+        ),
+    ];
+    for t in [1, 2] {
+        if t != threads {
+            v.push((
+                format!("intra-op threads: {t}"),
+                with(&|o| o.intra_threads = Some(t)),
+            ));
+        }
+    }
+    v.extend([
+        (
+            "inter-op threads: 2 (parallel execution)".to_string(),
+            with(&|o| o.inter_threads = Some(2)),
+        ),
+        (
+            "CPU arena off".into(),
+            with(&|o| o.cpu_arena = !base.cpu_arena),
+        ),
+        (
+            "memory pattern off".into(),
+            with(&|o| o.memory_pattern = !base.memory_pattern),
+        ),
+        (
+            "flush-to-zero / denormals-are-zero on".into(),
+            with(&|o| o.flush_to_zero = !base.flush_to_zero),
+        ),
+        (
+            "intra-op spinning off".into(),
+            with(&|o| o.intra_spinning = !base.intra_spinning),
+        ),
+    ]);
+    v
+}
+
+/// The sweep as a markdown table.
+pub fn format_sweep(results: &[OptionResult]) -> String {
+    let mut s = String::from(
+        "| setting | inference median ms | p95 ms | vs defaults |\n|---|---:|---:|---:|\n",
+    );
+    let base = results
+        .first()
+        .map(|r| r.inference.median_ms)
+        .unwrap_or(0.0);
+    for r in results {
+        let rel = if base > 0.0 {
+            format!("{:+.1} %", 100.0 * (r.inference.median_ms / base - 1.0))
+        } else {
+            "?".into()
+        };
+        s.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {} |\n",
+            r.name, r.inference.median_ms, r.inference.p95_ms, rel
+        ));
+    }
+    s
+}
+
+fn run_mode_sweep(
+    path: &Path,
+    (w, h): (u32, u32),
+    frames: usize,
+    warmup: usize,
+    opts: &EngineOptions,
+) -> Result<Vec<OptionResult>> {
+    use ort::value::{Tensor, TensorRef};
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (mut session, _) =
+        crate::engine::device::open_session(path, &bytes, DeviceChoice::Cpu, opts)?;
+    let input_name = session.inputs()[0].name().to_string();
+    let output_name = session.outputs()[0].name().to_string();
+    let geometry = PadGeometry::for_frame(w as usize, h as usize);
+    let shape = [1usize, 3, geometry.padded_height, geometry.padded_width];
+    let frame = crate::source::testcard::render(w, h, 3);
+    let mut data = vec![0f32; geometry.tensor_len()];
+    crate::pixels::preprocess(&frame, &geometry, &mut data)?;
+
+    let timed = |run: &mut dyn FnMut() -> Result<()>| -> Result<StageStats> {
+        let mut times = Vec::with_capacity(frames);
+        for i in 0..warmup + frames {
+            let t = Instant::now();
+            run()?;
+            if i >= warmup {
+                times.push(ms(t.elapsed()));
+            }
+        }
+        Ok(StageStats::from_ms(&times))
+    };
+    let mut results = Vec::new();
+
+    // Plain run: input by reference, output allocated by ONNX Runtime and read back.
+    let plain = timed(&mut || {
+        let input = TensorRef::from_array_view((shape, &data[..]))?;
+        let outputs = session.run(ort::inputs![input_name.as_str() => input])?;
+        let (_, out) = outputs[0].try_extract_tensor::<f32>()?;
+        std::hint::black_box(out);
+        Ok(())
+    })?;
+    results.push(OptionResult {
+        name: "plain run (input by reference, ORT-allocated output)".into(),
+        inference: plain,
+    });
+
+    // I/O binding, output allocated by ONNX Runtime on each run.
+    let allocator = session.allocator();
+    let mut input = Tensor::<f32>::new(allocator, shape)?;
+    input.extract_tensor_mut().1.copy_from_slice(&data);
+    let mut binding = session.create_binding()?;
+    binding.bind_input(input_name.as_str(), &input)?;
+    binding.bind_output_to_device(output_name.as_str(), &allocator.memory_info())?;
+    let bound_device = timed(&mut || {
+        let outputs = session.run_binding(&binding)?;
+        let (_, out) = outputs[0].try_extract_tensor::<f32>()?;
+        std::hint::black_box(out);
+        Ok(())
+    })?;
+    results.push(OptionResult {
+        name: "I/O binding, ORT-allocated output".into(),
+        inference: bound_device,
+    });
+
+    // I/O binding with a preallocated bound output (the engine's path).
+    let mut output = Tensor::<f32>::new(session.allocator(), shape)?;
+    let mut binding = session.create_binding()?;
+    binding.bind_input(input_name.as_str(), &input)?;
+    binding.bind_output(output_name.as_str(), &mut output)?;
+    let bound = timed(&mut || {
+        drop(session.run_binding(&binding)?);
+        Ok(())
+    })?;
+    results.push(OptionResult {
+        name: "I/O binding, preallocated bound output (engine)".into(),
+        inference: bound,
+    });
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        let s = StageStats::from_ms(&v);
+        assert_eq!((s.median_ms, s.p95_ms), (50.0, 95.0));
+        let s = StageStats::from_ms(&[3.0]);
+        assert_eq!((s.median_ms, s.p95_ms), (3.0, 3.0));
+        let s = StageStats::from_ms(&[5.0, 1.0, 3.0]);
+        assert_eq!((s.median_ms, s.p95_ms), (3.0, 5.0));
+    }
+
+    #[test]
+    fn architectures_parse() {
+        assert_eq!(parse_arch("w16-b3").unwrap(), ImfwArch::new(16, 3));
+        assert_eq!(parse_arch("imfwnet-w32-b5").unwrap(), ImfwArch::new(32, 5));
+        assert!(parse_arch("16x3").is_err());
+        assert!(parse_arch("w0-b3").is_err());
+    }
+
+    #[test]
+    fn jpeg_test_frames_decode_at_their_size() {
+        let jpeg = jpeg_frame(40, 30).unwrap();
+        let mut frame = RgbImage::new(1, 1);
+        decode_into(&jpeg, &mut frame).unwrap();
+        assert_eq!(frame.dimensions(), (40, 30));
+        // The test card's top bar is bright: the decode produced content, not zeros.
+        assert!(frame.get_pixel(1, 1).0[0] > 150);
+    }
+
+    #[test]
+    fn final_deconv_rewritten_as_conv_gives_the_same_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let arch = ImfwArch::new(4, 1);
+        let plain = dir.path().join("plain.onnx");
+        write_random_model(&arch, &plain).unwrap();
+        let conv = dir.path().join("conv.onnx");
+        let bytes = std::fs::read(&plain).unwrap();
+        std::fs::write(&conv, stride1_deconv_as_conv(&bytes).unwrap()).unwrap();
+        let opts = EngineOptions {
+            intra_threads: Some(1),
+            ..EngineOptions::default()
+        };
+        let mut a = Stylizer::load(&plain, DeviceChoice::Cpu, &opts).unwrap();
+        let mut b = Stylizer::load(&conv, DeviceChoice::Cpu, &opts).unwrap();
+        let frame = crate::source::testcard::render(37, 21, 2);
+        let (fa, fb) = (a.stylize(&frame).unwrap(), b.stylize(&frame).unwrap());
+        let max_diff = fa
+            .as_raw()
+            .iter()
+            .zip(fb.as_raw())
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap();
+        assert!(max_diff <= 1, "frames differ by {max_diff}");
+        // The random net is not flat: a broken rewrite would not match by chance.
+        let (lo, hi) = fa
+            .as_raw()
+            .iter()
+            .fold((255u8, 0u8), |(l, h), &v| (l.min(v), h.max(v)));
+        assert!(hi - lo > 20, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn rss_is_read_from_proc() {
+        if cfg!(target_os = "linux") {
+            let peak = peak_rss_mib().unwrap();
+            assert!(peak > 0.0 && peak >= current_rss_mib().unwrap());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `stylecam bench` through the real binary: every stage is reported, for the size asked for.
+//! No timing thresholds: only that the numbers exist and are positive.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_stylecam"))
+        .env_remove("STYLECAM_MODELS")
+        .env("RUST_LOG", "warn")
+        .args(["--device", "cpu", "--threads", "1", "bench"])
+        .args(args)
+        .output()
+        .expect("failed to start the stylecam binary")
+}
+
+fn positive(v: &Value, what: &str) -> f64 {
+    let x = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"));
+    assert!(x > 0.0 && x.is_finite(), "{what} = {x}");
+    x
+}
+
+#[test]
+fn json_report_has_every_stage_for_the_requested_size() {
+    let out = bench(&[
+        "--arch", "w8-b1", "--size", "32x24", "--frames", "3", "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    assert_eq!(report["architecture"], "imfwnet-w8-b1");
+    assert_eq!(report["provider"], "CPU");
+    assert_eq!(report["frames"], 3);
+    positive(&report["peak_rss_mib"], "peak_rss_mib");
+
+    let sizes = report["sizes"].as_array().expect("sizes array");
+    assert_eq!(sizes.len(), 1);
+    let s = &sizes[0];
+    assert_eq!(
+        (s["width"].as_u64(), s["height"].as_u64()),
+        (Some(32), Some(24))
+    );
+    for stage in [
+        "decode",
+        "preprocess",
+        "inference",
+        "postprocess",
+        "blit",
+        "total",
+    ] {
+        let median = positive(&s["stages"][stage]["median_ms"], stage);
+        let p95 = positive(&s["stages"][stage]["p95_ms"], stage);
+        assert!(p95 >= median, "{stage}: p95 {p95} < median {median}");
+    }
+    let total = s["stages"]["total"]["median_ms"].as_f64().unwrap();
+    let inference = s["stages"]["inference"]["median_ms"].as_f64().unwrap();
+    assert!(total >= inference, "total {total} < inference {inference}");
+    let fps = positive(&s["fps"], "fps");
+    assert!(
+        (fps * total / 1000.0 - 1.0).abs() < 1e-6,
+        "fps {fps} vs total {total} ms"
+    );
+    positive(&s["gflops_per_s"], "gflops_per_s");
+    positive(&s["gflop_per_frame"], "gflop_per_frame");
+}
+
+#[test]
+fn several_sizes_and_a_table() {
+    let out = bench(&[
+        "--arch",
+        "w8-b1",
+        "--size",
+        "20x12,33x17",
+        "--frames",
+        "2",
+        "--warmup",
+        "0",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 33×17 runs on a 36×20 tensor (padded to multiples of 4).
+    for needle in [
+        "imfwnet-w8-b1",
+        "20x12",
+        "33x17",
+        "36x20",
+        "inference ms",
+        "FPS",
+    ] {
+        assert!(stdout.contains(needle), "table lacks '{needle}':\n{stdout}");
+    }
+}
+
+#[test]
+fn bad_architecture_is_a_clear_error() {
+    let out = bench(&["--arch", "big", "--frames", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("w32-b5") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
