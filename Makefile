@@ -12,8 +12,8 @@ ORT_VERSION   := 1.32.0
 ORT_GPU_VERSION := 1.31.1
 TORCH_VERSION := 2.13.0
 # Debian packages: libclang-dev (nokhwa bindgen), nasm + cmake (openh264, JPEG), pkg-config,
-# xvfb/xdotool/imagemagick (window tests), ffmpeg (ffprobe checks recordings in tests).
-APT_PACKAGES  := libclang-dev nasm cmake pkg-config xvfb xdotool imagemagick ffmpeg
+# libx11-6/libxcursor1 (minifb window), xvfb/xdotool/imagemagick (window tests), ffmpeg (ffprobe checks recordings in tests).
+APT_PACKAGES  := libclang-dev nasm cmake pkg-config libx11-6 libxcursor1 xvfb xdotool imagemagick ffmpeg
 CARGO         ?= cargo
 RELEASE       := target/release/stylecam
 
