@@ -5,5 +5,8 @@
 
 pub mod error;
 pub mod net;
+pub mod sink;
+pub mod source;
+pub mod video;
 
 pub use error::{Error, Result};

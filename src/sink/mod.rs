@@ -1,0 +1,3 @@
+//! Frame sinks: where frames go.
+
+pub mod recorder;

@@ -1,0 +1,3 @@
+//! Frame sources: where frames come from.
+
+pub mod video;
