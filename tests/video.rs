@@ -185,7 +185,7 @@ fn x264_clip(dir: &Path, name: &str, size: &str, frames: u32, extra: &[&str]) ->
 fn record(path: &Path, w: u32, h: u32, n: u32, fps: f64) -> Vec<RgbImage> {
     let mut opts = RecorderOptions::new(path);
     opts.queue_len = n as usize + 1; // nothing may be dropped here
-    opts.bitrate_bps = Some(4_000_000);
+    opts.encoder.bitrate_bps = Some(4_000_000);
     let mut rec = Recorder::start(opts).unwrap();
     let t0 = Instant::now();
     let mut sent = Vec::new();
@@ -492,7 +492,7 @@ fn stylize_copies_aac_audio() {
     ffmpeg(&[
         "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", "2", "-c:v", "libx264", "-c:a", "aac", "-shortest",
+        "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
         clip.to_str().unwrap(),
     ]);
     let out = dir.path().join("out.mp4");
@@ -594,6 +594,11 @@ fn unsupported_containers_and_codecs_say_what_is_supported() {
     ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "3", "-c:v", "libx265", "-x265-params", "log-level=error", hevc.to_str().unwrap()]);
     let e = open_err(&hevc);
     assert!(e.contains("HEVC") && e.contains("H.264"), "{e}");
+
+    let yuv444 = dir.path().join("yuv444.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "3", "-c:v", "libx264", "-pix_fmt", "yuv444p", yuv444.to_str().unwrap()]);
+    let e = open_err(&yuv444);
+    assert!(e.contains("4:4:4") && e.contains("yuv420p"), "{e}");
 
     let audio_only = dir.path().join("audio.mp4");
     ffmpeg(&["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio_only.to_str().unwrap()]);

@@ -24,10 +24,9 @@ use crate::{Error, Result};
 pub struct RecorderOptions {
     /// Output file (`.mp4`).
     pub path: PathBuf,
-    /// Target bit rate in bits/s; `None` = 0.2 bits per pixel per frame at `fps_hint`.
-    pub bitrate_bps: Option<u32>,
-    /// Expected frame rate (for rate control only; timestamps are the capture times).
-    pub fps_hint: f32,
+    /// Bit rate, quality floor (`max_qp`) and expected frame rate (`fps`, for rate control
+    /// only: timestamps are the capture times).
+    pub encoder: EncoderSettings,
     /// Frames that may wait for the encoder before new ones are dropped.
     pub queue_len: usize,
 }
@@ -37,8 +36,7 @@ impl RecorderOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
-            bitrate_bps: None,
-            fps_hint: 30.0,
+            encoder: EncoderSettings::default(),
             queue_len: 8,
         }
     }
@@ -231,10 +229,7 @@ fn encode_loop(
     recycle: &mpsc::Sender<RgbImage>,
 ) -> Result<RecordingSummary> {
     let writer_options = VideoWriterOptions {
-        encoder: EncoderSettings {
-            bitrate_bps: options.bitrate_bps,
-            fps: options.fps_hint,
-        },
+        encoder: options.encoder,
         ..VideoWriterOptions::default()
     };
     let mut writer: Option<VideoWriter> = None;
@@ -261,7 +256,7 @@ fn encode_loop(
             let last = if frames > 1 {
                 Some(last_pts / (frames - 1) as u32)
             } else {
-                Some(Duration::from_secs_f32(1.0 / options.fps_hint.max(1.0)))
+                Some(Duration::from_secs_f32(1.0 / options.encoder.fps.max(1.0)))
             };
             let summary = w.finish(last.filter(|d| !d.is_zero()))?;
             Ok(RecordingSummary {

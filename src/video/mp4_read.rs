@@ -331,6 +331,24 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
     if avc.sps.is_empty() || avc.pps.is_empty() {
         return Err(bad(path, "the H.264 configuration (avcC) has no SPS/PPS"));
     }
+    let profile = avc.sps[0].get(1).copied().unwrap_or(avc.profile);
+    let unsupported_profile = match profile {
+        110 => Some("High 10 (10-bit)"),
+        122 => Some("High 4:2:2"),
+        244 => Some("High 4:4:4"),
+        44 => Some("CAVLC 4:4:4"),
+        _ => None,
+    };
+    if let Some(name) = unsupported_profile {
+        return Err(bad(
+            path,
+            format!(
+                "its H.264 profile is {name}, which OpenH264 cannot decode (it decodes 8-bit 4:2:0: \
+                 Baseline, Main and High). {SUPPORTED}. Convert it first, e.g. \
+                 `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p -c:a copy OUT.mp4`"
+            ),
+        ));
+    }
     let video_samples = finalize_samples(path, vt, fragmented, len)?;
     if video_samples.is_empty() {
         return Err(bad(path, "the video track has no frames"));

@@ -23,8 +23,10 @@ pub struct VideoStylizeOptions {
     pub size: Option<(u32, u32)>,
     /// Temporal smoothing strength 0..1 (0 = off).
     pub smooth: f32,
-    /// Bit rate; the frame rate is taken from the source.
+    /// Bit rate (`None`: from size and frame rate); the frame rate is taken from the source.
     pub bitrate_bps: Option<u32>,
+    /// Quality floor, the largest H.264 quantizer allowed (`None`: the default, 28).
+    pub max_qp: Option<u8>,
     /// Show an indicatif progress bar on stderr.
     pub progress: bool,
     /// When set to true (e.g. by a Ctrl-C handler) the run stops after the current frame and the
@@ -132,6 +134,7 @@ pub fn stylize_video(
         encoder: EncoderSettings {
             bitrate_bps: opts.bitrate_bps,
             fps: fps as f32,
+            max_qp: opts.max_qp.unwrap_or(EncoderSettings::default().max_qp),
         },
         timescale: info.timescale,
         keyframe_interval: Duration::from_secs(1),
