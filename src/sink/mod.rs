@@ -1,3 +1,4 @@
-//! Frame sinks: where frames go.
+//! Sinks: where stylized pictures go.
 
+pub mod image_file;
 pub mod recorder;

@@ -1,3 +1,4 @@
-//! Frame sources: where frames come from.
+//! Frame sources: where pictures come from.
 
+pub mod image_file;
 pub mod video;
