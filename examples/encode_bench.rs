@@ -18,7 +18,9 @@ fn test_card(w: u32, h: u32, i: u32) -> RgbImage {
             (y * 255 / h) as u8,
             ((x / 8 + y / 8 + i) % 2 * 60 + 90) as u8,
         ];
-        if (x as i64 - bx as i64).abs() < (w / 8) as i64 && (y as i64 - by as i64).abs() < (h / 8) as i64 {
+        if (x as i64 - bx as i64).abs() < (w / 8) as i64
+            && (y as i64 - by as i64).abs() < (h / 8) as i64
+        {
             p = [240, 240, 40];
         }
         Rgb(p)
@@ -26,13 +28,21 @@ fn test_card(w: u32, h: u32, i: u32) -> RgbImage {
 }
 
 fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+    let mse: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
         / a.as_raw().len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
 }
 
 fn main() -> stylecam::Result<()> {
-    let frames: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(90);
+    let frames: u32 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(90);
     let dir = std::env::temp_dir().join(format!("stylecam-encode-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| stylecam::Error::io(&dir, e))?;
     println!("| size | ms/frame (median) | ms/frame (mean) | kbit/s | PSNR dB (mean/min) |");
@@ -44,7 +54,10 @@ fn main() -> stylecam::Result<()> {
         if let Some(q) = std::env::var("MAX_QP").ok().and_then(|s| s.parse().ok()) {
             encoder.max_qp = q;
         }
-        let opts = VideoWriterOptions { encoder, ..Default::default() };
+        let opts = VideoWriterOptions {
+            encoder,
+            ..Default::default()
+        };
         let mut writer = VideoWriter::create(&path, w, h, &opts, None)?;
         let mut times = Vec::new();
         for (i, c) in cards.iter().enumerate() {
@@ -53,7 +66,9 @@ fn main() -> stylecam::Result<()> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         writer.finish(None)?;
-        let bytes = std::fs::metadata(&path).map_err(|e| stylecam::Error::io(&path, e))?.len();
+        let bytes = std::fs::metadata(&path)
+            .map_err(|e| stylecam::Error::io(&path, e))?
+            .len();
         let kbps = bytes as f64 * 8.0 / (f64::from(frames) / 30.0) / 1000.0;
         let mut reader = VideoReader::open(&path)?;
         let mut ps = Vec::new();
@@ -67,7 +82,9 @@ fn main() -> stylecam::Result<()> {
         let median = times[times.len() / 2];
         let mean_psnr = ps.iter().sum::<f64>() / ps.len() as f64;
         let min_psnr = ps.iter().copied().fold(f64::INFINITY, f64::min);
-        println!("| {w}×{h} | {median:.2} | {mean_ms:.2} | {kbps:.0} | {mean_psnr:.1} / {min_psnr:.1} |");
+        println!(
+            "| {w}×{h} | {median:.2} | {mean_ms:.2} | {kbps:.0} | {mean_psnr:.1} / {min_psnr:.1} |"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -68,7 +68,9 @@ pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
             .parse()
             .map_err(|_| format!("{what} '{v}' is not a whole number"))?;
         if n == 0 || n > MAX_SIZE {
-            return Err(format!("{what} {n} is out of range: must be 1..={MAX_SIZE}"));
+            return Err(format!(
+                "{what} {n} is out of range: must be 1..={MAX_SIZE}"
+            ));
         }
         Ok(n)
     };
@@ -157,7 +159,10 @@ pub fn plan(inputs: &[PathBuf], output: &OutputSpec) -> Result<Vec<Job>> {
                     input
                         .extension()
                         .map(|e| e.to_string_lossy().to_lowercase())
-                        .filter(|e| crate::sink::image_file::format_for(Path::new(&format!("x.{e}"))).is_ok())
+                        .filter(|e| {
+                            crate::sink::image_file::format_for(Path::new(&format!("x.{e}")))
+                                .is_ok()
+                        })
                 });
                 out.set_extension(ext.as_deref().unwrap_or("png"));
                 Job { input, output: out }
@@ -231,7 +236,10 @@ pub fn prepare_output_dir(output: &Path, create: bool) -> Result<()> {
         .tempfile_in(&dir)
         .map_err(|e| Error::Output {
             path: output.to_path_buf(),
-            reason: format!("the folder {} is not writable ({e}); choose another output", dir.display()),
+            reason: format!(
+                "the folder {} is not writable ({e}); choose another output",
+                dir.display()
+            ),
         })?;
     drop(probe);
     crate::sink::image_file::format_for(output)?;
@@ -248,7 +256,9 @@ mod tests {
         assert_eq!(parse_size("37X23"), Ok((37, 23)));
         assert!(parse_size("0x10").unwrap_err().contains("1..=16384"));
         assert!(parse_size("640").unwrap_err().contains("WIDTHxHEIGHT"));
-        assert!(parse_max_side("99999").unwrap_err().contains("out of range"));
+        assert!(parse_max_side("99999")
+            .unwrap_err()
+            .contains("out of range"));
     }
 
     #[test]
@@ -267,7 +277,10 @@ mod tests {
         let out = d.path().join("out");
         let jobs = plan(
             &[d.path().to_path_buf()],
-            &OutputSpec::Dir { dir: out.clone(), format: None },
+            &OutputSpec::Dir {
+                dir: out.clone(),
+                format: None,
+            },
         )
         .unwrap();
         let outs: Vec<_> = jobs.iter().map(|j| j.output.clone()).collect();

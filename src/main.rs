@@ -18,7 +18,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("stylecam=info,warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("stylecam=info,warn")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -107,8 +108,8 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
 
 fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     let dir = styles::models_dir(engine.models.as_deref());
-    let found = styles::discover(&dir)
-        .with_context(|| format!("listing styles in {}", dir.display()))?;
+    let found =
+        styles::discover(&dir).with_context(|| format!("listing styles in {}", dir.display()))?;
     if args.names_only {
         for s in &found {
             println!("{}", s.name);
@@ -116,7 +117,10 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if found.is_empty() {
-        println!("no styles in {} (train one with stylecam-train, or pass --models DIR)", dir.display());
+        println!(
+            "no styles in {} (train one with stylecam-train, or pass --models DIR)",
+            dir.display()
+        );
     } else {
         println!("{:<3} {:<24} {:<16} FILE", "#", "NAME", "ARCHITECTURE");
         for (i, s) in found.iter().enumerate() {

@@ -95,7 +95,11 @@ pub fn discover(dir: &Path) -> Result<Vec<StyleEntry>> {
             "cannot list the models folder ({e}); pass --models DIR or set {MODELS_ENV}"
         ),
     })?;
-    let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| is_onnx(p)).collect();
+    let mut paths: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_onnx(p))
+        .collect();
     paths.sort();
     let mut styles = Vec::with_capacity(paths.len());
     for p in paths {

@@ -91,7 +91,15 @@ fn stylize_matches_independent_reference_within_one_level() {
     let model = d.path().join("ref.onnx");
     std::fs::write(
         &model,
-        write_model(&arch, &weights, &ModelMetadata { name: "ref".into(), extra: vec![] }).unwrap(),
+        write_model(
+            &arch,
+            &weights,
+            &ModelMetadata {
+                name: "ref".into(),
+                extra: vec![],
+            },
+        )
+        .unwrap(),
     )
     .unwrap();
     // 18×13: neither side a multiple of 4, so the padding path is pinned too.
@@ -182,7 +190,13 @@ fn styles_are_listed_by_metadata_name_and_selected_by_name() {
     let d = tempfile::tempdir().unwrap();
     let models = d.path().join("models");
     std::fs::create_dir(&models).unwrap();
-    write_style(&models, "b_file.onnx", "Starry Night", ImfwArch::new(8, 1), 3);
+    write_style(
+        &models,
+        "b_file.onnx",
+        "Starry Night",
+        ImfwArch::new(8, 1),
+        3,
+    );
     write_style(&models, "a_file.onnx", "Udnie", ImfwArch::new(8, 2), 4);
     let o = run(bin().arg("styles").arg("--models").arg(&models));
     assert!(o.status.success(), "{}", text(&o));
@@ -284,7 +298,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -332,9 +350,21 @@ fn onnx_with_wrong_input_type_or_shape() {
     let inp = c.dir.path().join("x.png");
     test_image(8, 8).save(&inp).unwrap();
     for (file, model, needle) in [
-        ("int64.onnx", common::fixtures::identity_model(7 /* INT64 */, &[1, 3, 8, 8]), "int64"),
-        ("rank3.onnx", common::fixtures::identity_model(1, &[3, 8, 8]), "rank"),
-        ("gray.onnx", common::fixtures::identity_model(1, &[1, 1, 8, 8]), "channel"),
+        (
+            "int64.onnx",
+            common::fixtures::identity_model(7 /* INT64 */, &[1, 3, 8, 8]),
+            "int64",
+        ),
+        (
+            "rank3.onnx",
+            common::fixtures::identity_model(1, &[3, 8, 8]),
+            "rank",
+        ),
+        (
+            "gray.onnx",
+            common::fixtures::identity_model(1, &[1, 1, 8, 8]),
+            "channel",
+        ),
     ] {
         let p = c.dir.path().join(file);
         std::fs::write(&p, model).unwrap();
@@ -428,5 +458,8 @@ fn help_shows_examples() {
     let o = run(bin().arg("--help"));
     assert!(o.status.success());
     let t = text(&o);
-    assert!(t.contains("Examples:") && t.contains("stylecam stylize --style"), "{t}");
+    assert!(
+        t.contains("Examples:") && t.contains("stylecam stylize --style"),
+        "{t}"
+    );
 }

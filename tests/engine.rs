@@ -115,8 +115,14 @@ fn assert_invalid_model(result: Result<Stylizer, Error>, path: &Path, needle: &s
     match result {
         Err(e @ Error::InvalidModel { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains(&path.display().to_string()), "message lacks the path: {msg}");
-            assert!(msg.to_lowercase().contains(needle), "message lacks '{needle}': {msg}");
+            assert!(
+                msg.contains(&path.display().to_string()),
+                "message lacks the path: {msg}"
+            );
+            assert!(
+                msg.to_lowercase().contains(needle),
+                "message lacks '{needle}': {msg}"
+            );
         }
         Err(other) => panic!("expected InvalidModel, got {other:?}"),
         Ok(s) => panic!("expected InvalidModel, but {} loaded", s.path().display()),
@@ -125,26 +131,45 @@ fn assert_invalid_model(result: Result<Stylizer, Error>, path: &Path, needle: &s
 
 #[test]
 fn runtime_is_found_in_the_project_venv_and_init_is_idempotent() {
-    let first = runtime::init(None).expect("libonnxruntime in the project's .venv (run `make setup`)");
+    let first =
+        runtime::init(None).expect("libonnxruntime in the project's .venv (run `make setup`)");
     assert!(first.is_file(), "{}", first.display());
     assert!(first.to_string_lossy().contains("libonnxruntime"));
     assert_eq!(runtime::init(None).unwrap(), first);
     // A conflicting explicit path after init: warned about, the loaded library is kept.
-    assert_eq!(runtime::init(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap(), first);
+    assert_eq!(
+        runtime::init(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap(),
+        first
+    );
     assert_eq!(runtime::loaded_path(), Some(first));
 }
 
 #[test]
 fn identity_network_returns_every_size_unchanged() {
     let d = tempfile::tempdir().unwrap();
-    let model = write(d.path(), "identity.onnx", &identity_model(&[None, Some(3), None, None]));
+    let model = write(
+        d.path(),
+        "identity.onnx",
+        &identity_model(&[None, Some(3), None, None]),
+    );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
     assert_eq!(st.provider(), Provider::Cpu);
     assert_eq!(st.input_shape(), [-1, 3, -1, -1]);
     assert_eq!(st.name(), "identity", "no metadata name → file stem");
     let mut out = RgbImage::new(0, 0);
     // Size changes in both directions, then back: buffers are rebuilt and stay correct.
-    for (i, (w, h)) in [(37, 23), (5, 5), (64, 48), (1, 1), (2, 9), (64, 48), (37, 23)].into_iter().enumerate() {
+    for (i, (w, h)) in [
+        (37, 23),
+        (5, 5),
+        (64, 48),
+        (1, 1),
+        (2, 9),
+        (64, 48),
+        (37, 23),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let frame = pattern(w, h, i as u32);
         st.stylize_into(&frame, &mut out).unwrap();
         assert_eq!(out, identity_expected(&frame), "{w}×{h}");
@@ -157,8 +182,14 @@ fn seed_shaped_network_gives_same_size_frames_that_follow_the_input() {
     let model = imfw_model(d.path(), "Test Mosaic", ImfwArch::new(8, 1), 7);
     let mut st = Stylizer::load(&model, DeviceChoice::Auto, &opts()).unwrap();
     assert_eq!(st.name(), "Test Mosaic");
-    assert_eq!(st.metadata().get("architecture").map(String::as_str), Some("imfwnet-w8-b1"));
-    assert_eq!(st.metadata().get("trained_by").map(String::as_str), Some("engine tests"));
+    assert_eq!(
+        st.metadata().get("architecture").map(String::as_str),
+        Some("imfwnet-w8-b1")
+    );
+    assert_eq!(
+        st.metadata().get("trained_by").map(String::as_str),
+        Some("engine tests")
+    );
 
     for (w, h) in [(37, 23), (5, 5), (64, 48)] {
         let a = pattern(w, h, 1);
@@ -181,7 +212,11 @@ fn seed_shaped_network_gives_same_size_frames_that_follow_the_input() {
 #[test]
 fn fixed_size_model_resizes_in_and_out() {
     let d = tempfile::tempdir().unwrap();
-    let model = write(d.path(), "fixed.onnx", &identity_model(&[Some(1), Some(3), Some(8), Some(8)]));
+    let model = write(
+        d.path(),
+        "fixed.onnx",
+        &identity_model(&[Some(1), Some(3), Some(8), Some(8)]),
+    );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
     assert_eq!(st.fixed_size(), (Some(8), Some(8)));
     // Native size: exact.
@@ -198,37 +233,72 @@ fn fixed_size_model_resizes_in_and_out() {
 fn non_onnx_and_missing_files_are_invalid_models() {
     let d = tempfile::tempdir().unwrap();
     let bogus = write(d.path(), "bogus.onnx", b"this is not a protobuf model");
-    assert_invalid_model(Stylizer::load(&bogus, DeviceChoice::Cpu, &opts()), &bogus, "onnx runtime cannot load it");
+    assert_invalid_model(
+        Stylizer::load(&bogus, DeviceChoice::Cpu, &opts()),
+        &bogus,
+        "onnx runtime cannot load it",
+    );
     let empty = write(d.path(), "empty.onnx", b"");
     assert!(matches!(
         Stylizer::load(&empty, DeviceChoice::Cpu, &opts()),
         Err(Error::InvalidModel { .. })
     ));
     let missing = d.path().join("missing.onnx");
-    assert_invalid_model(Stylizer::load(&missing, DeviceChoice::Auto, &opts()), &missing, "cannot read");
+    assert_invalid_model(
+        Stylizer::load(&missing, DeviceChoice::Auto, &opts()),
+        &missing,
+        "cannot read",
+    );
 }
 
 #[test]
 fn wrong_interfaces_are_rejected_with_the_mismatch_named() {
     let d = tempfile::tempdir().unwrap();
     let cases = [
-        ("int64.onnx", fixtures::identity_model(7, &[1, 3, 8, 8]), "input 'input' has element type int64, expected float32"),
-        ("rank3.onnx", fixtures::identity_model(1, &[3, 8, 8]), "rank 3"),
-        ("gray.onnx", fixtures::identity_model(1, &[1, 1, 8, 8]), "1 channels"),
-        ("batch.onnx", fixtures::identity_model(1, &[2, 3, 8, 8]), "batch size 2"),
+        (
+            "int64.onnx",
+            fixtures::identity_model(7, &[1, 3, 8, 8]),
+            "input 'input' has element type int64, expected float32",
+        ),
+        (
+            "rank3.onnx",
+            fixtures::identity_model(1, &[3, 8, 8]),
+            "rank 3",
+        ),
+        (
+            "gray.onnx",
+            fixtures::identity_model(1, &[1, 1, 8, 8]),
+            "1 channels",
+        ),
+        (
+            "batch.onnx",
+            fixtures::identity_model(1, &[2, 3, 8, 8]),
+            "batch size 2",
+        ),
     ];
     for (file, bytes, needle) in cases {
         let p = write(d.path(), file, &bytes);
-        assert_invalid_model(Stylizer::load(&p, DeviceChoice::Cpu, &opts()), &p, &needle.to_lowercase());
+        assert_invalid_model(
+            Stylizer::load(&p, DeviceChoice::Cpu, &opts()),
+            &p,
+            &needle.to_lowercase(),
+        );
     }
 }
 
 #[test]
 fn empty_frames_are_refused() {
     let d = tempfile::tempdir().unwrap();
-    let model = write(d.path(), "identity.onnx", &identity_model(&[None, Some(3), None, None]));
+    let model = write(
+        d.path(),
+        "identity.onnx",
+        &identity_model(&[None, Some(3), None, None]),
+    );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
-    assert!(matches!(st.stylize(&RgbImage::new(0, 4)), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        st.stylize(&RgbImage::new(0, 4)),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 /// Whether this ONNX Runtime build has the CUDA provider compiled in.
@@ -241,7 +311,11 @@ fn cuda_built_in() -> bool {
 #[test]
 fn without_cuda_explicit_cuda_fails_and_auto_runs_on_cpu() {
     let d = tempfile::tempdir().unwrap();
-    let model = write(d.path(), "identity.onnx", &identity_model(&[None, Some(3), None, None]));
+    let model = write(
+        d.path(),
+        "identity.onnx",
+        &identity_model(&[None, Some(3), None, None]),
+    );
     if cuda_built_in() {
         // onnxruntime-gpu: whether CUDA starts depends on the machine; only check consistency.
         let st = Stylizer::load(&model, DeviceChoice::Auto, &opts()).unwrap();

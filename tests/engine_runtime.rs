@@ -32,6 +32,7 @@ fn bogus_explicit_path_lists_it_then_the_search_still_works() {
     }
 
     // The failures did not poison anything: the default search still finds the .venv library.
-    let found = runtime::init(None).expect("libonnxruntime in the project's .venv (run `make setup`)");
+    let found =
+        runtime::init(None).expect("libonnxruntime in the project's .venv (run `make setup`)");
     assert!(found.is_file());
 }

@@ -21,14 +21,18 @@ use stylecam::video::{stylize_video, AudioOutcome, VideoReader, VideoStylizeOpti
 /// frame. Edges sit on the 2×2 grid of 4:2:0 chroma, so the colour subsampling that every H.264
 /// file has does not by itself cap the PSNR.
 fn test_card(w: u32, h: u32, i: u32) -> RgbImage {
-    let bx = (i * 6) % w.max(2) & !1;
-    let by = (i * 2) % h.max(2) & !1;
+    let bx = ((i * 6) % w.max(2)) & !1;
+    let by = ((i * 2) % h.max(2)) & !1;
     let half = (w / 8).max(2) & !1;
-    let stripe = (i * 4) % h.max(2) & !1;
+    let stripe = ((i * 4) % h.max(2)) & !1;
     RgbImage::from_fn(w, h, |x, y| {
         let ramp = (x + y + i * 4) % 512;
         let tri = if ramp < 256 { ramp } else { 511 - ramp };
-        let mut p = [(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, tri as u8];
+        let mut p = [
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            tri as u8,
+        ];
         if x >= bx && x < bx + half && y >= by && y < by + half {
             p = [240, 240, 40];
         }
@@ -170,7 +174,14 @@ fn x264_clip(dir: &Path, name: &str, size: &str, frames: u32, extra: &[&str]) ->
     let src = format!("testsrc=size={size}:rate=25");
     let mut args = vec!["-f", "lavfi", "-i", &src];
     let frames_s = frames.to_string();
-    args.extend(["-frames:v", &frames_s, "-c:v", "libx264", "-pix_fmt", "yuv420p"]);
+    args.extend([
+        "-frames:v",
+        &frames_s,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
     args.extend(extra);
     let p = path.to_str().unwrap().to_string();
     args.push(&p);
@@ -286,13 +297,17 @@ fn recorder_never_blocks_and_counts_dropped_frames() {
     let frame = test_card(1280, 720, 0);
     let t0 = Instant::now();
     for i in 0..60 {
-        rec.push(&frame, t0 + Duration::from_millis(i * 33)).unwrap();
+        rec.push(&frame, t0 + Duration::from_millis(i * 33))
+            .unwrap();
     }
     // 60 frames of 720p arrive far faster than they encode: some must have been dropped.
     let dropped = rec.dropped();
     let queued = rec.frames_queued();
     assert_eq!(dropped + queued, 60);
-    assert!(dropped > 0, "a 2-frame queue cannot hold 60 frames pushed at once");
+    assert!(
+        dropped > 0,
+        "a 2-frame queue cannot hold 60 frames pushed at once"
+    );
     let summary = rec.finish_with_summary().unwrap();
     assert_eq!(summary.frames_written, queued);
     assert_eq!(ffprobe(&path).frames, queued);
@@ -345,7 +360,12 @@ fn kill_9_leaves_a_playable_file() {
     let path = dir.path().join("killed.mp4");
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["--exact", "record_forever_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "record_forever_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(CHILD_ENV, &path)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -355,7 +375,10 @@ fn kill_9_leaves_a_playable_file() {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(2600) {
         std::thread::sleep(Duration::from_millis(50));
-        assert!(child.try_wait().unwrap().is_none(), "recording child exited early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "recording child exited early"
+        );
     }
     // SIGKILL: no destructor, no finish().
     child.kill().unwrap();
@@ -382,7 +405,15 @@ fn decodes_b_frame_h264_in_display_order() {
         &["-bf", "2", "-profile:v", "high", "-g", "12"],
     );
     let has_b = tool("ffprobe")
-        .args(["-select_streams", "v", "-show_frames", "-show_entries", "frame=pict_type", "-of", "csv=p=0"])
+        .args([
+            "-select_streams",
+            "v",
+            "-show_frames",
+            "-show_entries",
+            "frame=pict_type",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&clip)
         .output()
         .unwrap();
@@ -446,7 +477,10 @@ fn stylize_b_frame_clip_keeps_frames_rate_and_size() {
     assert!(!report.interrupted);
     assert_eq!(report.audio, AudioOutcome::None);
     let p = ffprobe(&out);
-    assert_eq!((p.codec.as_str(), p.width, p.height, p.frames), ("h264", 160, 120, 30));
+    assert_eq!(
+        (p.codec.as_str(), p.width, p.height, p.frames),
+        ("h264", 160, 120, 30)
+    );
     assert!((p.duration - 1.2).abs() < 0.03, "duration {}", p.duration);
     // The output really is the stylized (inverted) input, frame for frame.
     let src = ffmpeg_frames(&clip, 160, 120);
@@ -486,9 +520,23 @@ fn stylize_copies_aac_audio() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("av.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=128x96:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
         clip.to_str().unwrap(),
     ]);
     let out = dir.path().join("out.mp4");
@@ -501,14 +549,32 @@ fn stylize_copies_aac_audio() {
     assert_eq!(p.streams, vec!["h264".to_string(), "aac".to_string()]);
     // The copied audio decodes cleanly and lasts as long as the video.
     let a = tool("ffprobe")
-        .args(["-select_streams", "a:0", "-show_entries", "stream=duration", "-of", "csv=p=0"])
+        .args([
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=duration",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&out)
         .output()
         .unwrap();
     let adur: f64 = String::from_utf8_lossy(&a.stdout).trim().parse().unwrap();
     assert!((adur - 2.0).abs() < 0.1, "audio lasts {adur} s");
-    let dec = tool("ffmpeg").arg("-v").arg("error").arg("-i").arg(&out).args(["-f", "null", "-"]).output().unwrap();
-    assert!(dec.status.success() && dec.stderr.is_empty(), "{}", String::from_utf8_lossy(&dec.stderr));
+    let dec = tool("ffmpeg")
+        .arg("-v")
+        .arg("error")
+        .arg("-i")
+        .arg(&out)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success() && dec.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
 }
 
 #[test]
@@ -545,11 +611,18 @@ fn smoothing_reduces_flicker() {
     let flicker = |smooth: f32| {
         let out = dir.path().join(format!("out{smooth}.mp4"));
         let mut k = 0u32;
-        let opts = VideoStylizeOptions { smooth, ..Default::default() };
+        let opts = VideoStylizeOptions {
+            smooth,
+            ..Default::default()
+        };
         stylize_video(&clip, &out, opts, &mut |i: &RgbImage, o: &mut RgbImage| {
             k += 1;
             for (o, i) in o.as_mut().iter_mut().zip(i.as_raw()) {
-                *o = if k % 2 == 0 { i.saturating_add(40) } else { i.saturating_sub(40) };
+                *o = if k.is_multiple_of(2) {
+                    i.saturating_add(40)
+                } else {
+                    i.saturating_sub(40)
+                };
             }
             Ok(())
         })
@@ -566,7 +639,10 @@ fn smoothing_reduces_flicker() {
 // ---------------------------------------------------------------- errors
 
 fn open_err(path: &Path) -> String {
-    VideoReader::open(path).err().expect("should fail").to_string()
+    VideoReader::open(path)
+        .err()
+        .expect("should fail")
+        .to_string()
 }
 
 #[test]
@@ -574,7 +650,10 @@ fn unsupported_containers_and_codecs_say_what_is_supported() {
     let dir = tempfile::tempdir().unwrap();
     let mkv = x264_clip(dir.path(), "in.mkv", "64x48", 5, &[]);
     let e = open_err(&mkv);
-    assert!(e.contains("Matroska") && e.contains("MP4") && e.contains("H.264"), "{e}");
+    assert!(
+        e.contains("Matroska") && e.contains("MP4") && e.contains("H.264"),
+        "{e}"
+    );
     // Same bytes under an .mp4 name: recognised by content.
     let renamed = dir.path().join("really-mkv.mp4");
     std::fs::copy(&mkv, &renamed).unwrap();
@@ -582,22 +661,64 @@ fn unsupported_containers_and_codecs_say_what_is_supported() {
     assert!(e.contains("Matroska") && e.contains("H.264"), "{e}");
 
     let vp9 = dir.path().join("vp9.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "3", "-c:v", "libvpx-vp9", vp9.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "3",
+        "-c:v",
+        "libvpx-vp9",
+        vp9.to_str().unwrap(),
+    ]);
     let e = open_err(&vp9);
     assert!(e.contains("VP9") && e.contains("H.264"), "{e}");
 
     let hevc = dir.path().join("hevc.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "3", "-c:v", "libx265", "-x265-params", "log-level=error", hevc.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "3",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error",
+        hevc.to_str().unwrap(),
+    ]);
     let e = open_err(&hevc);
     assert!(e.contains("HEVC") && e.contains("H.264"), "{e}");
 
     let yuv444 = dir.path().join("yuv444.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "3", "-c:v", "libx264", "-pix_fmt", "yuv444p", yuv444.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv444p",
+        yuv444.to_str().unwrap(),
+    ]);
     let e = open_err(&yuv444);
     assert!(e.contains("4:4:4") && e.contains("yuv420p"), "{e}");
 
     let audio_only = dir.path().join("audio.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio_only.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=1",
+        "-c:a",
+        "aac",
+        audio_only.to_str().unwrap(),
+    ]);
     let e = open_err(&audio_only);
     assert!(e.contains("no video track"), "{e}");
 }
@@ -613,7 +734,13 @@ fn truncated_and_non_video_inputs_get_clear_errors_and_no_output() {
     let e = open_err(&cut);
     assert!(e.contains("truncated"), "{e}");
     // Index at the start (faststart), data cut short.
-    let fast = x264_clip(dir.path(), "fast.mp4", "128x96", 25, &["-movflags", "+faststart"]);
+    let fast = x264_clip(
+        dir.path(),
+        "fast.mp4",
+        "128x96",
+        25,
+        &["-movflags", "+faststart"],
+    );
     let bytes = std::fs::read(&fast).unwrap();
     let cut2 = dir.path().join("cut2.mp4");
     std::fs::write(&cut2, &bytes[..bytes.len() * 2 / 3]).unwrap();
@@ -626,7 +753,9 @@ fn truncated_and_non_video_inputs_get_clear_errors_and_no_output() {
     assert!(e.contains("not an MP4") && e.contains("H.264"), "{e}");
 
     let png = dir.path().join("picture.mp4");
-    test_card(16, 16, 0).save_with_format(&png, image::ImageFormat::Png).unwrap();
+    test_card(16, 16, 0)
+        .save_with_format(&png, image::ImageFormat::Png)
+        .unwrap();
     let e = open_err(&png);
     assert!(e.contains("PNG"), "{e}");
 

@@ -76,7 +76,9 @@ pub(crate) fn open_session(
     opts: &EngineOptions,
 ) -> Result<(Session, Provider)> {
     let wanted = match choice {
-        DeviceChoice::Cpu => return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu)),
+        DeviceChoice::Cpu => {
+            return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu))
+        }
         DeviceChoice::Auto | DeviceChoice::Cuda => Provider::Cuda,
         DeviceChoice::TensorRt => Provider::TensorRt,
     };
@@ -123,7 +125,11 @@ enum Attempt {
     Commit(String),
 }
 
-fn open_accelerated(provider: Provider, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session, Attempt> {
+fn open_accelerated(
+    provider: Provider,
+    model_bytes: &[u8],
+    opts: &EngineOptions,
+) -> Result<Session, Attempt> {
     let builder = configured_builder(opts).map_err(|e| Attempt::Registration(e.to_string()))?;
     let eps = execution_providers(provider, opts);
     let mut builder = builder
@@ -136,16 +142,21 @@ fn open_accelerated(provider: Provider, model_bytes: &[u8], opts: &EngineOptions
 
 fn open_on_cpu(model_path: &Path, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session> {
     let mut builder = configured_builder(opts)?;
-    builder.commit_from_memory(model_bytes).map_err(|e| Error::InvalidModel {
-        path: model_path.to_path_buf(),
-        problem: format!("ONNX Runtime cannot load it: {e}"),
-    })
+    builder
+        .commit_from_memory(model_bytes)
+        .map_err(|e| Error::InvalidModel {
+            path: model_path.to_path_buf(),
+            problem: format!("ONNX Runtime cannot load it: {e}"),
+        })
 }
 
 /// A session builder with the thread count and optimisation level applied.
 fn configured_builder(opts: &EngineOptions) -> Result<SessionBuilder> {
     let env = runtime::environment()?;
-    let threads = opts.intra_threads.unwrap_or_else(num_cpus::get_physical).max(1);
+    let threads = opts
+        .intra_threads
+        .unwrap_or_else(num_cpus::get_physical)
+        .max(1);
     let builder = Session::builder(env)?
         .with_intra_threads(threads)
         .map_err(ort::Error::from)?
@@ -164,7 +175,10 @@ fn execution_providers(provider: Provider, opts: &EngineOptions) -> Vec<Executio
         Provider::TensorRt => {
             let cache = tensorrt_cache_dir();
             if let Err(e) = std::fs::create_dir_all(&cache) {
-                tracing::warn!("cannot create the TensorRT engine cache {}: {e}", cache.display());
+                tracing::warn!(
+                    "cannot create the TensorRT engine cache {}: {e}",
+                    cache.display()
+                );
             }
             let cache = cache.to_string_lossy().into_owned();
             let trt = ep::TensorRT::default()
@@ -173,7 +187,10 @@ fn execution_providers(provider: Provider, opts: &EngineOptions) -> Vec<Executio
                 .with_timing_cache(true)
                 .with_timing_cache_path(&cache)
                 .with_fp16(opts.fp16);
-            vec![trt.build().error_on_failure(), cuda.build().error_on_failure()]
+            vec![
+                trt.build().error_on_failure(),
+                cuda.build().error_on_failure(),
+            ]
         }
     }
 }
@@ -181,7 +198,11 @@ fn execution_providers(provider: Provider, opts: &EngineOptions) -> Vec<Executio
 /// Where TensorRT keeps built engines: `$STYLECAM_TRT_CACHE`, else
 /// `$XDG_CACHE_HOME/stylecam/trt`, else `~/.cache/stylecam/trt`.
 pub fn tensorrt_cache_dir() -> PathBuf {
-    let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let non_empty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = non_empty("STYLECAM_TRT_CACHE") {
         return p;
     }

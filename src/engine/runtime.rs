@@ -56,7 +56,11 @@ pub fn init(explicit: Option<&Path>) -> Result<PathBuf> {
         match load(&candidate.path) {
             Ok(environment) => {
                 let path = std::fs::canonicalize(&candidate.path).unwrap_or(candidate.path);
-                tracing::debug!("ONNX Runtime loaded from {} ({})", path.display(), candidate.origin);
+                tracing::debug!(
+                    "ONNX Runtime loaded from {} ({})",
+                    path.display(),
+                    candidate.origin
+                );
                 let _ = RUNTIME.set(Runtime {
                     path: path.clone(),
                     environment,
@@ -64,11 +68,19 @@ pub fn init(explicit: Option<&Path>) -> Result<PathBuf> {
                 return Ok(path);
             }
             Err(Failure::Fatal(reason)) => {
-                tried.push(format!("  - {} ({}): {reason}", candidate.path.display(), candidate.origin));
+                tried.push(format!(
+                    "  - {} ({}): {reason}",
+                    candidate.path.display(),
+                    candidate.origin
+                ));
                 break;
             }
             Err(Failure::Skip(reason)) => {
-                tried.push(format!("  - {} ({}): {reason}", candidate.path.display(), candidate.origin));
+                tried.push(format!(
+                    "  - {} ({}): {reason}",
+                    candidate.path.display(),
+                    candidate.origin
+                ));
             }
         }
     }
@@ -126,7 +138,10 @@ fn candidates(explicit: Option<&Path>, tried: &mut Vec<String>) -> Vec<Candidate
         for d in [dir.clone(), dir.join("../lib")] {
             let mut found = libraries_in(&d);
             if found.is_empty() {
-                tried.push(format!("  - {}: no {LIB_NAME}* (next to the executable)", d.display()));
+                tried.push(format!(
+                    "  - {}: no {LIB_NAME}* (next to the executable)",
+                    d.display()
+                ));
             }
             out.extend(found.drain(..).map(|path| Candidate {
                 path,
@@ -163,7 +178,11 @@ fn candidates(explicit: Option<&Path>, tried: &mut Vec<String>) -> Vec<Candidate
     if seen_venvs.is_empty() {
         tried.push(format!(
             "  - .venv: none in {} or their parent folders",
-            starts.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", ")
+            starts
+                .iter()
+                .map(|s| s.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
 
@@ -228,7 +247,11 @@ fn load(path: &Path) -> Result<Environment, Failure> {
         .with_name("stylecam")
         .with_telemetry(false)
         .build()
-        .map_err(|e| Failure::Fatal(format!("loaded, but creating the ONNX Runtime environment failed: {e}")))
+        .map_err(|e| {
+            Failure::Fatal(format!(
+                "loaded, but creating the ONNX Runtime environment failed: {e}"
+            ))
+        })
 }
 
 fn describe_load_error(e: &ort::LoadDynamicError) -> String {
@@ -259,7 +282,9 @@ mod tests {
     #[test]
     fn venv_search_finds_versioned_library_only_inside_capi() {
         let d = tempfile::tempdir().unwrap();
-        let capi = d.path().join(".venv/lib/python3.11/site-packages/onnxruntime/capi");
+        let capi = d
+            .path()
+            .join(".venv/lib/python3.11/site-packages/onnxruntime/capi");
         std::fs::create_dir_all(&capi).unwrap();
         std::fs::write(capi.join("libonnxruntime.so.1.32.0"), b"x").unwrap();
         std::fs::write(capi.join("onnxruntime_pybind11_state.so"), b"x").unwrap();

@@ -124,8 +124,10 @@ impl Stylizer {
             )));
         }
         let (input, output) = (&session.inputs()[0], &session.outputs()[0]);
-        let input_shape = check_image_tensor("input", input.name(), input.dtype()).map_err(&invalid)?;
-        let output_shape = check_image_tensor("output", output.name(), output.dtype()).map_err(&invalid)?;
+        let input_shape =
+            check_image_tensor("input", input.name(), input.dtype()).map_err(&invalid)?;
+        let output_shape =
+            check_image_tensor("output", output.name(), output.dtype()).map_err(&invalid)?;
         let _ = output_shape;
 
         let (name, metadata) = read_metadata(&session, model);
@@ -189,7 +191,9 @@ impl Stylizer {
     pub fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
         let (w, h) = (input.width() as usize, input.height() as usize);
         if w == 0 || h == 0 {
-            return Err(Error::InvalidArgument(format!("cannot stylize an empty {w}×{h} frame")));
+            return Err(Error::InvalidArgument(format!(
+                "cannot stylize an empty {w}×{h} frame"
+            )));
         }
         let (fixed_w, fixed_h) = self.fixed_size();
         let (tw, th) = (fixed_w.unwrap_or(w), fixed_h.unwrap_or(h));
@@ -218,7 +222,10 @@ impl Stylizer {
         pixels::preprocess(frame, &geometry, data)?;
         drop(self.session.run_binding(&buffers.binding)?);
         let (shape, data) = buffers.output.extract_tensor();
-        debug_assert_eq!(shape[2..], [geometry.padded_height as i64, geometry.padded_width as i64]);
+        debug_assert_eq!(
+            shape[2..],
+            [geometry.padded_height as i64, geometry.padded_width as i64]
+        );
         if resized {
             pixels::postprocess(data, &geometry, &mut self.scaled_out)?;
             *output = imageops::resize(&self.scaled_out, w as u32, h as u32, FilterType::Triangle);
@@ -238,7 +245,9 @@ impl Stylizer {
     /// (Re)allocates and binds the input/output tensors when the tensor size changes.
     fn ensure_buffers(&mut self, geometry: PadGeometry) -> Result<()> {
         if let Some(b) = &mut self.buffers {
-            if (b.geometry.padded_width, b.geometry.padded_height) == (geometry.padded_width, geometry.padded_height) {
+            if (b.geometry.padded_width, b.geometry.padded_height)
+                == (geometry.padded_width, geometry.padded_height)
+            {
                 b.geometry = geometry;
                 return Ok(());
             }
@@ -263,9 +272,15 @@ impl Stylizer {
 }
 
 /// Checks a `[N, 3, H, W]` float32 tensor declaration; returns its shape (-1 = dynamic).
-fn check_image_tensor(role: &str, name: &str, dtype: &ValueType) -> std::result::Result<[i64; 4], String> {
+fn check_image_tensor(
+    role: &str,
+    name: &str,
+    dtype: &ValueType,
+) -> std::result::Result<[i64; 4], String> {
     let ValueType::Tensor { ty, shape, .. } = dtype else {
-        return Err(format!("{role} '{name}' is a {dtype}, expected a float32 tensor [N, 3, H, W]"));
+        return Err(format!(
+            "{role} '{name}' is a {dtype}, expected a float32 tensor [N, 3, H, W]"
+        ));
     };
     if *ty != TensorElementType::Float32 {
         return Err(format!(
@@ -284,7 +299,11 @@ fn check_image_tensor(role: &str, name: &str, dtype: &ValueType) -> std::result:
     if *c != 3 {
         return Err(format!(
             "{role} '{name}' has {} channels ({}), expected 3 (RGB) [N, 3, H, W]",
-            if *c < 0 { "a dynamic number of".to_string() } else { c.to_string() },
+            if *c < 0 {
+                "a dynamic number of".to_string()
+            } else {
+                c.to_string()
+            },
             show_dims(dims)
         ));
     }
@@ -295,7 +314,10 @@ fn check_image_tensor(role: &str, name: &str, dtype: &ValueType) -> std::result:
         ));
     }
     if *h == 0 || *w == 0 {
-        return Err(format!("{role} '{name}' has an empty spatial size ({})", show_dims(dims)));
+        return Err(format!(
+            "{role} '{name}' has an empty spatial size ({})",
+            show_dims(dims)
+        ));
     }
     Ok([*n, *c, *h, *w])
 }
@@ -371,14 +393,28 @@ mod tests {
     #[test]
     fn interface_check_names_the_mismatch() {
         let f = TensorElementType::Float32;
-        assert_eq!(check_image_tensor("input", "x", &tensor(f, &[1, 3, -1, -1])), Ok([1, 3, -1, -1]));
-        assert_eq!(check_image_tensor("input", "x", &tensor(f, &[-1, 3, 224, 224])), Ok([-1, 3, 224, 224]));
-        let e = check_image_tensor("input", "x", &tensor(TensorElementType::Int64, &[1, 3, 8, 8])).unwrap_err();
+        assert_eq!(
+            check_image_tensor("input", "x", &tensor(f, &[1, 3, -1, -1])),
+            Ok([1, 3, -1, -1])
+        );
+        assert_eq!(
+            check_image_tensor("input", "x", &tensor(f, &[-1, 3, 224, 224])),
+            Ok([-1, 3, 224, 224])
+        );
+        let e = check_image_tensor(
+            "input",
+            "x",
+            &tensor(TensorElementType::Int64, &[1, 3, 8, 8]),
+        )
+        .unwrap_err();
         assert_eq!(e, "input 'x' has element type int64, expected float32");
         let e = check_image_tensor("input", "x", &tensor(f, &[3, 8, 8])).unwrap_err();
         assert!(e.contains("rank 3") && e.contains("[3, 8, 8]"), "{e}");
         let e = check_image_tensor("output", "y", &tensor(f, &[1, 1, -1, -1])).unwrap_err();
-        assert!(e.starts_with("output 'y' has 1 channels ([1, 1, ?, ?])"), "{e}");
+        assert!(
+            e.starts_with("output 'y' has 1 channels ([1, 1, ?, ?])"),
+            "{e}"
+        );
         let e = check_image_tensor("input", "x", &tensor(f, &[4, 3, 8, 8])).unwrap_err();
         assert!(e.contains("batch size 4"), "{e}");
     }

@@ -9,14 +9,27 @@ use crate::{Error, Result};
 /// `strength` is clamped to `[0, 1]`; 0 gives the original and 1 the stylised frame exactly.
 /// Weights are quantised to 1/256 steps and the result rounded. `out` is resized to the frames'
 /// size if needed. Frames of different sizes → [`Error::InvalidArgument`].
-pub fn blend(original: &RgbImage, stylized: &RgbImage, strength: f32, out: &mut RgbImage) -> Result<()> {
+pub fn blend(
+    original: &RgbImage,
+    stylized: &RgbImage,
+    strength: f32,
+    out: &mut RgbImage,
+) -> Result<()> {
     check_same_size(original, stylized, "blend")?;
     fit(out, original);
-    let s = if strength.is_nan() { 0.0 } else { strength.clamp(0.0, 1.0) };
+    let s = if strength.is_nan() {
+        0.0
+    } else {
+        strength.clamp(0.0, 1.0)
+    };
     let w = (s * 256.0).round() as u32; // 0..=256
     let (wo, ws) = (256 - w, w);
     let out_raw: &mut [u8] = out;
-    for ((d, &o), &t) in out_raw.iter_mut().zip(original.as_raw()).zip(stylized.as_raw()) {
+    for ((d, &o), &t) in out_raw
+        .iter_mut()
+        .zip(original.as_raw())
+        .zip(stylized.as_raw())
+    {
         *d = ((o as u32 * wo + t as u32 * ws + 128) >> 8) as u8;
     }
     Ok(())
@@ -85,12 +98,17 @@ mod tests {
 
     fn chroma(p: [u8; 3]) -> (f32, f32) {
         let [r, g, b] = p.map(|v| v as f32);
-        (-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b)
+        (
+            -0.168736 * r - 0.331264 * g + 0.5 * b,
+            0.5 * r - 0.418688 * g - 0.081312 * b,
+        )
     }
 
     fn pair() -> (RgbImage, RgbImage) {
         let a = RgbImage::from_fn(6, 4, |x, y| Rgb([(x * 40) as u8, (y * 60) as u8, 90]));
-        let b = RgbImage::from_fn(6, 4, |x, y| Rgb([200, (x * 30 + y) as u8, (255 - x * 40) as u8]));
+        let b = RgbImage::from_fn(6, 4, |x, y| {
+            Rgb([200, (x * 30 + y) as u8, (255 - x * 40) as u8])
+        });
         (a, b)
     }
 
@@ -127,10 +145,22 @@ mod tests {
         let stylized = RgbImage::from_pixel(1, 1, Rgb([40, 90, 200])); // a blue, darker
         let mut out = RgbImage::new(1, 1);
         preserve_colour(&original, &stylized, &mut out).unwrap();
-        let (o, s, r) = (original.get_pixel(0, 0).0, stylized.get_pixel(0, 0).0, out.get_pixel(0, 0).0);
-        assert!((luma(r) - luma(s)).abs() <= 1.0, "luma {} vs {}", luma(r), luma(s));
+        let (o, s, r) = (
+            original.get_pixel(0, 0).0,
+            stylized.get_pixel(0, 0).0,
+            out.get_pixel(0, 0).0,
+        );
+        assert!(
+            (luma(r) - luma(s)).abs() <= 1.0,
+            "luma {} vs {}",
+            luma(r),
+            luma(s)
+        );
         let (co, cr) = (chroma(o), chroma(r));
-        assert!((co.0 - cr.0).abs() <= 1.0 && (co.1 - cr.1).abs() <= 1.0, "{co:?} vs {cr:?}");
+        assert!(
+            (co.0 - cr.0).abs() <= 1.0 && (co.1 - cr.1).abs() <= 1.0,
+            "{co:?} vs {cr:?}"
+        );
         // Still reddish: red stays the largest channel.
         assert!(r[0] > r[1] && r[0] > r[2], "{r:?}");
         // Hand-computed: Y_o = 0.299·180 + 0.587·60 + 0.114·40 = 93.60; Y_s = 87.59; dy = −6.01 → −6.
@@ -146,7 +176,11 @@ mod tests {
         for (x, y, p) in out.enumerate_pixels() {
             assert!(p[0] == p[1] && p[1] == p[2], "{p:?}");
             let want = luma(stylized.get_pixel(x, y).0);
-            assert!((p[0] as f32 - want).abs() <= 0.5 + 1e-3, "{} vs {want}", p[0]);
+            assert!(
+                (p[0] as f32 - want).abs() <= 0.5 + 1e-3,
+                "{} vs {want}",
+                p[0]
+            );
         }
     }
 
@@ -155,7 +189,13 @@ mod tests {
         let a = RgbImage::new(4, 4);
         let b = RgbImage::new(4, 5);
         let mut out = RgbImage::new(4, 4);
-        assert!(matches!(blend(&a, &b, 0.5, &mut out), Err(Error::InvalidArgument(_))));
-        assert!(matches!(preserve_colour(&a, &b, &mut out), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            blend(&a, &b, 0.5, &mut out),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            preserve_colour(&a, &b, &mut out),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

@@ -46,7 +46,12 @@ impl PadGeometry {
     }
 
     /// Geometry for a frame placed in a tensor of an explicit size (each at least the frame's).
-    pub fn with_padded(width: usize, height: usize, padded_width: usize, padded_height: usize) -> Self {
+    pub fn with_padded(
+        width: usize,
+        height: usize,
+        padded_width: usize,
+        padded_height: usize,
+    ) -> Self {
         debug_assert!(padded_width >= width && padded_height >= height);
         PadGeometry {
             width,
@@ -112,9 +117,15 @@ mod tests {
         assert_eq!((g.left, g.right()), (1, 2));
         assert_eq!((g.top, g.bottom()), (0, 1));
         let g = PadGeometry::for_frame(64, 48);
-        assert_eq!((g.padded_width, g.padded_height, g.top, g.left), (64, 48, 0, 0));
+        assert_eq!(
+            (g.padded_width, g.padded_height, g.top, g.left),
+            (64, 48, 0, 0)
+        );
         let g = PadGeometry::for_frame(1, 1);
-        assert_eq!((g.padded_width, g.padded_height, g.top, g.left), (4, 4, 1, 1));
+        assert_eq!(
+            (g.padded_width, g.padded_height, g.top, g.left),
+            (4, 4, 1, 1)
+        );
     }
 
     #[test]

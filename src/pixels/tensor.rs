@@ -41,9 +41,16 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     check_geometry(w, h, geometry, out.len())?;
     if w == 0 || h == 0 {
-        return Err(Error::InvalidArgument("cannot preprocess an empty (0-pixel) frame".into()));
+        return Err(Error::InvalidArgument(
+            "cannot preprocess an empty (0-pixel) frame".into(),
+        ));
     }
-    let (pw, ph, left, top) = (geometry.padded_width, geometry.padded_height, geometry.left, geometry.top);
+    let (pw, ph, left, top) = (
+        geometry.padded_width,
+        geometry.padded_height,
+        geometry.left,
+        geometry.top,
+    );
     let plane = pw * ph;
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
@@ -54,7 +61,11 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
         let sy = reflect_index(py as isize - top as isize, h);
         let src = &raw[sy * w * 3..(sy + 1) * w * 3];
         let row = py * pw..(py + 1) * pw;
-        let (r, g, b) = (&mut r_plane[row.clone()], &mut g_plane[row.clone()], &mut b_plane[row]);
+        let (r, g, b) = (
+            &mut r_plane[row.clone()],
+            &mut g_plane[row.clone()],
+            &mut b_plane[row],
+        );
 
         // The frame's own pixels: one read of the interleaved row, three planar writes.
         for (((px, r), g), b) in src
@@ -94,9 +105,18 @@ pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -
     if out.width() as usize != w || out.height() as usize != h {
         *out = RgbImage::new(w as u32, h as u32);
     }
-    let (pw, ph, left, top) = (geometry.padded_width, geometry.padded_height, geometry.left, geometry.top);
+    let (pw, ph, left, top) = (
+        geometry.padded_width,
+        geometry.padded_height,
+        geometry.left,
+        geometry.top,
+    );
     let plane = pw * ph;
-    let (r_plane, g_plane, b_plane) = (&tensor[..plane], &tensor[plane..2 * plane], &tensor[2 * plane..]);
+    let (r_plane, g_plane, b_plane) = (
+        &tensor[..plane],
+        &tensor[plane..2 * plane],
+        &tensor[2 * plane..],
+    );
     let scale = [STD[0] * 255.0, STD[1] * 255.0, STD[2] * 255.0];
     let offset = [MEAN[0] * 255.0, MEAN[1] * 255.0, MEAN[2] * 255.0];
     let raw: &mut [u8] = out;
@@ -132,7 +152,11 @@ fn check_geometry(w: usize, h: usize, g: &PadGeometry, len: usize) -> Result<()>
             g.width, g.height
         )));
     }
-    if g.padded_width < w || g.padded_height < h || g.left + w > g.padded_width || g.top + h > g.padded_height {
+    if g.padded_width < w
+        || g.padded_height < h
+        || g.left + w > g.padded_width
+        || g.top + h > g.padded_height
+    {
         return Err(Error::InvalidArgument(format!(
             "a {w}×{h} frame does not fit a {}×{} tensor at offset ({}, {})",
             g.padded_width, g.padded_height, g.left, g.top
@@ -165,7 +189,8 @@ mod tests {
                     let sy = reflect_index(py as isize - g.top as isize, h);
                     let sx = reflect_index(px as isize - g.left as isize, w);
                     let v = frame.get_pixel(sx as u32, sy as u32)[c];
-                    out[(c * g.padded_height + py) * g.padded_width + px] = (v as f32 / 255.0 - MEAN[c]) / STD[c];
+                    out[(c * g.padded_height + py) * g.padded_width + px] =
+                        (v as f32 / 255.0 - MEAN[c]) / STD[c];
                 }
             }
         }
@@ -174,7 +199,11 @@ mod tests {
 
     fn patterned(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
-            Rgb([(x * 37 + y * 11) as u8, (x * 5 + y * 71 + 3) as u8, (x * y * 13 + 200) as u8])
+            Rgb([
+                (x * 37 + y * 11) as u8,
+                (x * 5 + y * 71 + 3) as u8,
+                (x * y * 13 + 200) as u8,
+            ])
         })
     }
 
@@ -229,7 +258,10 @@ mod tests {
         let g = PadGeometry::for_frame(5, 5);
         let mut t = vec![0.0; g.tensor_len()];
         preprocess(&frame, &g, &mut t).unwrap();
-        let row: Vec<u8> = t[..8].iter().map(|&v| ((v * STD[0] + MEAN[0]) * 255.0).round() as u8).collect();
+        let row: Vec<u8> = t[..8]
+            .iter()
+            .map(|&v| ((v * STD[0] + MEAN[0]) * 255.0).round() as u8)
+            .collect();
         assert_eq!(row, vec![50, 0, 50, 100, 150, 200, 150, 100]);
     }
 
@@ -238,7 +270,11 @@ mod tests {
         for (w, h) in [(1, 1), (5, 5), (37, 23), (64, 48)] {
             let frame = RgbImage::from_fn(w, h, |x, y| {
                 let i = (y * w + x) * 3;
-                Rgb([(i % 256) as u8, ((i + 1) % 256) as u8, ((i + 2) % 256) as u8])
+                Rgb([
+                    (i % 256) as u8,
+                    ((i + 1) % 256) as u8,
+                    ((i + 2) % 256) as u8,
+                ])
             });
             let g = PadGeometry::for_frame(w as usize, h as usize);
             let mut t = vec![0.0; g.tensor_len()];
@@ -318,11 +354,20 @@ mod tests {
         let frame = RgbImage::new(5, 5);
         let g = PadGeometry::for_frame(5, 5);
         let mut short = vec![0.0; g.tensor_len() - 1];
-        assert!(matches!(preprocess(&frame, &g, &mut short), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            preprocess(&frame, &g, &mut short),
+            Err(Error::InvalidArgument(_))
+        ));
         let other = PadGeometry::for_frame(6, 5);
         let mut t = vec![0.0; other.tensor_len()];
-        assert!(matches!(preprocess(&frame, &other, &mut t), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            preprocess(&frame, &other, &mut t),
+            Err(Error::InvalidArgument(_))
+        ));
         let mut out = RgbImage::new(5, 5);
-        assert!(matches!(postprocess(&short, &g, &mut out), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            postprocess(&short, &g, &mut out),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

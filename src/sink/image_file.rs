@@ -16,8 +16,9 @@ pub fn format_for(path: &Path) -> Result<ImageFormat> {
     let fmt = ImageFormat::from_path(path).ok().filter(|f| f.can_write());
     fmt.ok_or_else(|| Error::Output {
         path: path.to_path_buf(),
-        reason: "unsupported output extension; use .png, .jpg, .webp, .bmp, .tif, .tga, .ppm or .qoi"
-            .into(),
+        reason:
+            "unsupported output extension; use .png, .jpg, .webp, .bmp, .tif, .tga, .ppm or .qoi"
+                .into(),
     })
 }
 
@@ -53,9 +54,10 @@ pub fn write_rgb(image: &RgbImage, path: &Path) -> Result<()> {
             other => {
                 // Formats needing Seek (e.g. TIFF) get an in-memory buffer first.
                 let mut buf = std::io::Cursor::new(Vec::new());
-                image
-                    .write_to(&mut buf, other)
-                    .and_then(|_| w.write_all(buf.get_ref()).map_err(image::ImageError::IoError))
+                image.write_to(&mut buf, other).and_then(|_| {
+                    w.write_all(buf.get_ref())
+                        .map_err(image::ImageError::IoError)
+                })
             }
         }
         .map_err(|e| err(format!("encoding failed: {e}")))?;

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use image::RgbImage;
 
+use crate::video::check_output_container;
 use crate::video::h264::EncoderSettings;
 use crate::video::writer::{VideoWriter, VideoWriterOptions};
-use crate::video::check_output_container;
 use crate::{Error, Result};
 
 /// Options for [`Recorder::start`].

@@ -67,7 +67,9 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
              downscale it first",
             MAX_ALLOC >> 20
         )),
-        other => err(format!("could not decode the image: {other} (is the file complete?)")),
+        other => err(format!(
+            "could not decode the image: {other} (is the file complete?)"
+        )),
     })?;
     Ok(image.to_rgb8())
 }

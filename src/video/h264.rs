@@ -71,7 +71,7 @@ pub struct H264Encoder {
 impl H264Encoder {
     /// Creates an encoder for `width`×`height` frames (both even, ≤ 3840×2160).
     pub fn new(width: u32, height: u32, settings: EncoderSettings) -> Result<Self> {
-        if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+        if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
             return Err(Error::InvalidArgument(format!(
                 "H.264 needs even frame sizes, got {width}x{height} (pad the frame first)"
             )));
@@ -86,9 +86,23 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(settings.fps.clamp(1.0, 240.0)))
             .rate_control_mode(RateControlMode::Bitrate)
             .skip_frames(false)
-            .qp(QpRange::new(settings.max_qp.min(51).min(12), settings.max_qp.min(51)));
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .qp(QpRange::new(
+                settings.max_qp.min(51).min(12),
+                settings.max_qp.min(51),
+            ));
+        let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| Error::Video(format!("OpenH264 encoder could not start: {e}")))?;
+        // Silence OpenH264's own logging before it initialises (it prints a warning about frame
+        // skipping to stdout otherwise); failures still come back as return codes.
+        // ENCODER_OPTION_TRACE_LEVEL = 25 and WELS_LOG_QUIET = 0 in codec_app_def.h.
+        let mut quiet: u32 = 0;
+        // SAFETY: the encoder was just created; OpenH264 accepts the trace-level option before
+        // initialisation and reads a uint32 from the pointer during the call only.
+        unsafe {
+            encoder
+                .raw_api()
+                .set_option(25, std::ptr::addr_of_mut!(quiet).cast());
+        }
         Ok(Self {
             encoder,
             yuv: YUVBuffer::new(width as usize, height as usize),

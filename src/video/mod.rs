@@ -19,5 +19,7 @@ pub use container::{check_input_container, check_output_container};
 pub use h264::EncoderSettings;
 pub use reader::{DecodedFrame, VideoInfo, VideoReader};
 pub use smooth::TemporalSmoother;
-pub use stylize::{stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions};
+pub use stylize::{
+    interrupt_on_ctrlc, stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions,
+};
 pub use writer::{VideoWriter, VideoWriterOptions};

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// What stylecam can read, for error messages.
-pub const SUPPORTED: &str = "stylecam reads MP4/MOV files (.mp4, .m4v, .mov) with H.264 (AVC) video";
+pub const SUPPORTED: &str =
+    "stylecam reads MP4/MOV files (.mp4, .m4v, .mov) with H.264 (AVC) video";
 
 /// One sample of a track: where its bytes are and when it is decoded / shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,8 @@ impl<'a> Cur<'a> {
         self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn u64(&mut self) -> Option<u64> {
         self.take(8)
@@ -195,22 +197,27 @@ fn child<'a>(data: &'a [u8], typ: &[u8; 4]) -> Option<&'a [u8]> {
 
 fn fourcc(t: &[u8; 4]) -> String {
     t.iter()
-        .map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '?' })
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                c as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
 /// Reads the MP4 structure of `path` (no sample data is read).
 pub fn read_mp4(path: &Path) -> Result<Mp4File> {
     let mut file = File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let len = file
-        .metadata()
-        .map_err(|e| bad(path, e.to_string()))?
-        .len();
+    let len = file.metadata().map_err(|e| bad(path, e.to_string()))?.len();
     if len == 0 {
         return Err(bad(path, format!("the file is empty. {SUPPORTED}")));
     }
     let mut magic = [0u8; 12];
-    let n = file.read(&mut magic).map_err(|e| bad(path, e.to_string()))?;
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| bad(path, e.to_string()))?;
     sniff_unsupported(path, &magic[..n])?;
 
     let mut tracks: Vec<TrackBuild> = Vec::new();
@@ -250,7 +257,10 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
             s => (8, u64::from(s)),
         };
         if size < hlen {
-            return Err(bad(path, format!("corrupt MP4 box '{}' at byte {pos}", fourcc(&typ))));
+            return Err(bad(
+                path,
+                format!("corrupt MP4 box '{}' at byte {pos}", fourcc(&typ)),
+            ));
         }
         if !saw_mp4_box
             && !matches!(
@@ -260,7 +270,10 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
         {
             return Err(bad(
                 path,
-                format!("not an MP4 file (starts with '{}'). {SUPPORTED}", fourcc(&typ)),
+                format!(
+                    "not an MP4 file (starts with '{}'). {SUPPORTED}",
+                    fourcc(&typ)
+                ),
             ));
         }
         saw_mp4_box = true;
@@ -283,7 +296,10 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
                 have_moov = true;
             } else {
                 if !have_moov {
-                    return Err(bad(path, "a fragment (moof) comes before the movie header (moov)"));
+                    return Err(bad(
+                        path,
+                        "a fragment (moof) comes before the movie header (moov)",
+                    ));
                 }
                 fragmented = true;
                 parse_moof(&body, pos, &mut tracks);
@@ -302,7 +318,10 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
     // Pick the tracks.
     let video_idx = tracks.iter().position(|t| &t.handler == b"vide");
     let Some(video_idx) = video_idx else {
-        return Err(bad(path, format!("the file has no video track. {SUPPORTED}")));
+        return Err(bad(
+            path,
+            format!("the file has no video track. {SUPPORTED}"),
+        ));
     };
     let vt = &tracks[video_idx];
     match &vt.entry_type {
@@ -361,19 +380,16 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
         avc,
         samples: video_samples,
     };
-    let audio = tracks
-        .iter()
-        .find(|t| &t.handler == b"soun")
-        .and_then(|t| {
-            let samples = finalize_samples(path, t, fragmented, len).ok()?;
-            Some(AudioTrack {
-                track_id: t.track_id,
-                timescale: t.timescale.max(1),
-                codec: fourcc(&t.entry_type),
-                sample_entry: t.entry_raw.clone(),
-                samples,
-            })
-        });
+    let audio = tracks.iter().find(|t| &t.handler == b"soun").and_then(|t| {
+        let samples = finalize_samples(path, t, fragmented, len).ok()?;
+        Some(AudioTrack {
+            track_id: t.track_id,
+            timescale: t.timescale.max(1),
+            codec: fourcc(&t.entry_type),
+            sample_entry: t.entry_raw.clone(),
+            samples,
+        })
+    });
     Ok(Mp4File {
         path: path.to_path_buf(),
         video,
@@ -520,7 +536,11 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
                 for _ in 0..n {
                     let count = c.u32()?;
                     let raw = c.u32()?;
-                    let off = if v == 1 { i64::from(raw as i32) } else { i64::from(raw) };
+                    let off = if v == 1 {
+                        i64::from(raw as i32)
+                    } else {
+                        i64::from(raw)
+                    };
                     t.ctts.push((count, off));
                 }
             }
@@ -624,13 +644,29 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
     if flags & 0x2 != 0 {
         c.u32()?;
     }
-    let default_duration = if flags & 0x8 != 0 { c.u32()? } else { t.trex_duration };
-    let default_size = if flags & 0x10 != 0 { c.u32()? } else { t.trex_size };
-    let default_flags = if flags & 0x20 != 0 { c.u32()? } else { t.trex_flags };
+    let default_duration = if flags & 0x8 != 0 {
+        c.u32()?
+    } else {
+        t.trex_duration
+    };
+    let default_size = if flags & 0x10 != 0 {
+        c.u32()?
+    } else {
+        t.trex_size
+    };
+    let default_flags = if flags & 0x20 != 0 {
+        c.u32()?
+    } else {
+        t.trex_flags
+    };
     if let Some(tfdt) = child(traf, b"tfdt") {
         let mut c = Cur::new(tfdt);
         let (v, _) = c.full_header()?;
-        t.next_dts = if v == 1 { c.u64()? } else { u64::from(c.u32()?) };
+        t.next_dts = if v == 1 {
+            c.u64()?
+        } else {
+            u64::from(c.u32()?)
+        };
     }
     let mut data_pos = base;
     for (typ, trun, _) in children(traf) {
@@ -645,9 +681,21 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
         }
         let first_flags = if fl & 0x4 != 0 { Some(c.u32()?) } else { None };
         for i in 0..count {
-            let duration = if fl & 0x100 != 0 { c.u32()? } else { default_duration };
-            let size = if fl & 0x200 != 0 { c.u32()? } else { default_size };
-            let mut sflags = if fl & 0x400 != 0 { c.u32()? } else { default_flags };
+            let duration = if fl & 0x100 != 0 {
+                c.u32()?
+            } else {
+                default_duration
+            };
+            let size = if fl & 0x200 != 0 {
+                c.u32()?
+            } else {
+                default_size
+            };
+            let mut sflags = if fl & 0x400 != 0 {
+                c.u32()?
+            } else {
+                default_flags
+            };
             if i == 0 {
                 if let Some(f) = first_flags {
                     sflags = f;
@@ -680,7 +728,12 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
 
 /// Builds the final sample list of a track (progressive tables first, then fragments), checks
 /// that each sample lies inside the file, and makes decode times start at zero.
-fn finalize_samples(path: &Path, t: &TrackBuild, fragmented: bool, len: u64) -> Result<Vec<SampleRef>> {
+fn finalize_samples(
+    path: &Path,
+    t: &TrackBuild,
+    fragmented: bool,
+    len: u64,
+) -> Result<Vec<SampleRef>> {
     let mut samples = progressive_samples(path, t)?;
     samples.extend(t.samples.iter().copied());
     let complete = samples
@@ -793,5 +846,10 @@ pub fn read_sample(file: &mut File, path: &Path, s: &SampleRef, buf: &mut Vec<u8
     buf.resize(s.size as usize, 0);
     file.seek(SeekFrom::Start(s.offset))
         .and_then(|_| file.read_exact(buf))
-        .map_err(|e| bad(path, format!("reading a sample at byte {} failed: {e}", s.offset)))
+        .map_err(|e| {
+            bad(
+                path,
+                format!("reading a sample at byte {} failed: {e}", s.offset),
+            )
+        })
 }

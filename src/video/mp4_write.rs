@@ -107,7 +107,10 @@ impl FragmentedMp4Writer {
         config: VideoTrackConfig,
         audio: Option<AudioPassthrough>,
     ) -> Result<Self> {
-        if config.width == 0 || config.height == 0 || config.width > 0xFFFF || config.height > 0xFFFF
+        if config.width == 0
+            || config.height == 0
+            || config.width > 0xFFFF
+            || config.height > 0xFFFF
         {
             return Err(Error::InvalidArgument(format!(
                 "video size {}x{} cannot be stored in MP4",

@@ -11,7 +11,9 @@ use image::RgbImage;
 
 use crate::video::container::check_output_container;
 use crate::video::h264::{EncoderSettings, H264Encoder};
-use crate::video::mp4_write::{AudioPassthrough, FragmentedMp4Writer, MuxSummary, VideoTrackConfig};
+use crate::video::mp4_write::{
+    AudioPassthrough, FragmentedMp4Writer, MuxSummary, VideoTrackConfig,
+};
 use crate::Result;
 
 /// Options for [`VideoWriter::create`].
@@ -177,7 +179,8 @@ impl VideoWriter {
                 }
             }
             let ticks = (pts.as_nanos() * u128::from(self.timescale) + 500_000_000) / 1_000_000_000;
-            self.mux.write_video(encoded.avcc, ticks as u64, encoded.key)?;
+            self.mux
+                .write_video(encoded.avcc, ticks as u64, encoded.key)?;
             self.frames_encoded += 1;
         }
         Ok(())
@@ -186,9 +189,8 @@ impl VideoWriter {
     /// Writes the last fragment. `last_frame` is how long the last frame is shown
     /// (default: as long as the one before it).
     pub fn finish(self, last_frame: Option<Duration>) -> Result<MuxSummary> {
-        let ticks = last_frame.map(|d| {
-            ((d.as_nanos() * u128::from(self.timescale)) / 1_000_000_000).max(1) as u32
-        });
+        let ticks = last_frame
+            .map(|d| ((d.as_nanos() * u128::from(self.timescale)) / 1_000_000_000).max(1) as u32);
         self.mux.finish(ticks)
     }
 }

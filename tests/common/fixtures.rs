@@ -8,8 +8,8 @@
 use prost::Message;
 use stylecam::net::onnx_proto::{
     tensor_shape_proto::{dimension, Dimension},
-    type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto,
-    TypeProto, ValueInfoProto,
+    type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
 };
 
 fn value(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
