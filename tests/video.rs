@@ -314,6 +314,27 @@ fn recorder_never_blocks_and_counts_dropped_frames() {
 }
 
 #[test]
+fn dropping_a_recorder_without_finish_still_finalizes_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropped.mp4");
+    let mut opts = RecorderOptions::new(&path);
+    opts.queue_len = 64;
+    let mut rec = Recorder::start(opts).unwrap();
+    let t0 = Instant::now();
+    for i in 0..12 {
+        rec.push(
+            &test_card(96, 64, i),
+            t0 + Duration::from_millis(u64::from(i) * 50),
+        )
+        .unwrap();
+    }
+    drop(rec);
+    let p = ffprobe(&path);
+    assert_eq!(p.frames, 12);
+    assert!((p.duration - 0.6).abs() < 0.03, "duration {}", p.duration);
+}
+
+#[test]
 fn recorder_rejects_unsupported_output_and_missing_folder() {
     let dir = tempfile::tempdir().unwrap();
     let err = Recorder::start(RecorderOptions::new(dir.path().join("x.mkv")))
