@@ -50,6 +50,26 @@ impl EncoderSettings {
     }
 }
 
+/// Parses a bit rate for `--bitrate`: `4M`, `800k`, `2.5m` or plain bits/s (`1500000`).
+pub fn parse_bitrate(text: &str) -> Result<u32> {
+    let t = text.trim().to_ascii_lowercase();
+    let (number, scale) = match t.strip_suffix(['k', 'm']) {
+        Some(n) if t.ends_with('k') => (n, 1e3),
+        Some(n) => (n, 1e6),
+        None => (t.as_str(), 1.0),
+    };
+    let value = number
+        .parse::<f64>()
+        .ok()
+        .map(|v| v * scale)
+        .filter(|v| v.is_finite() && *v >= 10_000.0 && *v <= 500e6);
+    value.map(|v| v as u32).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "bit rate '{text}' is not valid: use e.g. 800k, 4M or 2500000 (10k..500M bits/s)"
+        ))
+    })
+}
+
 /// One encoded frame.
 #[derive(Debug, Clone)]
 pub struct EncodedFrame {
@@ -306,4 +326,33 @@ fn yuv_to_rgb(yuv: &openh264::decoder::DecodedYUV<'_>) -> RgbImage {
     let mut rgb = vec![0u8; w * h * 3];
     yuv.write_rgb8(&mut rgb);
     RgbImage::from_raw(w as u32, h as u32, rgb).expect("buffer sized for the image")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bitrates_parse_with_units() {
+        assert_eq!(parse_bitrate("4M").unwrap(), 4_000_000);
+        assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
+        assert_eq!(parse_bitrate("2.5m").unwrap(), 2_500_000);
+        assert_eq!(parse_bitrate("1500000").unwrap(), 1_500_000);
+        for bad in ["", "fast", "-3M", "1k", "9000M"] {
+            assert!(parse_bitrate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn odd_sizes_are_refused_by_the_encoder() {
+        assert!(H264Encoder::new(37, 24, EncoderSettings::default()).is_err());
+        assert!(H264Encoder::new(5000, 480, EncoderSettings::default()).is_err());
+    }
+
+    #[test]
+    fn start_codes_are_stripped() {
+        assert_eq!(strip_start_code(&[0, 0, 0, 1, 0x65, 7]), &[0x65, 7]);
+        assert_eq!(strip_start_code(&[0, 0, 1, 0x41]), &[0x41]);
+        assert_eq!(strip_start_code(&[0x41, 0]), &[0x41, 0]);
+    }
 }

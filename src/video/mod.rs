@@ -16,7 +16,7 @@ pub mod stylize;
 pub mod writer;
 
 pub use container::{check_input_container, check_output_container};
-pub use h264::EncoderSettings;
+pub use h264::{parse_bitrate, EncoderSettings};
 pub use reader::{DecodedFrame, VideoInfo, VideoReader};
 pub use smooth::TemporalSmoother;
 pub use stylize::{
