@@ -12,6 +12,9 @@ Examples:
   stylecam stylize --style starry_night photo.jpg -o out.png
   stylecam stylize --style models/udnie.onnx photos/ --out-dir styled/ --max-side 1024
   stylecam stylize --style the_scream a.png b.jpg --out-dir out --size 640x480 --device cpu
+  stylecam live                                     webcam → window (test card when there is no camera)
+  stylecam live --source testcard --style udnie --scale 0.5
+  stylecam cameras                                  list cameras and their modes
 
 Environment:
   STYLECAM_MODELS   models folder (default: the repository's models/)
@@ -56,6 +59,10 @@ pub enum Command {
     Stylize(StylizeArgs),
     /// List the available styles and the execution provider that would run them.
     Styles(StylesArgs),
+    /// Live view: webcam (or test card, video, images) stylized in a window, with hotkeys.
+    Live(stylecam::live::LiveArgs),
+    /// List cameras and their capture modes.
+    Cameras,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod engine;
 pub mod error;
+pub mod live;
 pub mod net;
 pub mod pixels;
 pub mod sink;

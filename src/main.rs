@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("stylecam=info,warn")),
+                .unwrap_or_else(|_| EnvFilter::new("stylecam=info,ort=off,warn")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -38,6 +38,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Stylize(args) => stylize(&cli.engine, args),
         Command::Styles(args) => list_styles(&cli.engine, args),
+        Command::Live(args) => live(&cli.engine, args),
+        Command::Cameras => cameras(),
     }
 }
 
@@ -141,6 +143,34 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
             println!("provider: {} (--device {})", st.provider(), engine.device);
         }
         None => println!("provider: unknown until a style is present"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn live(engine: &EngineArgs, args: stylecam::live::LiveArgs) -> Result<ExitCode> {
+    let mut opts = args.into_options();
+    opts.models = engine.models.clone();
+    opts.device = engine.device;
+    opts.ort_lib = engine.ort_lib.clone();
+    opts.engine = engine_options(engine);
+    stylecam::live::run_live(opts)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cameras() -> Result<ExitCode> {
+    let cams = stylecam::live::list_cameras()?;
+    if cams.is_empty() {
+        println!("no cameras found. Run without one: stylecam live --source testcard");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for cam in cams {
+        println!("camera:{}  {}  {}", cam.index, cam.name, cam.description);
+        if let Some(problem) = &cam.problem {
+            println!("    (modes unavailable: {problem})");
+        }
+        for mode in &cam.modes {
+            println!("    {mode}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -279,7 +279,7 @@ fn truncated_jpeg() {
     let p = c.dir.path().join("cut.jpg");
     std::fs::write(&p, &bytes[..bytes.len() / 3]).unwrap();
     let o = c.stylize_one(&p);
-    assert_clean_failure(&o, &["cut.jpg", "decode"]);
+    assert_clean_failure(&o, &["cut.jpg", "truncated"]);
     c.assert_nothing_written();
 }
 

@@ -2,8 +2,7 @@
 //! models, report which provider runs. Models are generated here (the ONNX writer with random
 //! weights, or hand-built Identity graphs); ONNX Runtime comes from the project's `.venv`.
 
-#[path = "common/fixtures.rs"]
-mod fixtures;
+mod common;
 
 use std::path::{Path, PathBuf};
 
@@ -257,22 +256,22 @@ fn wrong_interfaces_are_rejected_with_the_mismatch_named() {
     let cases = [
         (
             "int64.onnx",
-            fixtures::identity_model(7, &[1, 3, 8, 8]),
+            common::fixtures::identity_model(7, &[1, 3, 8, 8]),
             "input 'input' has element type int64, expected float32",
         ),
         (
             "rank3.onnx",
-            fixtures::identity_model(1, &[3, 8, 8]),
+            common::fixtures::identity_model(1, &[3, 8, 8]),
             "rank 3",
         ),
         (
             "gray.onnx",
-            fixtures::identity_model(1, &[1, 1, 8, 8]),
+            common::fixtures::identity_model(1, &[1, 1, 8, 8]),
             "1 channels",
         ),
         (
             "batch.onnx",
-            fixtures::identity_model(1, &[2, 3, 8, 8]),
+            common::fixtures::identity_model(1, &[2, 3, 8, 8]),
             "batch size 2",
         ),
     ];

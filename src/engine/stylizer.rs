@@ -15,7 +15,7 @@ use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::device::{self, DeviceChoice, Provider};
-use crate::pixels::{self, PadGeometry, SIZE_MULTIPLE};
+use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
 
 /// ONNX Runtime graph optimisation level.
@@ -89,6 +89,8 @@ pub struct Stylizer {
     scaled_in: RgbImage,
     scaled_out: RgbImage,
     told_fixed_size: bool,
+    /// How many times the bound tensors were (re)built: once per tensor size change.
+    buffer_builds: u64,
 }
 
 impl std::fmt::Debug for Stylizer {
@@ -149,6 +151,7 @@ impl Stylizer {
             scaled_in: RgbImage::new(0, 0),
             scaled_out: RgbImage::new(0, 0),
             told_fixed_size: false,
+            buffer_builds: 0,
         })
     }
 
@@ -186,8 +189,11 @@ impl Stylizer {
 
     /// Stylizes `input` into `output`, which is resized to the input's size if needed.
     ///
-    /// Frames of any size ≥ 1×1 work: they are reflect-padded to a multiple of 4 and cropped back,
-    /// or, for a model with a fixed input size, resized to it and the result resized back.
+    /// Frames of any size ≥ 1×1 work: they are reflect-padded to the network size (a multiple of
+    /// 4, at least 8; see [`crate::net::arch::network_size`]) and cropped back, or, for a model
+    /// with a fixed input size, resized to it and the result resized back. The fixed-size path
+    /// allocates its resized frames per call; the dynamic path allocates nothing once the frame
+    /// size is steady.
     pub fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
         let (w, h) = (input.width() as usize, input.height() as usize);
         if w == 0 || h == 0 {
@@ -208,11 +214,12 @@ impl Stylizer {
             }
             self.scaled_in = imageops::resize(input, tw as u32, th as u32, FilterType::Triangle);
         }
+        let natural = PadGeometry::for_frame(tw, th);
         let geometry = PadGeometry::with_padded(
             tw,
             th,
-            fixed_w.unwrap_or_else(|| tw.div_ceil(SIZE_MULTIPLE) * SIZE_MULTIPLE),
-            fixed_h.unwrap_or_else(|| th.div_ceil(SIZE_MULTIPLE) * SIZE_MULTIPLE),
+            fixed_w.unwrap_or(natural.padded_width),
+            fixed_h.unwrap_or(natural.padded_height),
         );
         self.ensure_buffers(geometry)?;
         let buffers = self.buffers.as_mut().expect("ensured above");
@@ -267,6 +274,7 @@ impl Stylizer {
             output,
             binding,
         });
+        self.buffer_builds += 1;
         Ok(())
     }
 }
@@ -377,6 +385,13 @@ fn read_metadata(session: &Session, model: &Path) -> (String, BTreeMap<String, S
     (name, map)
 }
 
+/// The live view moves a `Stylizer` into its inference thread.
+#[allow(dead_code)]
+fn stylizer_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Stylizer>();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +432,51 @@ mod tests {
         );
         let e = check_image_tensor("input", "x", &tensor(f, &[4, 3, 8, 8])).unwrap_err();
         assert!(e.contains("batch size 4"), "{e}");
+    }
+
+    /// Loads an ImfwNet written by the ONNX writer into a temporary folder.
+    fn small_model() -> (tempfile::TempDir, PathBuf) {
+        use crate::net::onnx::{random_weights, write_model, ModelMetadata};
+        use crate::net::ImfwArch;
+        let d = tempfile::tempdir().unwrap();
+        let arch = ImfwArch::new(8, 1);
+        let meta = ModelMetadata {
+            name: "unit".into(),
+            extra: vec![],
+        };
+        let bytes = write_model(&arch, &random_weights(&arch, 5), &meta).unwrap();
+        let p = d.path().join("unit.onnx");
+        std::fs::write(&p, bytes).unwrap();
+        (d, p)
+    }
+
+    #[test]
+    fn bound_tensors_are_reused_while_the_tensor_size_is_unchanged() {
+        let (_dir, model) = small_model();
+        let opts = EngineOptions {
+            intra_threads: Some(1),
+            ..EngineOptions::default()
+        };
+        let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts).unwrap();
+        let mut out = RgbImage::new(0, 0);
+        st.stylize_into(&RgbImage::new(62, 46), &mut out).unwrap();
+        assert_eq!(st.buffer_builds, 1);
+        for (w, h) in [(62, 46), (64, 48), (61, 45), (62, 46)] {
+            // All pad to 64×48: the same bound tensors serve every frame.
+            st.stylize_into(&RgbImage::new(w, h), &mut out).unwrap();
+            assert_eq!(st.buffer_builds, 1, "{w}×{h}");
+        }
+        let steady = out.as_ptr();
+        st.stylize_into(&RgbImage::new(62, 46), &mut out).unwrap();
+        assert_eq!(out.as_ptr(), steady, "the output frame was reallocated");
+        // A different tensor size rebuilds the buffers at the new size.
+        st.stylize_into(&RgbImage::new(100, 20), &mut out).unwrap();
+        assert_eq!(st.buffer_builds, 2);
+        let b = st.buffers.as_ref().unwrap();
+        assert_eq!(
+            (b.geometry.padded_width, b.geometry.padded_height),
+            (100, 20)
+        );
+        assert_eq!(b.input.shape()[..], [1, 3, 20, 100]);
     }
 }

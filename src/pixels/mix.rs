@@ -22,15 +22,16 @@ pub fn blend(
     } else {
         strength.clamp(0.0, 1.0)
     };
-    let w = (s * 256.0).round() as u32; // 0..=256
+    let w = (s * 256.0).round() as u16; // 0..=256
     let (wo, ws) = (256 - w, w);
     let out_raw: &mut [u8] = out;
+    // 255·256 + 128 fits in u16, so the whole mix runs in 16-bit lanes.
     for ((d, &o), &t) in out_raw
         .iter_mut()
         .zip(original.as_raw())
         .zip(stylized.as_raw())
     {
-        *d = ((o as u32 * wo + t as u32 * ws + 128) >> 8) as u8;
+        *d = ((o as u16 * wo + t as u16 * ws + 128) >> 8) as u8;
     }
     Ok(())
 }

@@ -15,7 +15,7 @@
 mod mix;
 mod tensor;
 
-pub use crate::net::arch::{MEAN, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
+pub use crate::net::arch::{network_size, MEAN, MIN_SIZE, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
 pub use mix::{blend, preserve_colour};
 pub use tensor::{normalise, postprocess, preprocess};
 
@@ -40,9 +40,11 @@ pub struct PadGeometry {
 }
 
 impl PadGeometry {
-    /// Geometry for a `width`×`height` frame padded up to the next multiple of [`SIZE_MULTIPLE`].
+    /// Geometry for a `width`×`height` frame at the size the network runs at: each side padded
+    /// to the next multiple of [`SIZE_MULTIPLE`], and to at least [`MIN_SIZE`]
+    /// ([`network_size`], the rule in [`crate::net::arch`]).
     pub fn for_frame(width: usize, height: usize) -> Self {
-        Self::with_padded(width, height, round_up(width), round_up(height))
+        Self::with_padded(width, height, network_size(width), network_size(height))
     }
 
     /// Geometry for a frame placed in a tensor of an explicit size (each at least the frame's).
@@ -79,18 +81,15 @@ impl PadGeometry {
     }
 }
 
-fn round_up(n: usize) -> usize {
-    n.div_ceil(SIZE_MULTIPLE) * SIZE_MULTIPLE
-}
-
 /// Source index for padded position `i` (which may lie before 0 or past `n - 1`) under reflection
 /// padding, PyTorch `ReflectionPad2d` style: the edge is not repeated (`-1 → 1`, `n → n - 2`).
 ///
-/// Reflection needs at least 2 pixels. Tiny sizes are handled instead of failing:
+/// Reflection needs at least 2 pixels, and one reflection covers at most `n - 1` pixels. Tiny
+/// sides (padded up to [`MIN_SIZE`]) are handled instead of failing:
 /// * `n == 1`: every position maps to 0 (edge replication; there is nothing to reflect).
-/// * padding wider than `n - 1` (impossible with [`SIZE_MULTIPLE`] 4 when `n ≥ 2`, since the pad
-///   is at most 2 on a side and `n = 2` gets 1 on each side): the reflection is folded again
-///   (period `2(n - 1)`), i.e. the image is mirrored back and forth as often as needed.
+/// * padding wider than `n - 1` (e.g. 2 → 8 pads 3 on each side): the reflection keeps bouncing
+///   between the edges (the index is folded with period `2(n - 1)`), as the padding rule in
+///   [`crate::net::arch`] specifies.
 #[inline]
 pub fn reflect_index(i: isize, n: usize) -> usize {
     debug_assert!(n > 0);
@@ -121,11 +120,19 @@ mod tests {
             (g.padded_width, g.padded_height, g.top, g.left),
             (64, 48, 0, 0)
         );
-        let g = PadGeometry::for_frame(1, 1);
-        assert_eq!(
-            (g.padded_width, g.padded_height, g.top, g.left),
-            (4, 4, 1, 1)
-        );
+        // Below MIN_SIZE: 1 → 8 (3 before, 4 after), 5 → 8 (1, 2).
+        let g = PadGeometry::for_frame(1, 5);
+        assert_eq!((g.padded_width, g.padded_height), (8, 8));
+        assert_eq!((g.left, g.right(), g.top, g.bottom()), (3, 4, 1, 2));
+        // Agrees with the network's padding rule for every side length.
+        for len in 1..200 {
+            let g = PadGeometry::for_frame(len, len);
+            assert_eq!(
+                (g.left, g.right()),
+                crate::net::arch::size_padding(len),
+                "{len}"
+            );
+        }
     }
 
     #[test]

@@ -96,9 +96,9 @@ pub fn preprocess(frame: &RgbImage, geometry: &PadGeometry, out: &mut [f32]) -> 
 /// `out` is resized to the frame size first if it differs (the only allocation, and only on a
 /// size change). NaN outputs become the clamp's lower bound.
 ///
-/// Rounding is half-up via `(x + 0.5) as u8`, which equals `x.round()` except for values within
-/// one float step below a `.5` boundary; the denormalisation is fused into one multiply-add per
-/// value (`x * 255·std + 255·mean`).
+/// Rounding is half-up (`x + 0.5` truncated), which equals `x.round()` except for values within
+/// one float step below a `.5` boundary. Clamp, denormalisation and clip are fused into one
+/// multiply-add and one clamp per value (exact: denormalising is monotonic).
 pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -> Result<()> {
     let (w, h) = (geometry.width, geometry.height);
     check_geometry(w, h, geometry, tensor.len())?;
@@ -117,8 +117,12 @@ pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -
         &tensor[plane..2 * plane],
         &tensor[2 * plane..],
     );
-    let scale = [STD[0] * 255.0, STD[1] * 255.0, STD[2] * 255.0];
-    let offset = [MEAN[0] * 255.0, MEAN[1] * 255.0, MEAN[2] * 255.0];
+    // Denormalising is monotonic, so clamp(v)·s + o clipped to [0, 255] equals v·s + o clamped
+    // once to [max(lo·s + o, 0), min(hi·s + o, 255)]: one multiply-add and one clamp per value.
+    let scale: [f32; 3] = std::array::from_fn(|c| STD[c] * 255.0);
+    let offset: [f32; 3] = std::array::from_fn(|c| MEAN[c] * 255.0);
+    let lo: [f32; 3] = std::array::from_fn(|c| (OUTPUT_CLAMP.0 * scale[c] + offset[c]).max(0.0));
+    let hi: [f32; 3] = std::array::from_fn(|c| (OUTPUT_CLAMP.1 * scale[c] + offset[c]).min(255.0));
     let raw: &mut [u8] = out;
 
     for (y, dst) in raw.chunks_exact_mut(w * 3).enumerate() {
@@ -130,19 +134,23 @@ pub fn postprocess(tensor: &[f32], geometry: &PadGeometry, out: &mut RgbImage) -
             .zip(&g_plane[row.clone()])
             .zip(&b_plane[row])
         {
-            d[0] = denormalise(r, scale[0], offset[0]);
-            d[1] = denormalise(g, scale[1], offset[1]);
-            d[2] = denormalise(b, scale[2], offset[2]);
+            d[0] = denormalise(r, scale[0], offset[0], lo[0], hi[0]);
+            d[1] = denormalise(g, scale[1], offset[1], lo[1], hi[1]);
+            d[2] = denormalise(b, scale[2], offset[2], lo[2], hi[2]);
         }
     }
     Ok(())
 }
 
+/// `v·scale + offset` clamped to `[lo, hi]` (NaN → `lo`), rounded half-up to u8.
 #[inline(always)]
-fn denormalise(v: f32, scale: f32, offset: f32) -> u8 {
-    let v = v.max(OUTPUT_CLAMP.0).min(OUTPUT_CLAMP.1);
-    let x = (v * scale + offset).max(0.0).min(255.0);
-    (x + 0.5) as u8
+fn denormalise(v: f32, scale: f32, offset: f32, lo: f32, hi: f32) -> u8 {
+    let x = v * scale + offset;
+    let x = if x >= lo { x } else { lo }; // also maps NaN to lo
+    let x = if x <= hi { x } else { hi };
+    // SAFETY: 0 ≤ lo ≤ x ≤ hi ≤ 255, so x + 0.5 is finite and in i32 range. The unchecked
+    // conversion is what lets the loop vectorise (a saturating `as` costs 2.5× here).
+    unsafe { (x + 0.5).to_int_unchecked::<i32>() as u8 }
 }
 
 fn check_geometry(w: usize, h: usize, g: &PadGeometry, len: usize) -> Result<()> {
@@ -212,7 +220,8 @@ mod tests {
         let mut frame = RgbImage::new(4, 4);
         frame.put_pixel(0, 0, Rgb([0, 128, 255]));
         frame.put_pixel(3, 3, Rgb([255, 0, 10]));
-        let g = PadGeometry::for_frame(4, 4);
+        let g = PadGeometry::with_padded(4, 4, 4, 4); // no padding: tensor index = pixel
+
         let mut t = vec![f32::NAN; g.tensor_len()];
         preprocess(&frame, &g, &mut t).unwrap();
         let at = |c: usize, y: usize, x: usize| t[(c * 4 + y) * 4 + x];
@@ -254,6 +263,7 @@ mod tests {
     #[test]
     fn five_by_five_pads_like_reflection_pad_2d() {
         // 5 → 8: one column left, two right; reflected without repeating the edge.
+        // (Rows too: 5 → 8, so row 0 of the tensor is frame row 1.)
         let frame = RgbImage::from_fn(5, 5, |x, _| Rgb([x as u8 * 50, 0, 0]));
         let g = PadGeometry::for_frame(5, 5);
         let mut t = vec![0.0; g.tensor_len()];
@@ -309,18 +319,18 @@ mod tests {
 
     #[test]
     fn postprocess_clamps_clips_and_rounds() {
-        // 4×4 tensor, 1×1 frame at (1, 1).
+        // A 1×1 frame sits at (3, 3) of an 8×8 tensor.
         let g = PadGeometry::for_frame(1, 1);
-        assert_eq!((g.left, g.top), (1, 1));
+        assert_eq!((g.padded_width, g.left, g.top), (8, 3, 3));
         let mut t = vec![0.0f32; g.tensor_len()];
-        let at = |c: usize| (c * 4 + 1) * 4 + 1;
+        let at = |c: usize| (c * 8 + 3) * 8 + 3;
         t[at(0)] = 100.0; // clamped to 2.7 → 2.7·0.229+0.485 > 1 → 255
         t[at(1)] = f32::NAN; // → -2.1 → -2.1·0.224+0.456 < 0 → 0
-        t[at(2)] = (0.5 - MEAN[2]) / STD[2]; // exactly mid-grey → 127.5 → 128
+        t[at(2)] = 0.5; // (0.5·0.225 + 0.406)·255 = 132.21 → 132
         let mut out = RgbImage::new(7, 7);
         postprocess(&t, &g, &mut out).unwrap();
         assert_eq!(out.dimensions(), (1, 1));
-        assert_eq!(out.get_pixel(0, 0).0, [255, 0, 128]);
+        assert_eq!(out.get_pixel(0, 0).0, [255, 0, 132]);
 
         // Just inside the clamp: 2.0 in red → (2.0·0.229 + 0.485)·255 = 240.465 → 240.
         t[at(0)] = 2.0;
@@ -330,17 +340,21 @@ mod tests {
         t[at(1)] = -2.0;
         postprocess(&t, &g, &mut out).unwrap();
         assert_eq!(out.get_pixel(0, 0)[1], 2);
+        // Red's lower clamp is above black: -3 → -2.1 → (−0.4809 + 0.485)·255 = 1.04 → 1.
+        t[at(0)] = -3.0;
+        postprocess(&t, &g, &mut out).unwrap();
+        assert_eq!(out.get_pixel(0, 0)[0], 1);
     }
 
     #[test]
     fn postprocess_crops_the_padding() {
-        let g = PadGeometry::for_frame(3, 2); // 4×4 tensor, left 0, top 1
-        assert_eq!((g.left, g.top), (0, 1));
+        let g = PadGeometry::for_frame(3, 2); // 8×8 tensor
+        let (pw, ph) = (g.padded_width, g.padded_height);
         let mut t = vec![-5.0f32; g.tensor_len()]; // padding → black
-        for y in 1..3 {
-            for x in 0..3 {
+        for y in g.top..g.top + 2 {
+            for x in g.left..g.left + 3 {
                 for c in 0..3 {
-                    t[(c * 4 + y) * 4 + x] = 5.0; // frame → white
+                    t[(c * ph + y) * pw + x] = 5.0; // frame → white
                 }
             }
         }

@@ -2,3 +2,6 @@
 
 pub mod image_file;
 pub mod recorder;
+pub mod screenshot;
+pub mod text;
+pub mod window;

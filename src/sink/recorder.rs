@@ -276,6 +276,28 @@ fn encode_loop(
     }
 }
 
+impl crate::live::FrameRecorder for Recorder {
+    fn push(&mut self, frame: &RgbImage, t: Instant) -> Result<()> {
+        Recorder::push(self, frame, t)
+    }
+
+    fn finish(self: Box<Self>) -> Result<PathBuf> {
+        Recorder::finish(*self)
+    }
+}
+
+/// The live view's recorder hook: each recording (R, `--record`) gets a [`Recorder`] with the
+/// settings of `template` (its `path` is replaced by the path the live view picks).
+pub fn recorder_factory(template: RecorderOptions) -> crate::live::RecorderFactory {
+    Arc::new(move |path: &Path| {
+        let options = RecorderOptions {
+            path: path.to_path_buf(),
+            ..template.clone()
+        };
+        Ok(Box::new(Recorder::start(options)?) as Box<dyn crate::live::FrameRecorder>)
+    })
+}
+
 /// A timestamped file name in `dir`, e.g. `stylecam-20261125-093245.mp4` (UTC).
 pub fn timestamped_path(dir: &Path) -> PathBuf {
     let secs = SystemTime::now()

@@ -1,10 +1,10 @@
 //! Still images from disk: decode any format the `image` crate reads into an [`RgbImage`],
 //! with limits so that a file declaring absurd dimensions is refused before it is allocated.
 
-use std::io::BufReader;
+use std::io::Cursor;
 use std::path::Path;
 
-use image::{ImageReader, Limits, RgbImage};
+use image::{ImageFormat, ImageReader, Limits, RgbImage};
 
 use crate::{Error, Result};
 
@@ -46,15 +46,26 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
     if meta.len() == 0 {
         return Err(err("the file is empty (0 bytes)".into()));
     }
-    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-    let mut reader = ImageReader::new(BufReader::new(file))
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut reader = ImageReader::new(Cursor::new(bytes.as_slice()))
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(err(format!(
-            "not a recognised image format (supported: {})",
-            IMAGE_EXTENSIONS.join(", ")
-        )));
+    match reader.format() {
+        None => {
+            return Err(err(format!(
+                "not a recognised image format (supported: {})",
+                IMAGE_EXTENSIONS.join(", ")
+            )))
+        }
+        // JPEG decoders fill a cut-off scan with grey instead of failing: check the end marker.
+        Some(ImageFormat::Jpeg) if !jpeg_is_complete(&bytes) => {
+            return Err(err(
+                "the JPEG is truncated (no end-of-image marker after the last scan); \
+                 the file is incomplete, copy or download it again"
+                    .into(),
+            ))
+        }
+        _ => {}
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -72,4 +83,34 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
         )),
     })?;
     Ok(image.to_rgb8())
+}
+
+/// True when the last scan (SOS, `FF DA`) of a JPEG is followed by an end-of-image marker
+/// (`FF D9`). Inside entropy-coded data `FF` is always followed by `00` or a restart marker,
+/// so an `FF D9` after the last SOS can only be the real end. Embedded thumbnails (EXIF) have
+/// their own SOS/EOI earlier in the file and do not fool this.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(i) => bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_completeness_needs_an_end_marker_after_the_last_scan() {
+        let img = RgbImage::from_fn(32, 32, |x, y| {
+            image::Rgb([(x * 8) as u8, (y * 8) as u8, 99])
+        });
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, ImageFormat::Jpeg).unwrap();
+        let full = buf.into_inner();
+        assert!(jpeg_is_complete(&full));
+        assert!(!jpeg_is_complete(&full[..full.len() - 40]));
+        assert!(!jpeg_is_complete(b"not a jpeg"));
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+use crate::source::{Frame, FrameSource};
 use crate::video::VideoReader;
 use crate::Result;
 
@@ -22,6 +23,8 @@ pub struct VideoFileSource {
     last_end: Duration,
     frame_duration: Duration,
     pacing: bool,
+    index: u64,
+    description: String,
 }
 
 impl VideoFileSource {
@@ -30,6 +33,14 @@ impl VideoFileSource {
         let reader = VideoReader::open(path)?;
         let info = reader.info();
         let fps = if info.fps > 0.0 { info.fps } else { 30.0 };
+        let description = format!(
+            "{} {}×{} @ {:.1} fps{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            info.width,
+            info.height,
+            fps,
+            if looping { ", looping" } else { "" }
+        );
         Ok(Self {
             reader,
             looping,
@@ -39,6 +50,8 @@ impl VideoFileSource {
             last_end: Duration::ZERO,
             frame_duration: Duration::from_secs_f64(1.0 / fps),
             pacing: true,
+            index: 0,
+            description,
         })
     }
 
@@ -87,5 +100,24 @@ impl VideoFileSource {
             }
         }
         Ok(Some((frame.image, pts)))
+    }
+}
+
+impl FrameSource for VideoFileSource {
+    fn next_frame(&mut self) -> Result<Option<Frame>> {
+        let Some((image, _pts)) = VideoFileSource::next_frame(self)? else {
+            return Ok(None);
+        };
+        let index = self.index;
+        self.index += 1;
+        Ok(Some(Frame {
+            image,
+            captured: Instant::now(),
+            index,
+        }))
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
     }
 }

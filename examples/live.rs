@@ -1,0 +1,70 @@
+//! `cargo run --example live -- [live flags] [--models DIR] [--device D] [--test-engine]`
+//!
+//! Runs the live view outside the main CLI (handy while developing the pipeline). With
+//! `--test-engine`, styles are simple pixel transforms instead of ONNX models, so the window,
+//! hotkeys and pipeline can be tried without ONNX Runtime.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use stylecam::engine::DeviceChoice;
+use stylecam::live::{self, LiveArgs, LiveHooks, PixelTransformEngine};
+use stylecam::styles;
+
+#[derive(Parser)]
+#[command(name = "live", about = "stylecam live view (development front end)")]
+struct Cli {
+    #[command(flatten)]
+    live: LiveArgs,
+    /// Folder of style models (*.onnx).
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+    /// Execution provider.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Path to libonnxruntime.so (default: searched).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// CPU threads for inference (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Use pixel transforms instead of ONNX models (no ONNX Runtime needed).
+    #[arg(long)]
+    test_engine: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut opts = cli.live.into_options();
+    opts.models = cli.models;
+    opts.device = cli.device;
+    opts.ort_lib = cli.ort_lib;
+    opts.engine.intra_threads = cli.threads;
+    let result = if cli.test_engine {
+        live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None).and_then(
+            |(styles, _)| {
+                let hooks = LiveHooks {
+                    loader: PixelTransformEngine::loader(&styles),
+                    recorder: None,
+                };
+                live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))
+            },
+        )
+    } else {
+        live::run_live(opts)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! `stylecam live` flags (clap derive), embedded by the CLI as the `live` subcommand's arguments.
+//! `--device`, `--models` (and the other engine flags) are the CLI's global flags, passed to
+//! [`LiveArgs::into_options`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::LiveOptions;
+use crate::source::SourceSpec;
+
+/// Parses `WxH` (e.g. `640x480`).
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let err = || format!("'{s}' is not a size; write WIDTHxHEIGHT, e.g. 640x480");
+    let (w, h) = s.trim().split_once(['x', 'X', '×']).ok_or_else(err)?;
+    let w: u32 = w.trim().parse().map_err(|_| err())?;
+    let h: u32 = h.trim().parse().map_err(|_| err())?;
+    if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
+        return Err(format!(
+            "size {w}x{h} is out of range (16…8192 on each side)"
+        ));
+    }
+    Ok((w, h))
+}
+
+fn parse_unit(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is out of range (0…1)"))
+    }
+}
+
+fn parse_scale(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.125..=2.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("scale {v} is out of range (0.125…2)"))
+    }
+}
+
+fn parse_fps(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if v > 0.0 && v <= 1000.0 {
+        Ok(v)
+    } else {
+        Err(format!("frame rate {v} is out of range (0…1000]"))
+    }
+}
+
+fn parse_source(s: &str) -> Result<SourceSpec, String> {
+    s.parse().map_err(|e: crate::Error| e.to_string())
+}
+
+/// Hotkeys, printed under `stylecam live --help`.
+pub const LIVE_HELP: &str = "\
+Hotkeys: 1-9 style, Left/Right (N/B) cycle, Space pause, O original, S split ([ ] or drag),
++/- strength, C preserve colours, Up/Down inference scale, F fullscreen, P screenshot,
+R record, Tab overlay, H help, Q/Esc quit.
+
+Sources: 'auto' (default) opens camera 0 and, when there is none, shows the test card with a
+NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
+a folder of images or an image file (looped at --source-fps); a video file.";
+
+/// `stylecam live`: the webcam (or another source) stylised in a window.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = LIVE_HELP)]
+pub struct LiveArgs {
+    /// Frame source: auto, camera[:N], testcard, FILE.mp4, or a folder of images.
+    #[arg(long, default_value = "auto", value_name = "SOURCE", value_parser = parse_source)]
+    pub source: SourceSpec,
+
+    /// Capture resolution asked of the camera (best frame rate at it); also the test card's size.
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub camera_res: Option<(u32, u32)>,
+
+    /// Inference resolution (independent of the window); default: the camera's.
+    #[arg(long, value_name = "WxH", value_parser = parse_size, conflicts_with = "scale")]
+    pub size: Option<(u32, u32)>,
+
+    /// Inference resolution as a factor of the camera resolution (0.125…2).
+    #[arg(long, value_name = "F", value_parser = parse_scale)]
+    pub scale: Option<f32>,
+
+    /// Style to start with (name or .onnx path); default: the first in the models folder.
+    #[arg(short, long, value_name = "NAME")]
+    pub style: Option<String>,
+
+    /// Start fullscreen (F toggles).
+    #[arg(long)]
+    pub fullscreen: bool,
+
+    /// Folder for screenshots (P) and recordings (R).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+
+    /// Record from the start into this MP4 file.
+    #[arg(long, value_name = "FILE.mp4")]
+    pub record: Option<PathBuf>,
+
+    /// Temporal smoothing of the stylised frames, 0 (off) … 1.
+    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit)]
+    pub smooth: f32,
+
+    /// Frame rate of the test card and of image folders.
+    #[arg(long, value_name = "FPS", default_value_t = 30.0, value_parser = parse_fps, alias = "testcard-fps")]
+    pub source_fps: f64,
+
+    /// Start with the overlay hidden (Tab toggles).
+    #[arg(long)]
+    pub no_overlay: bool,
+
+    /// Start with the style strength at this value (0…1; +/- change it).
+    #[arg(long, value_name = "0..1", default_value_t = 1.0, value_parser = parse_unit)]
+    pub strength: f32,
+
+    /// Benchmark: measure inference alone, run the live view this many seconds, print a summary, exit.
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub benchmark: Option<f64>,
+}
+
+impl LiveArgs {
+    /// The options for [`super::run_live`]. The engine fields (`models`, `device`, `ort_lib`,
+    /// `engine`) keep their defaults: the CLI sets them from its global flags.
+    pub fn into_options(self) -> LiveOptions {
+        LiveOptions {
+            source: self.source,
+            camera_res: self.camera_res,
+            size: self.size,
+            scale: self.scale.unwrap_or(1.0),
+            style: self.style,
+            fullscreen: self.fullscreen,
+            out_dir: self.out_dir,
+            record: self.record,
+            smooth: self.smooth,
+            source_fps: self.source_fps,
+            overlay: !self.no_overlay,
+            strength: self.strength,
+            benchmark: self.benchmark.map(Duration::from_secs_f64),
+            ..LiveOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        live: LiveArgs,
+    }
+
+    #[test]
+    fn parses_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--source",
+            "testcard",
+            "--camera-res",
+            "320x240",
+            "--scale",
+            "0.5",
+            "--style",
+            "mosaic",
+            "--testcard-fps",
+            "12",
+        ])
+        .unwrap();
+        let o = cli.live.into_options();
+        assert_eq!(o.source, SourceSpec::TestCard);
+        assert_eq!(o.camera_res, Some((320, 240)));
+        assert_eq!(o.scale, 0.5);
+        assert_eq!(o.source_fps, 12.0);
+        assert_eq!(o.style.as_deref(), Some("mosaic"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(Cli::try_parse_from(["x", "--size", "640"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--size", "640x480", "--scale", "0.5"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--smooth", "2"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--source", "camera:x"]).is_err());
+        assert_eq!(parse_size("1280X720"), Ok((1280, 720)));
+        assert!(parse_size("0x0").is_err());
+    }
+}

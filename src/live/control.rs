@@ -1,0 +1,235 @@
+//! What the user controls in the live view, and what each key does to it.
+
+use crate::sink::window::Key;
+
+/// Inference scale limits (relative to the base inference size).
+pub const MIN_SCALE: f32 = 0.125;
+pub const MAX_SCALE: f32 = 2.0;
+const SCALE_STEP: f32 = 1.25;
+const STRENGTH_STEP: f32 = 0.1;
+const SPLIT_STEP: f32 = 0.05;
+
+/// What the display shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Stylized,
+    Original,
+}
+
+/// The live view's controls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Controls {
+    /// Index into the style list.
+    pub style: usize,
+    pub style_count: usize,
+    /// Freeze the input frame (the style, strength etc. still apply to it).
+    pub paused: bool,
+    pub view: View,
+    /// Split view on: original left of `split_at`, stylized right.
+    pub split: bool,
+    /// Split position as a fraction of the frame width.
+    pub split_at: f32,
+    /// Style strength 0…1 (0 = original, 1 = fully stylized).
+    pub strength: f32,
+    /// Keep the original's colours, take only the luminance from the style.
+    pub preserve_colour: bool,
+    /// Inference size as a factor of the base inference size.
+    pub scale: f32,
+    pub overlay: bool,
+    pub help: bool,
+}
+
+/// Something a key asks of the live loop beyond changing [`Controls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Screenshot,
+    ToggleRecording,
+    ToggleFullscreen,
+    /// A control changed; the message says what, for the overlay.
+    Changed,
+}
+
+/// The hotkeys, as shown by H.
+pub const HELP: &[&str] = &[
+    "1-9      pick a style",
+    "<- ->  N B  next / previous style",
+    "Space    pause (freeze the input)",
+    "O        original / stylized",
+    "S        split view (drag with the mouse, [ ])",
+    "+ -      style strength",
+    "C        preserve original colours",
+    "Up Down  inference resolution",
+    "F        fullscreen",
+    "P        screenshot (PNG in --out-dir)",
+    "R        start / stop recording",
+    "Tab      overlay on / off",
+    "H        this help",
+    "Q Esc    quit",
+];
+
+impl Controls {
+    pub fn new(style: usize, style_count: usize, scale: f32) -> Self {
+        Controls {
+            style,
+            style_count,
+            paused: false,
+            view: View::Stylized,
+            split: false,
+            split_at: 0.5,
+            strength: 1.0,
+            preserve_colour: false,
+            scale: scale.clamp(MIN_SCALE, MAX_SCALE),
+            overlay: true,
+            help: false,
+        }
+    }
+
+    /// Applies one key press. Returns what the loop must do, if anything.
+    pub fn on_key(&mut self, key: Key) -> Option<Action> {
+        let n = self.style_count.max(1);
+        match key {
+            Key::Q | Key::Escape => return Some(Action::Quit),
+            Key::P => return Some(Action::Screenshot),
+            Key::R => return Some(Action::ToggleRecording),
+            Key::F => return Some(Action::ToggleFullscreen),
+            Key::Key1
+            | Key::Key2
+            | Key::Key3
+            | Key::Key4
+            | Key::Key5
+            | Key::Key6
+            | Key::Key7
+            | Key::Key8
+            | Key::Key9 => {
+                let i = key as usize - Key::Key1 as usize;
+                if i >= self.style_count {
+                    return None;
+                }
+                self.style = i;
+            }
+            Key::NumPad1
+            | Key::NumPad2
+            | Key::NumPad3
+            | Key::NumPad4
+            | Key::NumPad5
+            | Key::NumPad6
+            | Key::NumPad7
+            | Key::NumPad8
+            | Key::NumPad9 => {
+                let i = key as usize - Key::NumPad1 as usize;
+                if i >= self.style_count {
+                    return None;
+                }
+                self.style = i;
+            }
+            Key::Right | Key::N | Key::PageDown => self.style = (self.style + 1) % n,
+            Key::Left | Key::B | Key::PageUp => self.style = (self.style + n - 1) % n,
+            Key::Space => self.paused = !self.paused,
+            Key::O => {
+                self.view = match self.view {
+                    View::Stylized => View::Original,
+                    View::Original => View::Stylized,
+                }
+            }
+            Key::S => self.split = !self.split,
+            Key::LeftBracket => self.split_at = (self.split_at - SPLIT_STEP).clamp(0.0, 1.0),
+            Key::RightBracket => self.split_at = (self.split_at + SPLIT_STEP).clamp(0.0, 1.0),
+            Key::Equal | Key::NumPadPlus => self.strength = step(self.strength, STRENGTH_STEP),
+            Key::Minus | Key::NumPadMinus => self.strength = step(self.strength, -STRENGTH_STEP),
+            Key::C => self.preserve_colour = !self.preserve_colour,
+            Key::Up => self.scale = (self.scale * SCALE_STEP).clamp(MIN_SCALE, MAX_SCALE),
+            Key::Down => self.scale = (self.scale / SCALE_STEP).clamp(MIN_SCALE, MAX_SCALE),
+            Key::Tab => self.overlay = !self.overlay,
+            Key::H => self.help = !self.help,
+            _ => return None,
+        }
+        Some(Action::Changed)
+    }
+}
+
+/// Adds `delta` to a 0…1 value, snapping to whole percent so ten steps land exactly on 0 and 1.
+fn step(value: f32, delta: f32) -> f32 {
+    ((value + delta) * 100.0).round().clamp(0.0, 100.0) / 100.0
+}
+
+/// The inference size for a `frame`-sized input: the base size (`--size`, else the frame's) times
+/// `scale`, each side rounded to a multiple of 4 (the network's stride) and at least 16.
+pub fn inference_size(frame: (u32, u32), base: Option<(u32, u32)>, scale: f32) -> (u32, u32) {
+    let (bw, bh) = base.unwrap_or(frame);
+    let side = |v: u32| (((v as f32 * scale) / 4.0).round() as u32 * 4).max(16);
+    (side(bw), side(bh))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn style_keys_pick_and_cycle() {
+        let mut c = Controls::new(0, 3, 1.0);
+        assert_eq!(c.on_key(Key::Key3), Some(Action::Changed));
+        assert_eq!(c.style, 2);
+        assert_eq!(c.on_key(Key::Key9), None, "no 9th style");
+        assert_eq!(c.style, 2);
+        c.on_key(Key::Right);
+        assert_eq!(c.style, 0, "wraps");
+        c.on_key(Key::Left);
+        assert_eq!(c.style, 2);
+        c.on_key(Key::N);
+        assert_eq!(c.style, 0);
+    }
+
+    #[test]
+    fn strength_steps_land_on_both_ends() {
+        let mut c = Controls::new(0, 1, 1.0);
+        for _ in 0..10 {
+            c.on_key(Key::Minus);
+        }
+        assert_eq!(c.strength, 0.0);
+        c.on_key(Key::Minus);
+        assert_eq!(c.strength, 0.0);
+        for _ in 0..5 {
+            c.on_key(Key::Equal);
+        }
+        assert_eq!(c.strength, 0.5);
+        for _ in 0..7 {
+            c.on_key(Key::NumPadPlus);
+        }
+        assert_eq!(c.strength, 1.0);
+    }
+
+    #[test]
+    fn toggles_and_actions() {
+        let mut c = Controls::new(0, 2, 1.0);
+        assert_eq!(c.on_key(Key::Q), Some(Action::Quit));
+        assert_eq!(c.on_key(Key::Escape), Some(Action::Quit));
+        assert_eq!(c.on_key(Key::P), Some(Action::Screenshot));
+        c.on_key(Key::O);
+        assert_eq!(c.view, View::Original);
+        c.on_key(Key::S);
+        c.on_key(Key::RightBracket);
+        assert!(c.split && (c.split_at - 0.55).abs() < 1e-6);
+        c.on_key(Key::Space);
+        assert!(c.paused);
+        c.on_key(Key::Up);
+        assert!((c.scale - 1.25).abs() < 1e-6);
+        for _ in 0..20 {
+            c.on_key(Key::Down);
+        }
+        assert_eq!(c.scale, MIN_SCALE);
+        assert_eq!(c.on_key(Key::Z), None);
+    }
+
+    #[test]
+    fn inference_size_is_a_multiple_of_four() {
+        assert_eq!(inference_size((640, 480), None, 1.0), (640, 480));
+        assert_eq!(inference_size((640, 480), None, 0.5), (320, 240));
+        assert_eq!(inference_size((641, 479), None, 1.0), (640, 480));
+        assert_eq!(
+            inference_size((640, 480), Some((320, 200)), 1.25),
+            (400, 252)
+        );
+        assert_eq!(inference_size((64, 48), None, 0.125), (16, 16));
+    }
+}

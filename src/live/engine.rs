@@ -1,0 +1,163 @@
+//! What the live pipeline needs from a style model, so the pipeline can be driven by the ONNX
+//! `Stylizer` or, in tests, by a simple pixel transform — and the style list it picks from.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbImage;
+
+use crate::{Error, Result};
+
+/// A loaded style: turns a frame into a stylised frame of the same size.
+pub trait StyleEngine: Send {
+    /// Stylises `input` into `output` (resized to the input's size if needed).
+    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()>;
+    /// The execution provider that runs it, for the overlay ("CPU", "CUDA", "TensorRT").
+    fn provider(&self) -> String;
+    /// The style's display name.
+    fn name(&self) -> &str;
+}
+
+/// Loads the style model at a path. Called on a background thread, so the display never waits.
+pub type EngineLoader = Arc<dyn Fn(&Path) -> Result<Box<dyn StyleEngine>> + Send + Sync>;
+
+/// One selectable style (an entry of the models folder).
+pub use crate::styles::StyleEntry as StyleChoice;
+
+/// The styles the live view cycles through, and the index to start at: every model in `dir`
+/// (in `stylecam styles` order); `wanted` picks one by name or path (a path outside the folder
+/// is added in front).
+pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<(Vec<StyleChoice>, usize)> {
+    let mut styles = crate::styles::discover(dir)?;
+    let mut index = 0;
+    if let Some(w) = wanted {
+        let entry = crate::styles::resolve(w, dir)?;
+        let same = |s: &StyleChoice| {
+            s.path == entry.path
+                || (s.path.canonicalize().ok().is_some()
+                    && s.path.canonicalize().ok() == entry.path.canonicalize().ok())
+        };
+        index = match styles.iter().position(same) {
+            Some(i) => i,
+            None => {
+                styles.insert(0, entry);
+                0
+            }
+        };
+    }
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "no styles (*.onnx) in {}. Put style models there, pass --models DIR, or --style PATH.onnx",
+            dir.display()
+        )));
+    }
+    Ok((styles, index))
+}
+
+impl StyleEngine for crate::engine::Stylizer {
+    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
+        crate::engine::Stylizer::stylize_into(self, input, output)
+    }
+
+    fn provider(&self) -> String {
+        crate::engine::Stylizer::provider(self).to_string()
+    }
+
+    fn name(&self) -> &str {
+        crate::engine::Stylizer::name(self)
+    }
+}
+
+/// Loads styles with ONNX Runtime on `device`.
+pub fn onnx_loader(
+    device: crate::engine::DeviceChoice,
+    options: crate::engine::EngineOptions,
+) -> EngineLoader {
+    Arc::new(move |path: &Path| {
+        let s = crate::engine::Stylizer::load(path, device, &options)?;
+        Ok(Box::new(s) as Box<dyn StyleEngine>)
+    })
+}
+
+/// A stand-in engine for tests and demos without ONNX Runtime: a fixed, clearly visible pixel
+/// transform per style (so "stylised differs from original" and "a style key changes the
+/// picture" are observable), chosen by the style's position.
+pub struct PixelTransformEngine {
+    name: String,
+    kind: usize,
+}
+
+impl PixelTransformEngine {
+    /// Engine number `kind` (0: invert, 1: channel rotation + posterise, 2: sepia-like, …cycling).
+    pub fn new(name: &str, kind: usize) -> Self {
+        PixelTransformEngine {
+            name: name.to_string(),
+            kind: kind % 3,
+        }
+    }
+
+    /// A loader that gives the n-th style in `styles` transform n.
+    pub fn loader(styles: &[StyleChoice]) -> EngineLoader {
+        let styles = styles.to_vec();
+        Arc::new(move |path: &Path| {
+            let i = styles.iter().position(|s| s.path == path).unwrap_or(0);
+            let name = styles.get(i).map(|s| s.name.clone()).unwrap_or_default();
+            Ok(Box::new(PixelTransformEngine::new(&name, i)) as Box<dyn StyleEngine>)
+        })
+    }
+}
+
+impl StyleEngine for PixelTransformEngine {
+    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
+        if output.dimensions() != input.dimensions() {
+            *output = RgbImage::new(input.width(), input.height());
+        }
+        let out: &mut [u8] = output;
+        for (d, s) in out.chunks_exact_mut(3).zip(input.as_raw().chunks_exact(3)) {
+            let [r, g, b] = [s[0], s[1], s[2]];
+            let px = match self.kind {
+                0 => [255 - r, 255 - g, 255 - b],
+                1 => [b & 0xc0, r & 0xc0, g & 0xc0],
+                _ => {
+                    let y = (r as u32 * 77 + g as u32 * 150 + b as u32 * 29) >> 8;
+                    [
+                        (y + 40).min(255) as u8,
+                        (y + 10).min(255) as u8,
+                        (y / 2) as u8,
+                    ]
+                }
+            };
+            d.copy_from_slice(&px);
+        }
+        Ok(())
+    }
+
+    fn provider(&self) -> String {
+        "CPU (test transform)".into()
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_engines_change_the_picture_differently() {
+        let img = RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8 * 30, y as u8 * 30, 100]));
+        let mut outs = Vec::new();
+        for k in 0..3 {
+            let mut out = RgbImage::new(1, 1);
+            PixelTransformEngine::new("t", k)
+                .stylize_into(&img, &mut out)
+                .unwrap();
+            assert_ne!(out, img);
+            outs.push(out);
+        }
+        assert_ne!(outs[0], outs[1]);
+        assert_ne!(outs[1], outs[2]);
+    }
+}

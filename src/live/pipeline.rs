@@ -1,0 +1,413 @@
+//! The live pipeline's worker threads and what they share.
+//!
+//! ```text
+//! capture thread ──Arc<Frame>──▶ frames slot (newest wins; stale frames dropped and counted)
+//!        └──────────────────────▶ latest frame (the original view reads it)
+//! inference thread: takes the newest frame, resizes to the inference size, runs the style,
+//!        resizes back ──Stylized──▶ results slot (newest wins)
+//! main thread (display): never waits for either; composes and draws whatever is newest.
+//! ```
+//! Style models are loaded on short-lived loader threads, so switching style never stalls
+//! inference or display: the old style keeps running until the new one is ready.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use super::compose::resize_into;
+use super::control::inference_size;
+use super::engine::{EngineLoader, StyleChoice, StyleEngine};
+use super::slot::NewestSlot;
+use crate::source::{open_source, Frame, SourceOptions, SourceSpec};
+use crate::Result;
+
+/// A stylised frame and where it came from.
+pub struct Stylized {
+    /// The captured frame it was made from (the "original" of split view and blending).
+    pub frame: Arc<Frame>,
+    /// The stylised picture at the frame's size.
+    pub output: RgbImage,
+    /// Index of the style that made it.
+    pub style: usize,
+    /// The resolution the network ran at.
+    pub infer_size: (u32, u32),
+}
+
+/// What the display asks of the inference thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferSettings {
+    pub style: usize,
+    pub base_size: Option<(u32, u32)>,
+    pub scale: f32,
+    pub paused: bool,
+    /// Temporal smoothing 0…1: output = smooth·previous + (1 − smooth)·new (0 = off).
+    pub smooth: f32,
+}
+
+/// Counters the workers update and the overlay/benchmark read.
+#[derive(Default)]
+pub struct Counters {
+    pub captured: AtomicU64,
+    pub inferred: AtomicU64,
+    /// Total time inside the engine's `stylize_into`.
+    pub infer_ns: AtomicU64,
+    /// Total time in the inference thread outside the engine (resizing, smoothing, copies).
+    pub infer_extra_ns: AtomicU64,
+    /// CPU time of the capture thread (set when it ends).
+    pub capture_cpu_ns: AtomicU64,
+}
+
+/// Which engine is running, for the overlay.
+#[derive(Debug, Clone, Default)]
+pub struct EngineStatus {
+    pub provider: String,
+    pub running_style: Option<usize>,
+    pub loading_style: Option<usize>,
+}
+
+/// State shared by the capture, inference and display threads.
+pub struct Shared {
+    pub shutdown: Arc<AtomicBool>,
+    pub paused: AtomicBool,
+    pub frames: NewestSlot<Arc<Frame>>,
+    pub latest: Mutex<Option<Arc<Frame>>>,
+    pub results: NewestSlot<Stylized>,
+    pub settings: Mutex<InferSettings>,
+    pub counters: Counters,
+    pub engine: Mutex<EngineStatus>,
+    /// Messages for the overlay from worker threads (errors, "style loaded").
+    pub messages: Mutex<Vec<String>>,
+    /// Output buffers handed back by the display for reuse.
+    pub recycled: Mutex<Vec<RgbImage>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn new(shutdown: Arc<AtomicBool>, settings: InferSettings) -> Self {
+        Shared {
+            shutdown,
+            paused: AtomicBool::new(settings.paused),
+            frames: NewestSlot::new(),
+            latest: Mutex::new(None),
+            results: NewestSlot::new(),
+            settings: Mutex::new(settings),
+            counters: Counters::default(),
+            engine: Mutex::new(EngineStatus::default()),
+            messages: Mutex::new(Vec::new()),
+            recycled: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Stops every worker: sets the flag and wakes anything waiting.
+    pub fn stop(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.frames.close();
+        self.results.close();
+    }
+
+    pub fn set_settings(&self, s: InferSettings) {
+        self.paused.store(s.paused, Ordering::SeqCst);
+        *lock(&self.settings) = s;
+    }
+
+    pub fn settings(&self) -> InferSettings {
+        *lock(&self.settings)
+    }
+
+    pub fn latest_frame(&self) -> Option<Arc<Frame>> {
+        lock(&self.latest).clone()
+    }
+
+    pub fn engine_status(&self) -> EngineStatus {
+        lock(&self.engine).clone()
+    }
+
+    pub fn post(&self, message: impl Into<String>) {
+        let m = message.into();
+        tracing::info!("{m}");
+        lock(&self.messages).push(m);
+    }
+
+    pub fn take_messages(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.messages))
+    }
+
+    /// Gives an output buffer back for reuse by the inference thread.
+    pub fn recycle(&self, img: RgbImage) {
+        let mut pool = lock(&self.recycled);
+        if pool.len() < 4 {
+            pool.push(img);
+        }
+    }
+
+    fn buffer(&self, w: u32, h: u32) -> RgbImage {
+        let mut pool = lock(&self.recycled);
+        match pool.iter().position(|b| b.dimensions() == (w, h)) {
+            Some(i) => pool.swap_remove(i),
+            None => RgbImage::new(w, h),
+        }
+    }
+}
+
+/// What the capture thread reports once its source is open.
+pub struct SourceReady {
+    pub description: String,
+    pub no_camera: Option<String>,
+    pub frame_size: (u32, u32),
+}
+
+/// Starts the capture thread. The source is opened on that thread (some cameras must be used
+/// where they were opened); the receiver gets the outcome and the first frame's size.
+pub fn spawn_capture(
+    shared: Arc<Shared>,
+    spec: SourceSpec,
+    opts: SourceOptions,
+) -> (JoinHandle<()>, Receiver<Result<SourceReady>>) {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("stylecam-capture".into())
+        .spawn(move || {
+            let opened = match open_source(&spec, &opts) {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let mut source = opened.source;
+            let mut ready = Some(SourceReady {
+                description: source.describe(),
+                no_camera: opened.no_camera,
+                frame_size: (0, 0),
+            });
+            while !shared.is_shutdown() {
+                match source.next_frame() {
+                    Ok(Some(frame)) => {
+                        if let Some(mut r) = ready.take() {
+                            r.frame_size = frame.image.dimensions();
+                            let _ = tx.send(Ok(r));
+                        }
+                        shared.counters.captured.fetch_add(1, Ordering::Relaxed);
+                        if shared.paused.load(Ordering::SeqCst) {
+                            continue; // keep the device drained, publish nothing
+                        }
+                        let frame = Arc::new(frame);
+                        *lock(&shared.latest) = Some(frame.clone());
+                        shared.frames.put(frame);
+                    }
+                    Ok(None) => {
+                        shared.post(format!("{} ended", source.describe()));
+                        break;
+                    }
+                    Err(e) => {
+                        if let Some(_r) = ready.take() {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                        shared.post(format!("capture stopped: {e}"));
+                        break;
+                    }
+                }
+            }
+            if let Some(cpu) = thread_cpu_time() {
+                shared
+                    .counters
+                    .capture_cpu_ns
+                    .store(cpu.as_nanos() as u64, Ordering::Relaxed);
+            }
+            // `source` drops here, on its own thread: the camera is released.
+        })
+        .expect("spawning a thread");
+    (handle, rx)
+}
+
+struct Loading {
+    style: usize,
+    rx: Receiver<Result<Box<dyn StyleEngine>>>,
+}
+
+fn start_loading(loader: &EngineLoader, styles: &[StyleChoice], style: usize) -> Loading {
+    let (tx, rx) = mpsc::channel();
+    let loader = loader.clone();
+    let path = styles[style].path.clone();
+    std::thread::Builder::new()
+        .name("stylecam-load".into())
+        .spawn(move || {
+            let _ = tx.send(loader(&path));
+        })
+        .expect("spawning a thread");
+    Loading { style, rx }
+}
+
+/// Starts the inference thread.
+pub fn spawn_inference(
+    shared: Arc<Shared>,
+    styles: Vec<StyleChoice>,
+    loader: EngineLoader,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("stylecam-infer".into())
+        .spawn(move || inference_loop(&shared, &styles, &loader))
+        .expect("spawning a thread")
+}
+
+fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader) {
+    let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
+    let mut loading: Option<Loading> = None;
+    let mut failed: Option<usize> = None;
+    let mut last: Option<Arc<Frame>> = None;
+    let mut last_done: Option<(u64, usize, (u32, u32))> = None;
+    let mut small_in = RgbImage::new(0, 0);
+    let mut small_out = RgbImage::new(0, 0);
+    let mut ema: Vec<f32> = Vec::new();
+    let mut ema_key: Option<(usize, (u32, u32))> = None;
+
+    while !shared.is_shutdown() {
+        let s = shared.settings();
+        if failed.is_some_and(|f| f != s.style) {
+            failed = None;
+        }
+        // Load the wanted style in the background; the current one keeps running meanwhile.
+        let running = engine.as_ref().map(|e| e.0);
+        if running != Some(s.style)
+            && loading.as_ref().map(|l| l.style) != Some(s.style)
+            && failed != Some(s.style)
+        {
+            loading = Some(start_loading(loader, styles, s.style));
+            lock(&shared.engine).loading_style = Some(s.style);
+        }
+        if let Some(l) = &loading {
+            match l.rx.try_recv() {
+                Ok(Ok(e)) => {
+                    let mut status = lock(&shared.engine);
+                    status.provider = e.provider();
+                    status.running_style = Some(l.style);
+                    status.loading_style = None;
+                    drop(status);
+                    engine = Some((l.style, e));
+                    loading = None;
+                }
+                Ok(Err(e)) => {
+                    shared.post(format!("cannot load style {}: {e}", styles[l.style].name));
+                    failed = Some(l.style);
+                    lock(&shared.engine).loading_style = None;
+                    loading = None;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    shared.post(format!("loading style {} failed", styles[l.style].name));
+                    failed = Some(l.style);
+                    lock(&shared.engine).loading_style = None;
+                    loading = None;
+                }
+            }
+        }
+
+        // The newest frame; when paused, keep working on the frozen one.
+        let fresh = if s.paused && last.is_some() {
+            shared.frames.take()
+        } else {
+            shared.frames.take_timeout(Duration::from_millis(20))
+        };
+        let had_fresh = fresh.is_some();
+        if let Some(f) = fresh {
+            last = Some(f);
+        }
+        let (Some(frame), Some((style, eng))) = (last.clone(), engine.as_mut()) else {
+            if !had_fresh {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            continue;
+        };
+        let frame_size = frame.image.dimensions();
+        let size = inference_size(frame_size, s.base_size, s.scale);
+        let key = (frame.index, *style, size);
+        if last_done == Some(key) {
+            if s.paused {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+
+        let t0 = Instant::now();
+        let mut output = shared.buffer(frame_size.0, frame_size.1);
+        let engine_ns;
+        let result = if size == frame_size {
+            let t = Instant::now();
+            let r = eng.stylize_into(&frame.image, &mut output);
+            engine_ns = t.elapsed().as_nanos() as u64;
+            r
+        } else {
+            if small_in.dimensions() != size {
+                small_in = RgbImage::new(size.0, size.1);
+            }
+            resize_into(&frame.image, &mut small_in);
+            let t = Instant::now();
+            let r = eng.stylize_into(&small_in, &mut small_out);
+            engine_ns = t.elapsed().as_nanos() as u64;
+            if r.is_ok() {
+                resize_into(&small_out, &mut output);
+            }
+            r
+        };
+        if let Err(e) = result {
+            shared.post(format!(
+                "style {} failed on a frame: {e}",
+                styles[*style].name
+            ));
+            failed = Some(*style);
+            engine = None;
+            continue;
+        }
+        if s.smooth > 0.0 && !s.paused {
+            let k = (*style, frame_size);
+            if ema_key != Some(k) || ema.len() != output.len() {
+                ema.clear();
+                ema.extend(output.iter().map(|&v| v as f32));
+                ema_key = Some(k);
+            } else {
+                let a = s.smooth.clamp(0.0, 0.99);
+                for (m, v) in ema.iter_mut().zip(output.iter_mut()) {
+                    *m = a * *m + (1.0 - a) * *v as f32;
+                    *v = (*m + 0.5) as u8;
+                }
+            }
+        }
+        let total = t0.elapsed().as_nanos() as u64;
+        let c = &shared.counters;
+        c.inferred.fetch_add(1, Ordering::Relaxed);
+        c.infer_ns.fetch_add(engine_ns, Ordering::Relaxed);
+        // Everything in this pass that was not the engine itself.
+        c.infer_extra_ns
+            .fetch_add(total.saturating_sub(engine_ns), Ordering::Relaxed);
+        last_done = Some(key);
+        let stylized = Stylized {
+            frame,
+            output,
+            style: *style,
+            infer_size: size,
+        };
+        shared.results.put(stylized);
+    }
+}
+
+/// CPU time consumed so far by the calling thread (Linux: /proc/thread-self/stat; else None).
+pub fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based) → indices 11, 12.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
+}

@@ -1,0 +1,107 @@
+//! Screenshots: the displayed frame as a timestamped PNG in the output folder.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use image::RgbImage;
+
+use crate::{Error, Result};
+
+/// `YYYYMMDD-HHMMSS-mmm` in UTC for `t`.
+pub fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{day:02}-{:02}{:02}{:02}-{:03}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A path `dir/PREFIX-TIMESTAMP.EXT` that does not exist yet (a counter is added on collision).
+pub fn timestamped_path(dir: &Path, prefix: &str, ext: &str) -> PathBuf {
+    let stamp = timestamp(SystemTime::now());
+    let mut path = dir.join(format!("{prefix}-{stamp}.{ext}"));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{prefix}-{stamp}-{n}.{ext}"));
+        n += 1;
+    }
+    path
+}
+
+/// Writes `frame` as a PNG into `dir` (created if missing) under a timestamped name.
+/// The file appears complete or not at all (written to a temporary name, then renamed).
+pub fn save_png(frame: &RgbImage, dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.to_path_buf(),
+        reason: format!(
+            "cannot create the screenshot folder: {e}. Pass --out-dir with a writable folder"
+        ),
+    })?;
+    let path = timestamped_path(dir, "stylecam", "png");
+    let tmp = path.with_extension("png.part");
+    let result = frame
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| Error::Output {
+            path: path.clone(),
+            reason: format!("{e}. Pass --out-dir with a writable folder"),
+        })
+        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(UNIX_EPOCH), "19700101-000000-000");
+        // 2024-02-29 12:34:56.789 UTC = 1709210096.789
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        assert_eq!(timestamp(t), "20240229-123456-789");
+    }
+
+    #[test]
+    fn saves_a_png_that_reads_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_fn(13, 7, |x, y| image::Rgb([x as u8 * 9, y as u8 * 30, 77]));
+        let a = save_png(&img, &dir.path().join("shots")).unwrap();
+        let b = save_png(&img, &dir.path().join("shots")).unwrap();
+        assert_ne!(a, b, "two quick screenshots get distinct names");
+        assert_eq!(image::open(&a).unwrap().into_rgb8(), img);
+    }
+
+    #[test]
+    fn unwritable_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = save_png(&RgbImage::new(2, 2), &file.join("sub"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--out-dir"), "{err}");
+    }
+}

@@ -1,0 +1,429 @@
+//! The live view, driven like a user would: a real window on a private Xvfb display, real key
+//! events from xdotool, and assertions on screenshots of the window (ImageMagick `import`).
+//!
+//! Needs Xvfb, xdotool and ImageMagick (the Makefile installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use stylecam::net::onnx::{random_weights, write_model, ModelMetadata};
+use stylecam::net::ImfwArch;
+
+/// A private X server, killed when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    /// Starts Xvfb on a display number it picks itself (`-displayfd`), so parallel tests and
+    /// other X servers never collide.
+    fn start() -> Xvfb {
+        let dir = tempfile::tempdir().unwrap();
+        let number_file = dir.path().join("display");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "exec Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>'{}'",
+                number_file.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh");
+        let t = Instant::now();
+        loop {
+            let n = std::fs::read_to_string(&number_file).unwrap_or_default();
+            if n.ends_with('\n') {
+                return Xvfb {
+                    child,
+                    display: format!(":{}", n.trim()),
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("Xvfb exited ({status}); it must be installed for the live-view tests (make setup)");
+            }
+            assert!(t.elapsed() < Duration::from_secs(20), "Xvfb did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of the live-view program: the `stylecam` binary's `live` subcommand once the CLI
+/// front end carries it, else the `live` example (built on demand).
+fn live_command() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let debug_dir = exe.parent().unwrap().parent().unwrap();
+    let example = debug_dir.join("examples").join("live");
+    if !example.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "live"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut c = Command::new(example);
+    c.args(["--device", "cpu", "--threads", "1"]);
+    c
+}
+
+/// Two generated styles (small random-weight ImfwNets) in a fresh models folder.
+fn models(dir: &Path) -> PathBuf {
+    let m = dir.join("models");
+    std::fs::create_dir_all(&m).unwrap();
+    for (seed, name) in [(11, "first"), (23, "second")] {
+        let arch = ImfwArch::new(8, 1);
+        let bytes = write_model(
+            &arch,
+            &random_weights(&arch, seed),
+            &ModelMetadata::new(name),
+        )
+        .unwrap();
+        std::fs::write(m.join(format!("{name}.onnx")), bytes).unwrap();
+    }
+    m
+}
+
+struct App {
+    child: Child,
+    window: String,
+    display: String,
+}
+
+impl App {
+    fn start(x: &Xvfb, dir: &Path, extra: &[&str]) -> App {
+        let models = models(dir);
+        let mut cmd = live_command();
+        cmd.args(["--models", models.to_str().unwrap()])
+            .args(["--out-dir", dir.join("out").to_str().unwrap()])
+            .args(extra)
+            .env("DISPLAY", &x.display)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let t = Instant::now();
+        loop {
+            let out = Command::new("xdotool")
+                .args(["search", "--name", "^stylecam$"])
+                .env("DISPLAY", &x.display)
+                .output()
+                .expect("xdotool must be installed for the live-view tests");
+            let id = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .map(str::to_string);
+            if let Some(window) = id {
+                return App {
+                    child,
+                    window,
+                    display: x.display.clone(),
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let err = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+                panic!("stylecam live exited before opening its window: {status}\n{err}");
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no window after 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("xdotool")
+                .args(["key", "--window", &self.window, k])
+                .env("DISPLAY", &self.display)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "xdotool key {k}");
+        }
+    }
+
+    fn grab(&self) -> RgbImage {
+        let out = Command::new("import")
+            .args(["-window", &self.window, "png:-"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("ImageMagick's import must be installed for the live-view tests");
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        image::load_from_memory(&out.stdout).unwrap().into_rgb8()
+    }
+
+    /// Screenshots until two in a row 300 ms apart are identical and `accept` holds.
+    fn settled(&self, what: &str, accept: impl Fn(&RgbImage) -> bool) -> RgbImage {
+        let t = Instant::now();
+        let mut prev = self.grab();
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let next = self.grab();
+            if next == prev && accept(&next) {
+                return next;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "the window never settled: {what}"
+            );
+            prev = next;
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mean absolute difference per channel (0…255) over a region.
+fn mean_diff(a: &RgbImage, b: &RgbImage, x0: u32, x1: u32) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let mut sum = 0u64;
+    let mut n = 0u64;
+    for y in 0..a.height() {
+        for x in x0..x1 {
+            for c in 0..3 {
+                sum += (a.get_pixel(x, y)[c] as i32 - b.get_pixel(x, y)[c] as i32).unsigned_abs()
+                    as u64;
+                n += 1;
+            }
+        }
+    }
+    sum as f64 / n as f64
+}
+
+/// Starts the live view on the test card, freezes the input (Space) and returns the app with
+/// screenshots of the frozen frame in the original view (O) and stylised (once the style ran).
+fn start_paused(x: &Xvfb, dir: &Path) -> (App, RgbImage, RgbImage) {
+    let app = App::start(
+        x,
+        dir,
+        &["--source", "testcard", "--no-overlay", "--source-fps", "15"],
+    );
+    app.keys(&["space", "o"]);
+    let original = app.settled("paused original view", |_| true);
+    app.keys(&["o"]);
+    let mut stylized = app.settled("paused stylised view", |img| img != &original);
+    // Inference may still finish the frame that was queued at the pause: wait until the picture
+    // has stayed the same for a full second.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let again = app.settled("paused stylised view", |img| img != &original);
+        if again == stylized {
+            break;
+        }
+        stylized = again;
+    }
+    (app, original, stylized)
+}
+
+#[test]
+fn views_strength_split_and_style_keys_change_the_window_as_expected() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (app, original, stylized) = start_paused(&x, dir.path());
+    assert_eq!(
+        stylized.dimensions(),
+        (640, 480),
+        "the window shows the 640×480 card 1:1"
+    );
+    assert!(
+        mean_diff(&stylized, &original, 0, 640) > 20.0,
+        "the stylised picture differs clearly from the original"
+    );
+
+    // Strength down to 0 %: exactly the original.
+    app.keys(&["minus"; 10]);
+    let zero = app.settled("strength 0", |img| img != &stylized);
+    assert_eq!(
+        mean_diff(&zero, &original, 0, 640),
+        0.0,
+        "strength 0 % shows the original"
+    );
+    app.keys(&["plus"; 5]);
+    let half = app.settled("strength 50", |img| img != &zero);
+    let (d_orig, d_styl) = (
+        mean_diff(&half, &original, 0, 640),
+        mean_diff(&half, &stylized, 0, 640),
+    );
+    assert!(
+        d_orig > 5.0 && d_styl > 5.0,
+        "50 % is between the two ({d_orig}, {d_styl})"
+    );
+    app.keys(&["plus"; 5]);
+    app.settled("strength 100", |img| img == &stylized);
+
+    // Split view: original on the left half, stylised on the right.
+    app.keys(&["s"]);
+    let split = app.settled("split view", |img| img != &stylized);
+    assert_eq!(
+        mean_diff(&split, &original, 0, 310),
+        0.0,
+        "left of the split is the original"
+    );
+    assert_eq!(
+        mean_diff(&split, &stylized, 330, 640),
+        0.0,
+        "right of the split is stylised"
+    );
+    app.keys(&["bracketright"; 4]); // split moves right by 20 %
+    let moved = app.settled("split moved", |img| img != &split);
+    assert_eq!(
+        mean_diff(&moved, &original, 0, 430),
+        0.0,
+        "the split moved right"
+    );
+    app.keys(&["s"]);
+    app.settled("split off", |img| img == &stylized);
+
+    // Style 2: a different picture, still not the original.
+    app.keys(&["2"]);
+    let second = app.settled("second style", |img| img != &stylized);
+    assert!(
+        mean_diff(&second, &stylized, 0, 640) > 20.0,
+        "style 2 looks different"
+    );
+    assert!(
+        mean_diff(&second, &original, 0, 640) > 20.0,
+        "style 2 is not the original"
+    );
+    app.keys(&["1"]);
+    app.settled("first style again", |img| img == &stylized);
+}
+
+#[test]
+fn screenshot_matches_the_window_and_q_quits_promptly() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, _original, stylized) = start_paused(&x, dir.path());
+    app.keys(&["p"]);
+    let out = dir.path().join("out");
+    let t = Instant::now();
+    let shot = loop {
+        let pngs: Vec<PathBuf> = std::fs::read_dir(&out)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        if let Some(p) = pngs
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "png"))
+        {
+            break p.clone();
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "P wrote no PNG into --out-dir"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let name = shot.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with("stylecam-") && name.len() > "stylecam-20240101-000000.png".len() - 1,
+        "{name}"
+    );
+    let png = image::open(&shot).unwrap().into_rgb8();
+    assert_eq!(png.dimensions(), stylized.dimensions());
+    assert_eq!(
+        mean_diff(&png, &stylized, 0, 640),
+        0.0,
+        "the screenshot is what the window shows"
+    );
+
+    // xdotool may report an error when the window vanishes under it: only the exit counts.
+    let _ = Command::new("xdotool")
+        .args(["key", "--window", &app.window, "q"])
+        .env("DISPLAY", &app.display)
+        .stderr(Stdio::null())
+        .status();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = app.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "q did not quit within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "q exits with status 0, got {status}");
+}
+
+#[test]
+fn without_a_camera_the_default_source_shows_the_test_card_with_a_banner() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    // No camera in the test environment (nor /dev/video*): the default source falls back.
+    if Path::new("/dev/video0").exists() {
+        eprintln!("a camera is present; the fallback cannot be observed here");
+        return;
+    }
+    let app = App::start(&x, dir.path(), &["--no-overlay"]);
+    // The banner: a dark red bar across the bottom of the frame.
+    let banner_rows = |img: &RgbImage| {
+        (0..img.height())
+            .filter(|&y| {
+                (0..img.width())
+                    .filter(|&x| img.get_pixel(x, y).0 == [0x90, 0x10, 0x10])
+                    .count()
+                    > 300
+            })
+            .count()
+    };
+    let t = Instant::now();
+    loop {
+        let img = app.grab();
+        let rows = banner_rows(&img);
+        if rows >= 10 {
+            // And the test card is running behind it: the picture changes.
+            std::thread::sleep(Duration::from_millis(300));
+            assert_ne!(app.grab(), img, "the test card is animated");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no NO CAMERA banner visible ({rows} rows)"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_explicit_camera_that_is_missing_is_a_clear_error() {
+    if Path::new("/dev/video0").exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let models = models(dir.path());
+    let out = live_command()
+        .args(["--source", "camera", "--models", models.to_str().unwrap()])
+        .env("DISPLAY", ":0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--source testcard"),
+        "names the way out: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
