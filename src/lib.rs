@@ -16,5 +16,6 @@ pub mod pixels;
 pub mod sink;
 pub mod source;
 pub mod styles;
+pub mod video;
 
 pub use error::{Error, Result};

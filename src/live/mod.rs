@@ -204,7 +204,9 @@ pub fn list_cameras() -> Result<Vec<CameraInfo>> {
 pub fn run_live(opts: LiveOptions) -> Result<()> {
     let hooks = LiveHooks {
         loader: default_loader(&opts)?,
-        recorder: None,
+        recorder: Some(crate::sink::recorder::recorder_factory(
+            crate::sink::recorder::RecorderOptions::new(""),
+        )),
     };
     let summary = run_live_with(opts, hooks)?;
     tracing::info!("{summary}");

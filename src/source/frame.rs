@@ -157,10 +157,8 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
     }
 }
 
-/// The video-file source: a looping, frame-rate-paced decoder of `path`.
-///
-/// Hook for the recording/video branch, whose decoder provides this source; until it is merged,
-/// video files are refused with a message that names what works instead.
+/// The video-file source: a looping, frame-rate-paced decoder of `path` (MP4 with H.264;
+/// see [`crate::source::video::VideoFileSource`]).
 pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
     if !path.exists() {
         return Err(Error::Input {
@@ -169,10 +167,9 @@ pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
                 .into(),
         });
     }
-    Err(Error::Video(format!(
-        "{}: this build cannot decode video files yet. Use a folder of images (--source DIR) or --source testcard",
-        path.display()
-    )))
+    Ok(Box::new(crate::source::video::VideoFileSource::open(
+        path, true,
+    )?))
 }
 
 #[cfg(test)]
