@@ -88,7 +88,11 @@ impl View for &F32View {
 }
 
 fn to_view(t: &Tensor) -> Result<F32View> {
-    let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    let t = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous();
     let shape = t.size().iter().map(|&d| d as usize).collect();
     let data = Vec::<f32>::try_from(t.flatten(0, -1))?;
     let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();

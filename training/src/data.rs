@@ -77,9 +77,15 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
 pub fn resize_shorter_side(img: &RgbImage, size: u32) -> RgbImage {
     let (w, h) = img.dimensions();
     let (nw, nh) = if w <= h {
-        (size, ((h as f64 * size as f64 / w as f64).round() as u32).max(size))
+        (
+            size,
+            ((h as f64 * size as f64 / w as f64).round() as u32).max(size),
+        )
     } else {
-        (((w as f64 * size as f64 / h as f64).round() as u32).max(size), size)
+        (
+            ((w as f64 * size as f64 / h as f64).round() as u32).max(size),
+            size,
+        )
     };
     image::imageops::resize(img, nw, nh, FilterType::Triangle)
 }
@@ -147,7 +153,10 @@ pub fn image_to_tensor(img: &RgbImage) -> Tensor {
 /// A normalised `[3,H,W]` (or `[1,3,H,W]`) tensor back to pixels, as the app does it: clamp to
 /// [-2.1, 2.7], denormalise, clip to [0,1], round.
 pub fn tensor_to_image(t: &Tensor) -> Result<RgbImage> {
-    let t = t.detach().to_device(tch::Device::Cpu).to_kind(tch::Kind::Float);
+    let t = t
+        .detach()
+        .to_device(tch::Device::Cpu)
+        .to_kind(tch::Kind::Float);
     let size = t.size();
     let (h, w) = (size[size.len() - 2], size[size.len() - 1]);
     let data = Vec::<f32>::try_from(t.reshape([3, h * w]).contiguous().flatten(0, -1))?;

@@ -76,7 +76,11 @@ pub fn verify(net: &ImfwNet, model: &Path) -> Result<f64> {
         .contiguous();
     let expected = Vec::<f32>::try_from(expected.flatten(0, -1))?;
     let data = Vec::<f32>::try_from(input.flatten(0, -1))?;
-    let got = run_ort(model, [1, 3, CHECK_SIZE as usize, CHECK_SIZE as usize], data)?;
+    let got = run_ort(
+        model,
+        [1, 3, CHECK_SIZE as usize, CHECK_SIZE as usize],
+        data,
+    )?;
     if got.len() != expected.len() {
         return Err(Error::ExportMismatch {
             path: model.to_path_buf(),

@@ -118,7 +118,8 @@ pub fn perceptual_loss(
 ) -> LossTerms {
     let target = tch::no_grad(|| vgg.forward(content_batch));
     let features = vgg.forward(output);
-    let content = features.relu[CONTENT_LAYER].mse_loss(&target.relu[CONTENT_LAYER], Reduction::Mean);
+    let content =
+        features.relu[CONTENT_LAYER].mse_loss(&target.relu[CONTENT_LAYER], Reduction::Mean);
     let style_loss = features
         .relu
         .iter()

@@ -153,7 +153,10 @@ fn stem(path: &std::path::Path) -> String {
 
 fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(String, String)> {
     let mut info = vec![
-        ("trainer".to_string(), format!("stylecam-train {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "trainer".to_string(),
+            format!("stylecam-train {}", env!("CARGO_PKG_VERSION")),
+        ),
         (
             "style_image".to_string(),
             cfg.style
@@ -165,7 +168,10 @@ fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(
         ("image_size".to_string(), cfg.image_size.to_string()),
         ("batch".to_string(), cfg.batch.to_string()),
         ("lr".to_string(), cfg.lr.to_string()),
-        ("content_weight".to_string(), cfg.weights.content.to_string()),
+        (
+            "content_weight".to_string(),
+            cfg.weights.content.to_string(),
+        ),
         ("style_weight".to_string(), cfg.weights.style.to_string()),
         ("tv_weight".to_string(), cfg.weights.tv.to_string()),
         ("vgg".to_string(), cfg.vgg.clone()),
@@ -244,13 +250,23 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
 }
 
 fn cmd_init(a: InitArgs) -> Result<()> {
-    let net = ImfwNet::new(ImfwArch::new(a.width, a.blocks), tch::Device::Cpu, a.seed as i64)?;
+    let net = ImfwNet::new(
+        ImfwArch::new(a.width, a.blocks),
+        tch::Device::Cpu,
+        a.seed as i64,
+    )?;
     let name = a.name.unwrap_or_else(|| stem(&a.out));
     let info = vec![
-        ("trainer".to_string(), format!("stylecam-train {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "trainer".to_string(),
+            format!("stylecam-train {}", env!("CARGO_PKG_VERSION")),
+        ),
         ("steps".to_string(), "0".to_string()),
         ("seed".to_string(), a.seed.to_string()),
-        ("note".to_string(), "untrained (random initialisation)".to_string()),
+        (
+            "note".to_string(),
+            "untrained (random initialisation)".to_string(),
+        ),
     ];
     let diff = export::export(&net, &name, &info, &a.out)?;
     println!(

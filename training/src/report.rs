@@ -82,7 +82,11 @@ pub struct CsvLog {
 impl CsvLog {
     /// Starts a new file, or — when resuming — keeps the rows up to `keep_through` (later rows
     /// came from steps that the checkpoint does not contain and will be recomputed).
-    pub fn open(path: &Path, weights: LossWeights, keep_through: Option<u64>) -> Result<(Self, Vec<LossRow>)> {
+    pub fn open(
+        path: &Path,
+        weights: LossWeights,
+        keep_through: Option<u64>,
+    ) -> Result<(Self, Vec<LossRow>)> {
         let rows = match keep_through {
             Some(step) if path.exists() => read_csv(path)?
                 .into_iter()
@@ -155,7 +159,11 @@ pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Resu
     };
     let series: [(&str, RGBColor, Box<dyn Fn(&LossValues) -> f64>); 4] = [
         ("total", BLACK, Box::new(|l| l.total)),
-        ("content", BLUE, Box::new(move |l| l.content * weights.content)),
+        (
+            "content",
+            BLUE,
+            Box::new(move |l| l.content * weights.content),
+        ),
         ("style", RED, Box::new(move |l| l.style * weights.style)),
         ("TV", GREEN, Box::new(move |l| l.tv * weights.tv)),
     ];
@@ -217,8 +225,9 @@ pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Resu
                 .map_err(|e| fail(e.to_string()))?;
             if text {
                 let c = *color;
-                s.label(*name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                s.label(*name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
             }
         }
         if text {
@@ -257,10 +266,13 @@ pub fn sample_grid(contents: &[RgbImage], stylized: &[RgbImage]) -> RgbImage {
 /// Encodes a PNG and writes it atomically.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     write_atomic(path, &bytes)
 }

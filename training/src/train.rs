@@ -79,7 +79,10 @@ impl TrainConfig {
             return bad("--lr must be a positive number");
         }
         let w = self.weights;
-        if [w.content, w.style, w.tv].iter().any(|v| !v.is_finite() || *v < 0.0) {
+        if [w.content, w.style, w.tv]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
             return bad("loss weights must be finite and non-negative");
         }
         Ok(())
@@ -94,15 +97,35 @@ impl TrainConfig {
             }
         };
         check("--width", self.width.to_string(), saved.width.to_string());
-        check("--blocks", self.blocks.to_string(), saved.blocks.to_string());
-        check("--size", self.image_size.to_string(), saved.image_size.to_string());
-        check("--style-size", format!("{:?}", self.style_size), format!("{:?}", saved.style_size));
+        check(
+            "--blocks",
+            self.blocks.to_string(),
+            saved.blocks.to_string(),
+        );
+        check(
+            "--size",
+            self.image_size.to_string(),
+            saved.image_size.to_string(),
+        );
+        check(
+            "--style-size",
+            format!("{:?}", self.style_size),
+            format!("{:?}", saved.style_size),
+        );
         check("--batch", self.batch.to_string(), saved.batch.to_string());
         check("--seed", self.seed.to_string(), saved.seed.to_string());
         check("--lr", self.lr.to_string(), saved.lr.to_string());
-        check("--style", self.style.display().to_string(), saved.style.display().to_string());
+        check(
+            "--style",
+            self.style.display().to_string(),
+            saved.style.display().to_string(),
+        );
         check("--vgg", self.vgg.clone(), saved.vgg.clone());
-        check("loss weights", format!("{:?}", self.weights), format!("{:?}", saved.weights));
+        check(
+            "loss weights",
+            format!("{:?}", self.weights),
+            format!("{:?}", saved.weights),
+        );
         out
     }
 }
@@ -219,7 +242,10 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         .collect();
     let sample_batch = (!sample_imgs.is_empty()).then(|| {
         Tensor::cat(
-            &sample_imgs.iter().map(data::image_to_tensor).collect::<Vec<_>>(),
+            &sample_imgs
+                .iter()
+                .map(data::image_to_tensor)
+                .collect::<Vec<_>>(),
             0,
         )
         .to_device(device)
@@ -301,7 +327,11 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
 
         let step_s = step_start.elapsed().as_secs_f64();
         let inst = batch.len as f64 / step_s.max(1e-9);
-        rate = if rate == 0.0 { inst } else { 0.9 * rate + 0.1 * inst };
+        rate = if rate == 0.0 {
+            inst
+        } else {
+            0.9 * rate + 0.1 * inst
+        };
         let elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
         let row = LossRow {
             step,

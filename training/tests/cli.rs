@@ -116,7 +116,10 @@ fn tiny_run_loss_falls_and_exports_a_working_model() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("max |diff|"));
 
     let rows = read_csv(&run.join("losses.csv")).unwrap();
-    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+    assert_eq!(
+        rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
     let first = rows[0].losses.total;
     let last5 = rows[15..].iter().map(|r| r.losses.total).sum::<f64>() / 5.0;
     assert!(
@@ -132,7 +135,9 @@ fn tiny_run_loss_falls_and_exports_a_working_model() {
 
     // The exported model runs in ONNX Runtime at a size it was not trained on.
     let (h, w) = (36usize, 52usize);
-    let input: Vec<f32> = (0..3 * h * w).map(|i| ((i % 97) as f32 / 48.0) - 1.0).collect();
+    let input: Vec<f32> = (0..3 * h * w)
+        .map(|i| ((i % 97) as f32 / 48.0) - 1.0)
+        .collect();
     let y = stylecam_train::export::run_ort(&model, [1, 3, h, w], input).unwrap();
     assert_eq!(y.len(), 3 * h * w);
     assert!(y.iter().all(|v| v.is_finite()));
@@ -166,10 +171,16 @@ fn kill_9_then_resume_reaches_the_uninterrupted_numbers() {
             child.try_wait().unwrap().is_none(),
             "the run ended before its first checkpoint"
         );
-        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(child.try_wait().unwrap().is_none(), "finished before the kill");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the kill"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
@@ -219,9 +230,12 @@ fn kill_9_then_resume_reaches_the_uninterrupted_numbers() {
         "--out".into(),
         exported.to_str().unwrap().into(),
     ]);
-    let input: Vec<f32> = (0..3 * 32 * 32).map(|i| (i % 13) as f32 / 7.0 - 1.0).collect();
+    let input: Vec<f32> = (0..3 * 32 * 32)
+        .map(|i| (i % 13) as f32 / 7.0 - 1.0)
+        .collect();
     let y1 = stylecam_train::export::run_ort(&exported, [1, 3, 32, 32], input.clone()).unwrap();
-    let y2 = stylecam_train::export::run_ort(&f.root.join("b.onnx"), [1, 3, 32, 32], input).unwrap();
+    let y2 =
+        stylecam_train::export::run_ort(&f.root.join("b.onnx"), [1, 3, 32, 32], input).unwrap();
     assert_eq!(y1, y2);
 }
 
@@ -252,12 +266,22 @@ fn divergence_stops_with_a_clear_message_and_keeps_good_checkpoints() {
     args.extend(["--lr".into(), "1e30".into()]);
     let err = run_err(&args);
     assert!(err.contains("diverged"), "{err}");
-    assert!(err.contains("--resume"), "the message should say how to go on: {err}");
-    assert!(!model.exists(), "no model may be exported from a diverged run");
+    assert!(
+        err.contains("--resume"),
+        "the message should say how to go on: {err}"
+    );
+    assert!(
+        !model.exists(),
+        "no model may be exported from a diverged run"
+    );
     for (_, p) in checkpoint::list(&run) {
         let ck = checkpoint::load(&p).unwrap();
         let losses = ck.meta.last_losses.unwrap();
-        assert!(losses.total.is_finite(), "checkpoint {} holds a NaN run", p.display());
+        assert!(
+            losses.total.is_finite(),
+            "checkpoint {} holds a NaN run",
+            p.display()
+        );
     }
 }
 
@@ -299,7 +323,10 @@ fn bad_inputs_are_clear_errors() {
     args[i + 1] = file.to_str().unwrap().into();
     let err = run_err(&args);
     assert!(err.contains("features.21.weight"), "{err}");
-    assert!(err.contains("features.5.bias has shape [64], expected [128]"), "{err}");
+    assert!(
+        err.contains("features.5.bias has shape [64], expected [128]"),
+        "{err}"
+    );
     assert!(err.contains("convert_vgg16.py"), "{err}");
 
     // Missing style image.

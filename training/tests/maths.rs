@@ -246,11 +246,30 @@ fn losses_forward_and_adam_step_match_pytorch_seed() {
     terms.total.backward();
     adam.step(&params);
     let mut moved = 0.0f64;
-    for (name, p) in &params {
+    // Biases of convolutions followed by instance norm have a zero true gradient (the norm removes
+    // the mean), so Adam turns rounding noise into ±lr steps of arbitrary sign: not comparable.
+    let before_norm = [
+        "conv1.bias",
+        "conv2.bias",
+        "conv3.bias",
+        "deconv1.bias",
+        "deconv2.bias",
+    ];
+    for (name, p) in params
+        .iter()
+        .filter(|(n, _)| !before_norm.contains(&n.as_str()))
+    {
         let expected = &reference_tensors[&format!("param.{name}")];
         let d = max_abs_diff(&p.detach(), expected);
         assert!(d <= 2e-6, "{name} after one Adam step differs by {d}");
-        moved = moved.max(max_abs_diff(&p.detach(), &tensors.iter().find(|(n, _)| n == &format!("net.{name}")).unwrap().1));
+        moved = moved.max(max_abs_diff(
+            &p.detach(),
+            &tensors
+                .iter()
+                .find(|(n, _)| n == &format!("net.{name}"))
+                .unwrap()
+                .1,
+        ));
     }
     assert!(moved > 1e-4, "the Adam step did not change the parameters");
 }
@@ -263,7 +282,9 @@ fn variables_carry_the_architecture_names_and_shapes() {
     let expected = arch.parameters();
     assert_eq!(vars.len(), expected.len());
     for (name, shape) in expected {
-        let t = vars.get(&name).unwrap_or_else(|| panic!("no variable {name}"));
+        let t = vars
+            .get(&name)
+            .unwrap_or_else(|| panic!("no variable {name}"));
         let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
         assert_eq!(t.size(), dims, "{name}");
     }

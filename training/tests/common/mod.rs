@@ -37,7 +37,11 @@ pub fn photo(seed: u64, w: u32, h: u32) -> RgbImage {
     for _ in 0..4 {
         let (cx, cy) = (rng.below(w) as i64, rng.below(h) as i64);
         let r = 3 + rng.below(w / 4) as i64;
-        let c = Rgb([rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8]);
+        let c = Rgb([
+            rng.below(256) as u8,
+            rng.below(256) as u8,
+            rng.below(256) as u8,
+        ]);
         let disc = rng.below(2) == 0;
         for y in 0..h as i64 {
             for x in 0..w as i64 {
