@@ -19,7 +19,8 @@
 //!
 //! Convolution weights are `[out, in, k, k]`; transposed-convolution weights are `[in, out, k, k]`
 //! (PyTorch's layouts, which ONNX shares). Instance norm uses ε = 1e-5 and biased variance.
-//! Spatial sizes: an input whose height and width are multiples of 4 comes back at the same size.
+//! Spatial sizes: an input whose height and width are multiples of 4 (and at least 8) comes back
+//! at the same size; see [`SIZE_MULTIPLE`] for how frames of other sizes are padded and cropped.
 
 /// Width of the seed network (channels after the first convolution).
 pub const SEED_WIDTH: usize = 32;
@@ -34,7 +35,40 @@ pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// The network's output is clamped to this range (in normalised units) before denormalising.
 pub const OUTPUT_CLAMP: (f32, f32) = (-2.1, 2.7);
 /// Height and width of the network's input must be multiples of this.
+///
+/// **Padding rule for frames of any size** (the engine, the reference forward pass in
+/// `tests/common/reference.rs` and anything else that feeds the network must agree):
+///
+/// 1. Each side length `len` (height and width independently) is padded up to
+///    [`network_size`]`(len)`: the next multiple of [`SIZE_MULTIPLE`], and at least [`MIN_SIZE`].
+/// 2. The extra `extra = network_size(len) - len` pixels are split as
+///    `before = extra / 2` (top / left) and `after = extra - extra / 2` (bottom / right);
+///    [`size_padding`] returns that pair.
+/// 3. The padding is a *reflection* about the edge pixel, which is not repeated (ONNX `Pad`
+///    mode `reflect`, numpy `reflect`, PyTorch `ReflectionPad2d`): padded index `-1` reads `1`,
+///    index `len` reads `len - 2`. When the padding is longer than `len - 1` the reflection keeps
+///    bouncing between the edges (the source index is folded with period `2·(len − 1)`); a side
+///    of length 1 is repeated.
+/// 4. Padding is applied to the normalised input tensor (equivalently to the u8 image: it is a
+///    pure copy), the network runs on the padded tensor, and its output is cropped back to rows
+///    `before .. before + len` (and the same for columns) before clamping and denormalising.
 pub const SIZE_MULTIPLE: usize = 4;
+/// Smallest side the network accepts: its first reflection pad of 4 needs at least 5 pixels, so
+/// the smallest multiple of [`SIZE_MULTIPLE`] that works is 8.
+pub const MIN_SIZE: usize = 8;
+
+/// The side length the network runs at for an input side of `len` pixels: the next multiple of
+/// [`SIZE_MULTIPLE`], at least [`MIN_SIZE`]. See [`SIZE_MULTIPLE`] for the whole padding rule.
+pub fn network_size(len: usize) -> usize {
+    len.max(MIN_SIZE).div_ceil(SIZE_MULTIPLE) * SIZE_MULTIPLE
+}
+
+/// Reflection padding `(before, after)` that brings a side of `len` pixels to
+/// [`network_size`]`(len)`: `before = extra / 2`, `after = extra - extra / 2`.
+pub fn size_padding(len: usize) -> (usize, usize) {
+    let extra = network_size(len) - len;
+    (extra / 2, extra - extra / 2)
+}
 
 /// The shape of one ImfwNet: base width and number of residual blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,15 +178,16 @@ impl ImfwArch {
             l.push(Layer::AddResidual);
             l.push(Layer::Relu);
         }
-        let deconv = |name: &str, cin, cout, kernel, stride, pad, output_pad| Layer::ConvTranspose {
-            name: name.to_string(),
-            cin,
-            cout,
-            kernel,
-            stride,
-            pad,
-            output_pad,
-        };
+        let deconv =
+            |name: &str, cin, cout, kernel, stride, pad, output_pad| Layer::ConvTranspose {
+                name: name.to_string(),
+                cin,
+                cout,
+                kernel,
+                stride,
+                pad,
+                output_pad,
+            };
         l.extend([
             deconv("deconv1", 4 * w, 2 * w, 3, 2, 1, 1),
             norm("in4", 2 * w),
@@ -261,6 +296,24 @@ mod tests {
         // Counted by hand from the layer list (checked against PyTorch in tests/).
         // 1,676,675 parameters for w32 b5.
         assert_eq!(ImfwArch::SEED.parameter_count(), 1_676_675);
+    }
+
+    #[test]
+    fn padding_reaches_the_next_multiple_of_four_split_top_heavy_at_the_end() {
+        assert_eq!(size_padding(640), (0, 0));
+        assert_eq!(size_padding(37), (1, 2)); // 37 → 40
+        assert_eq!(size_padding(38), (1, 1)); // 38 → 40
+        assert_eq!(size_padding(39), (0, 1)); // 39 → 40
+        assert_eq!(size_padding(23), (0, 1)); // 23 → 24
+        assert_eq!(size_padding(5), (1, 2)); // 5 → 8 (MIN_SIZE)
+        assert_eq!(size_padding(1), (3, 4)); // 1 → 8
+        assert_eq!(network_size(4), 8);
+        assert_eq!(network_size(9), 12);
+        for len in 1..100 {
+            let (b, a) = size_padding(len);
+            assert_eq!((len + b + a) % SIZE_MULTIPLE, 0);
+            assert!(len + b + a >= MIN_SIZE);
+        }
     }
 
     #[test]

@@ -2,5 +2,7 @@
 
 pub mod arch;
 pub mod onnx;
+pub mod onnx_proto;
 
 pub use arch::{ImfwArch, Layer};
+pub use onnx::{ModelMetadata, Tensor, Weights};

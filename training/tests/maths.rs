@@ -155,7 +155,7 @@ fn losses_forward_and_adam_step_match_pytorch_seed() {
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let arch = ImfwArch::new(8, 2);
-    let mut net = ImfwNet::new(arch, Device::Cpu, 3).unwrap();
+    let net = ImfwNet::new(arch, Device::Cpu, 3).unwrap();
     // Non-trivial norm parameters, so a swapped weight/bias would show.
     tch::no_grad(|| {
         for (name, mut t) in net.named_parameters() {

@@ -1,0 +1,282 @@
+//! Offline stylization of files: which inputs, which outputs, and the per-file loop behind
+//! `stylecam stylize`.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+use image::RgbImage;
+
+use crate::source::image_file::{has_image_extension, read_rgb};
+use crate::{Error, Result};
+
+/// Largest value accepted for `--size` sides and `--max-side`.
+pub const MAX_SIZE: u32 = 16_384;
+
+/// How inputs are resized before stylization (the output has the stylized size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resize {
+    /// Keep the input's own resolution.
+    #[default]
+    Native,
+    /// Exactly this width × height.
+    Exact(u32, u32),
+    /// Scale down (never up) so that the longer side is at most this many pixels.
+    MaxSide(u32),
+}
+
+impl Resize {
+    /// The size an input of `w`×`h` is stylized at.
+    pub fn target(&self, w: u32, h: u32) -> (u32, u32) {
+        match *self {
+            Resize::Native => (w, h),
+            Resize::Exact(tw, th) => (tw, th),
+            Resize::MaxSide(m) => {
+                let long = w.max(h);
+                if long <= m {
+                    (w, h)
+                } else {
+                    let s = m as f64 / long as f64;
+                    (
+                        ((w as f64 * s).round() as u32).max(1),
+                        ((h as f64 * s).round() as u32).max(1),
+                    )
+                }
+            }
+        }
+    }
+
+    /// Apply to an image (no copy when the size does not change).
+    pub fn apply(&self, image: RgbImage) -> RgbImage {
+        let (w, h) = image.dimensions();
+        let (tw, th) = self.target(w, h);
+        if (tw, th) == (w, h) {
+            image
+        } else {
+            image::imageops::resize(&image, tw, th, FilterType::Triangle)
+        }
+    }
+}
+
+/// Parse `WxH` (e.g. `640x480`), each side 1..=16384.
+pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT (e.g. 640x480)"))?;
+    let side = |v: &str, what: &str| -> std::result::Result<u32, String> {
+        let n: u32 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{what} '{v}' is not a whole number"))?;
+        if n == 0 || n > MAX_SIZE {
+            return Err(format!("{what} {n} is out of range: must be 1..={MAX_SIZE}"));
+        }
+        Ok(n)
+    };
+    Ok((side(w, "width")?, side(h, "height")?))
+}
+
+/// Parse `--max-side N`, 1..=16384.
+pub fn parse_max_side(s: &str) -> std::result::Result<u32, String> {
+    let n: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if n == 0 || n > MAX_SIZE {
+        return Err(format!("{n} is out of range: must be 1..={MAX_SIZE}"));
+    }
+    Ok(n)
+}
+
+/// Where outputs go.
+#[derive(Debug, Clone)]
+pub enum OutputSpec {
+    /// One input, one named output file.
+    File(PathBuf),
+    /// Any number of inputs; each output is `DIR/<relative path>` with the extension `format`
+    /// (or the input's own extension when `format` is `None`).
+    Dir {
+        dir: PathBuf,
+        format: Option<String>,
+    },
+}
+
+/// One input file and the file its stylization is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+/// Expand folders (recursively, sorted) and pair every input with its output path.
+///
+/// Folders contribute every file with an image extension; a file named explicitly is taken
+/// whatever its extension (its content decides). Refuses to write over an input.
+pub fn plan(inputs: &[PathBuf], output: &OutputSpec) -> Result<Vec<Job>> {
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (file, path relative to its root)
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            collect_images(input, &mut found)?;
+            found.sort();
+            if found.is_empty() {
+                return Err(Error::Input {
+                    path: input.clone(),
+                    reason: "the folder contains no image files".into(),
+                });
+            }
+            for f in found {
+                let rel = f.strip_prefix(input).unwrap_or(&f).to_path_buf();
+                files.push((f, rel));
+            }
+        } else {
+            let name = input
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| input.clone());
+            files.push((input.clone(), name));
+        }
+    }
+    let jobs: Vec<Job> = match output {
+        OutputSpec::File(out) => {
+            if files.len() != 1 {
+                return Err(Error::InvalidArgument(format!(
+                    "-o names one output file but there are {} inputs; use --out-dir DIR instead",
+                    files.len()
+                )));
+            }
+            vec![Job {
+                input: files.remove(0).0,
+                output: out.clone(),
+            }]
+        }
+        OutputSpec::Dir { dir, format } => files
+            .into_iter()
+            .map(|(input, rel)| {
+                let mut out = dir.join(rel);
+                let ext = format.clone().or_else(|| {
+                    input
+                        .extension()
+                        .map(|e| e.to_string_lossy().to_lowercase())
+                        .filter(|e| crate::sink::image_file::format_for(Path::new(&format!("x.{e}"))).is_ok())
+                });
+                out.set_extension(ext.as_deref().unwrap_or("png"));
+                Job { input, output: out }
+            })
+            .collect(),
+    };
+    for job in &jobs {
+        if same_file(&job.input, &job.output) {
+            return Err(Error::InvalidArgument(format!(
+                "the output {} is the input itself; choose another output so the original is not overwritten",
+                job.output.display()
+            )));
+        }
+    }
+    Ok(jobs)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::Input {
+        path: dir.to_path_buf(),
+        reason: format!("cannot list the folder: {e}"),
+    })?;
+    for entry in rd.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect_images(&p, out)?;
+        } else if has_image_extension(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Read, resize and return the image of one job (decode errors name the file).
+pub fn load_input(job: &Job, resize: Resize) -> Result<RgbImage> {
+    Ok(resize.apply(read_rgb(&job.input)?))
+}
+
+/// Make sure the folder an output goes into exists (creating `--out-dir` trees) and is
+/// writable, before any time is spent on inference.
+pub fn prepare_output_dir(output: &Path, create: bool) -> Result<()> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        if create {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Output {
+                path: dir.clone(),
+                reason: format!("cannot create the output folder: {e}"),
+            })?;
+        } else {
+            return Err(Error::Output {
+                path: output.to_path_buf(),
+                reason: format!(
+                    "the folder {} does not exist; create it first or use --out-dir",
+                    dir.display()
+                ),
+            });
+        }
+    }
+    let probe = tempfile::Builder::new()
+        .prefix(".stylecam-probe")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::Output {
+            path: output.to_path_buf(),
+            reason: format!("the folder {} is not writable ({e}); choose another output", dir.display()),
+        })?;
+    drop(probe);
+    crate::sink::image_file::format_for(output)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_ranges() {
+        assert_eq!(parse_size("640x480"), Ok((640, 480)));
+        assert_eq!(parse_size("37X23"), Ok((37, 23)));
+        assert!(parse_size("0x10").unwrap_err().contains("1..=16384"));
+        assert!(parse_size("640").unwrap_err().contains("WIDTHxHEIGHT"));
+        assert!(parse_max_side("99999").unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn max_side_only_shrinks() {
+        assert_eq!(Resize::MaxSide(100).target(400, 200), (100, 50));
+        assert_eq!(Resize::MaxSide(1000).target(400, 200), (400, 200));
+    }
+
+    #[test]
+    fn dir_plan_keeps_relative_names_and_refuses_overwriting_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("a.jpg"), b"x").unwrap();
+        std::fs::write(d.path().join("sub/b.png"), b"x").unwrap();
+        std::fs::write(d.path().join("notes.txt"), b"x").unwrap();
+        let out = d.path().join("out");
+        let jobs = plan(
+            &[d.path().to_path_buf()],
+            &OutputSpec::Dir { dir: out.clone(), format: None },
+        )
+        .unwrap();
+        let outs: Vec<_> = jobs.iter().map(|j| j.output.clone()).collect();
+        assert_eq!(outs, vec![out.join("a.jpg"), out.join("sub/b.png")]);
+
+        let same = plan(
+            &[d.path().join("a.jpg")],
+            &OutputSpec::File(d.path().join("a.jpg")),
+        );
+        assert!(same.unwrap_err().to_string().contains("input itself"));
+    }
+}

@@ -1,0 +1,213 @@
+//! `--device auto|cpu|cuda|tensorrt` → execution providers, and which one actually runs.
+//!
+//! * `auto` tries CUDA, then CPU. If CUDA cannot start, one info line says why and the session
+//!   runs on the CPU.
+//! * `cuda` / `tensorrt` must start, or [`Error::ProviderUnavailable`] carries ONNX Runtime's
+//!   reason. TensorRT is only used when asked for (engine builds take minutes); CUDA backs it for
+//!   nodes TensorRT does not take.
+//! * `cpu` never touches a GPU.
+//!
+//! Providers are registered with `error_on_failure`, so a provider that cannot start is reported
+//! instead of silently replaced by the CPU.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ort::ep::{self, ExecutionProviderDispatch};
+use ort::session::builder::SessionBuilder;
+use ort::session::Session;
+
+use super::runtime;
+use super::stylizer::EngineOptions;
+use crate::{Error, Result};
+
+/// What the user asked for (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// CUDA when it starts, else CPU.
+    #[default]
+    Auto,
+    /// CPU only.
+    Cpu,
+    /// CUDA, or fail.
+    Cuda,
+    /// TensorRT (with CUDA for the rest), or fail.
+    #[value(name = "tensorrt")]
+    TensorRt,
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+            DeviceChoice::TensorRt => "tensorrt",
+        })
+    }
+}
+
+/// The execution provider a session actually runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    Cpu,
+    Cuda,
+    TensorRt,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Cpu => "CPU",
+            Provider::Cuda => "CUDA",
+            Provider::TensorRt => "TensorRT",
+        })
+    }
+}
+
+static CUDA_FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
+
+/// Creates a session for `model_bytes` (read from `model_path`) on the requested device.
+pub(crate) fn open_session(
+    model_path: &Path,
+    model_bytes: &[u8],
+    choice: DeviceChoice,
+    opts: &EngineOptions,
+) -> Result<(Session, Provider)> {
+    let wanted = match choice {
+        DeviceChoice::Cpu => return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu)),
+        DeviceChoice::Auto | DeviceChoice::Cuda => Provider::Cuda,
+        DeviceChoice::TensorRt => Provider::TensorRt,
+    };
+    let reason = match open_accelerated(wanted, model_bytes, opts) {
+        Ok(session) => return Ok((session, wanted)),
+        Err(Attempt::Registration(reason)) => reason,
+        Err(Attempt::Commit(reason)) => {
+            // Provider or model? A CPU session tells: if the CPU cannot load it either, the model
+            // is at fault and that is the error to report.
+            let cpu = open_on_cpu(model_path, model_bytes, opts)?;
+            if choice == DeviceChoice::Auto {
+                log_cuda_fallback(&reason);
+                return Ok((cpu, Provider::Cpu));
+            }
+            reason
+        }
+    };
+    if choice == DeviceChoice::Auto {
+        log_cuda_fallback(&reason);
+        return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu));
+    }
+    Err(Error::ProviderUnavailable {
+        provider: wanted.to_string(),
+        reason,
+    })
+}
+
+fn log_cuda_fallback(reason: &str) {
+    if !CUDA_FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::info!("CUDA unavailable ({}); running on CPU", first_line(reason));
+    } else {
+        tracing::debug!("CUDA unavailable ({reason}); running on CPU");
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
+}
+
+enum Attempt {
+    /// The provider refused to register (not built in, libraries missing, no device).
+    Registration(String),
+    /// Registered, but the session could not be created with it.
+    Commit(String),
+}
+
+fn open_accelerated(provider: Provider, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session, Attempt> {
+    let builder = configured_builder(opts).map_err(|e| Attempt::Registration(e.to_string()))?;
+    let eps = execution_providers(provider, opts);
+    let mut builder = builder
+        .with_execution_providers(eps)
+        .map_err(|e| Attempt::Registration(e.to_string()))?;
+    builder
+        .commit_from_memory(model_bytes)
+        .map_err(|e| Attempt::Commit(e.to_string()))
+}
+
+fn open_on_cpu(model_path: &Path, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session> {
+    let mut builder = configured_builder(opts)?;
+    builder.commit_from_memory(model_bytes).map_err(|e| Error::InvalidModel {
+        path: model_path.to_path_buf(),
+        problem: format!("ONNX Runtime cannot load it: {e}"),
+    })
+}
+
+/// A session builder with the thread count and optimisation level applied.
+fn configured_builder(opts: &EngineOptions) -> Result<SessionBuilder> {
+    let env = runtime::environment()?;
+    let threads = opts.intra_threads.unwrap_or_else(num_cpus::get_physical).max(1);
+    let builder = Session::builder(env)?
+        .with_intra_threads(threads)
+        .map_err(ort::Error::from)?
+        .with_optimization_level(opts.optimisation.into())
+        .map_err(ort::Error::from)?;
+    Ok(builder)
+}
+
+fn execution_providers(provider: Provider, opts: &EngineOptions) -> Vec<ExecutionProviderDispatch> {
+    let cuda = ep::CUDA::default()
+        .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Exhaustive)
+        .with_conv_max_workspace(true);
+    match provider {
+        Provider::Cpu => Vec::new(),
+        Provider::Cuda => vec![cuda.build().error_on_failure()],
+        Provider::TensorRt => {
+            let cache = tensorrt_cache_dir();
+            if let Err(e) = std::fs::create_dir_all(&cache) {
+                tracing::warn!("cannot create the TensorRT engine cache {}: {e}", cache.display());
+            }
+            let cache = cache.to_string_lossy().into_owned();
+            let trt = ep::TensorRT::default()
+                .with_engine_cache(true)
+                .with_engine_cache_path(&cache)
+                .with_timing_cache(true)
+                .with_timing_cache_path(&cache)
+                .with_fp16(opts.fp16);
+            vec![trt.build().error_on_failure(), cuda.build().error_on_failure()]
+        }
+    }
+}
+
+/// Where TensorRT keeps built engines: `$STYLECAM_TRT_CACHE`, else
+/// `$XDG_CACHE_HOME/stylecam/trt`, else `~/.cache/stylecam/trt`.
+pub fn tensorrt_cache_dir() -> PathBuf {
+    let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = non_empty("STYLECAM_TRT_CACHE") {
+        return p;
+    }
+    let base = non_empty("XDG_CACHE_HOME")
+        .or_else(|| non_empty("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("stylecam").join("trt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn device_names_parse_as_typed_on_the_command_line() {
+        for (s, d) in [
+            ("auto", DeviceChoice::Auto),
+            ("cpu", DeviceChoice::Cpu),
+            ("cuda", DeviceChoice::Cuda),
+            ("tensorrt", DeviceChoice::TensorRt),
+        ] {
+            assert_eq!(DeviceChoice::from_str(s, true).unwrap(), d);
+            assert_eq!(d.to_string(), s);
+        }
+        assert!(DeviceChoice::from_str("gpu", true).is_err());
+        assert_eq!(Provider::TensorRt.to_string(), "TensorRT");
+    }
+}

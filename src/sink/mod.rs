@@ -1,0 +1,3 @@
+//! Sinks: where stylized pictures go.
+
+pub mod image_file;

@@ -1,0 +1,3 @@
+//! Frame sources: where pictures come from.
+
+pub mod image_file;

@@ -1,0 +1,63 @@
+//! Tiny hand-built ONNX models with the wrong interface, for the engine's validation errors.
+//!
+//! Each is a single `Identity` node from `input` to `output` whose declared element type and
+//! shape are chosen by the test; ONNX Runtime loads them fine, so only stylecam's own
+//! interface check can reject them.
+#![allow(dead_code)]
+
+use prost::Message;
+use stylecam::net::onnx_proto::{
+    tensor_shape_proto::{dimension, Dimension},
+    type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
+};
+
+fn value(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(dimension::Value::DimValue(d)),
+                            denotation: String::new(),
+                        })
+                        .collect(),
+                }),
+            })),
+            denotation: String::new(),
+        }),
+        doc_string: String::new(),
+    }
+}
+
+/// `output = Identity(input)` with the given ONNX element type code (1 = float32, 7 = int64)
+/// and fixed dims on both sides.
+pub fn identity_model(elem_type: i32, dims: &[i64]) -> Vec<u8> {
+    let model = ModelProto {
+        ir_version: 8,
+        producer_name: "stylecam-tests".into(),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(GraphProto {
+            name: "identity".into(),
+            node: vec![NodeProto {
+                input: vec!["input".into()],
+                output: vec!["output".into()],
+                name: "id".into(),
+                op_type: "Identity".into(),
+                ..Default::default()
+            }],
+            input: vec![value("input", elem_type, dims)],
+            output: vec![value("output", elem_type, dims)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    model.encode_to_vec()
+}
