@@ -155,7 +155,7 @@ pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
             step_of(&p).map(|s| (s, p))
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|e| std::cmp::Reverse(e.0));
     found
 }
 

@@ -149,6 +149,7 @@ fn font_available() -> bool {
     })
 }
 
+#[allow(clippy::type_complexity)]
 /// Draws log10 of the weighted loss terms and the total against the step, as a PNG.
 pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Result<()> {
     const W: u32 = 900;

@@ -69,7 +69,7 @@ impl TrainConfig {
         if self.batch == 0 {
             return bad("--batch must be at least 1");
         }
-        if self.image_size < 16 || self.image_size % 4 != 0 {
+        if self.image_size < 16 || !self.image_size.is_multiple_of(4) {
             return bad("--size must be a multiple of 4 and at least 16 (VGG16 pools three times)");
         }
         if self.checkpoint_every == 0 || self.sample_every == 0 {
@@ -348,7 +348,7 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
             values.content, values.style, values.tv, values.total
         ));
 
-        if step % cfg.checkpoint_every == 0 || step == total {
+        if step.is_multiple_of(cfg.checkpoint_every) || step == total {
             let mut tensors: Vec<(String, Tensor)> = params
                 .iter()
                 .map(|(n, t)| (format!("net.{n}"), t.shallow_clone()))
@@ -366,7 +366,7 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
             };
             last_checkpoint = Some(checkpoint::save(&cfg.checkpoint_dir, &tensors, &meta)?);
         }
-        if step % cfg.sample_every == 0 || step == total {
+        if step.is_multiple_of(cfg.sample_every) || step == total {
             report::plot_losses(&cfg.checkpoint_dir.join("loss.png"), &rows, &cfg.weights)?;
             if let Some(sb) = &sample_batch {
                 write_samples(&net, sb, &sample_imgs, &cfg.checkpoint_dir, step)?;

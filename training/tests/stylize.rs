@@ -23,28 +23,38 @@ fn trained_model_stylizes_like_the_trainer_in_the_app_engine() {
         .arg(&photos)
         .args(["--vgg", "random:1", "--out"])
         .arg(&model)
-        .args(["--size", "64", "--batch", "2", "--width", "8", "--blocks", "1"])
+        .args([
+            "--size", "64", "--batch", "2", "--width", "8", "--blocks", "1",
+        ])
         .args(["--steps", "3", "--device", "cpu", "--threads", "1"])
         .args(["--content-weight", "5e3", "--style-weight", "1e9"])
         .arg("--checkpoint-dir")
         .arg(&run)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut stylizer = Stylizer::load(&model, DeviceChoice::Cpu, &EngineOptions::default())
         .unwrap_or_else(|e| panic!("the app cannot load the exported model: {e}"));
     assert_eq!(stylizer.name(), "tiny");
 
     // The trainer's own view of the same network.
-    let ck = checkpoint::latest(&run).unwrap().expect("a final checkpoint");
+    let ck = checkpoint::latest(&run)
+        .unwrap()
+        .expect("a final checkpoint");
     let mut net = ImfwNet::new(ck.meta.config.arch(), tch::Device::Cpu, 0).unwrap();
     net.load(&ck.net).unwrap();
 
     let photo = common::photo(99, 52, 36);
     let app = stylizer.stylize(&photo).unwrap();
-    let ours = data::tensor_to_image(&tch::no_grad(|| net.forward(&data::image_to_tensor(&photo))))
-        .unwrap();
+    let ours = data::tensor_to_image(&tch::no_grad(|| {
+        net.forward(&data::image_to_tensor(&photo))
+    }))
+    .unwrap();
     assert_eq!(app.dimensions(), (52, 36));
     let worst = app
         .as_raw()
