@@ -1,0 +1,198 @@
+//! Export: the tch network → the app crate's ONNX writer → a file, then verified with ONNX Runtime
+//! against tch's own forward pass.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use stylecam::net::onnx::{self, ModelMetadata, Weights};
+use tch::{Device, Kind, Tensor};
+
+use crate::checkpoint::write_atomic;
+use crate::net::ImfwNet;
+use crate::{Error, Result};
+
+/// Largest acceptable |ONNX − tch| on the verification image.
+pub const TOLERANCE: f64 = 1e-4;
+/// Side of the random verification image.
+const CHECK_SIZE: i64 = 64;
+
+/// The network's parameters as the ONNX writer takes them (float32, CPU copies).
+pub fn weights(net: &ImfwNet) -> Result<Weights> {
+    let mut out = Weights::new();
+    for (name, t) in net.named_parameters() {
+        let t = t
+            .detach()
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
+        let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+        let data = Vec::<f32>::try_from(t.flatten(0, -1))?;
+        out.insert(name, onnx::Tensor { shape, data });
+    }
+    Ok(out)
+}
+
+/// Writes `net` to `out` (atomically) with `name` and free-form `info` as metadata, then checks
+/// it with ONNX Runtime. Returns the max absolute difference to tch's forward pass.
+pub fn export(net: &ImfwNet, name: &str, info: &[(String, String)], out: &Path) -> Result<f64> {
+    let mut meta = ModelMetadata::new(name);
+    meta.extra = info.to_vec();
+    let bytes = onnx::write_model(&net.arch, &weights(net)?, &meta)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    // Verified under a side name first, so `out` only ever holds a checked model.
+    let mut unverified = out.as_os_str().to_owned();
+    unverified.push(".unverified");
+    let unverified = PathBuf::from(unverified);
+    write_atomic(&unverified, &bytes)?;
+    let diff = match verify(net, &unverified) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&unverified);
+            return Err(e);
+        }
+    };
+    if diff > TOLERANCE {
+        return Err(Error::ExportMismatch {
+            path: unverified,
+            max_abs_diff: diff,
+            tolerance: TOLERANCE,
+        });
+    }
+    std::fs::rename(&unverified, out).map_err(|e| Error::Output {
+        path: out.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(diff)
+}
+
+/// Runs `model` in ONNX Runtime (CPU) on a fixed random image and returns the max absolute
+/// difference to `net`'s output.
+pub fn verify(net: &ImfwNet, model: &Path) -> Result<f64> {
+    let input = Tensor::randn([1, 3, CHECK_SIZE, CHECK_SIZE], (Kind::Float, Device::Cpu));
+    let expected = tch::no_grad(|| net.forward(&input.to_device(net.vs.device())))
+        .to_device(Device::Cpu)
+        .contiguous();
+    let expected = Vec::<f32>::try_from(expected.flatten(0, -1))?;
+    let data = Vec::<f32>::try_from(input.flatten(0, -1))?;
+    let got = run_ort(
+        model,
+        [1, 3, CHECK_SIZE as usize, CHECK_SIZE as usize],
+        data,
+    )?;
+    if got.len() != expected.len() {
+        return Err(Error::ExportMismatch {
+            path: model.to_path_buf(),
+            max_abs_diff: f64::INFINITY,
+            tolerance: TOLERANCE,
+        });
+    }
+    Ok(got
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (*a as f64 - *b as f64).abs())
+        .fold(0.0, f64::max))
+}
+
+/// Runs an image model on one NCHW float input and returns the output's values.
+pub fn run_ort(model: &Path, shape: [usize; 4], data: Vec<f32>) -> Result<Vec<f32>> {
+    let env = init_ort()?;
+    let mut session = ort::session::Session::builder(env)?
+        .with_intra_threads(1)
+        .map_err(ort::Error::from)?
+        .commit_from_file(model)?;
+    let input = ort::value::Tensor::from_array((shape, data))?;
+    let outputs = session.run(ort::inputs![onnx::INPUT_NAME => input])?;
+    let (_, values) = outputs[onnx::OUTPUT_NAME].try_extract_tensor::<f32>()?;
+    Ok(values.to_vec())
+}
+
+/// Loads libonnxruntime once: `$ORT_DYLIB_PATH`, next to the executable, the project's `.venv`
+/// (looked for in the executable's and the current directory's ancestors), or the onnxruntime
+/// package beside the torch this binary was built against.
+pub fn init_ort() -> Result<&'static ort::environment::Environment> {
+    static LOADED: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let candidates = ort_candidates();
+            let mut tried = Vec::new();
+            for path in &candidates {
+                if !path.is_file() {
+                    tried.push(format!("  {} (not found)", path.display()));
+                    continue;
+                }
+                match ort::init_from(path) {
+                    Ok(builder) => match builder.with_name("stylecam-train").build() {
+                        Ok(env) => return Ok(env),
+                        Err(e) => tried.push(format!("  {} ({e})", path.display())),
+                    },
+                    Err(e) => tried.push(format!("  {} ({e})", path.display())),
+                }
+            }
+            Err(tried.join("\n"))
+        })
+        .as_ref()
+        .map_err(|tried| {
+            Error::App(stylecam::Error::RuntimeNotFound {
+                tried: tried.clone(),
+            })
+        })
+}
+
+fn ort_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        out.push(PathBuf::from(p));
+    }
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    if let Some(dir) = &exe_dir {
+        out.push(dir.join("libonnxruntime.so"));
+    }
+    let roots = exe_dir
+        .iter()
+        .chain(std::env::current_dir().ok().iter())
+        .flat_map(|d| d.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
+        .collect::<Vec<_>>();
+    for root in roots {
+        let lib = root.join(".venv/lib");
+        let Ok(pythons) = std::fs::read_dir(&lib) else {
+            continue;
+        };
+        for py in pythons.flatten() {
+            out.extend(onnxruntime_in(
+                &py.path().join("site-packages/onnxruntime/capi"),
+            ));
+        }
+        if !out.is_empty() && out.iter().any(|p| p.starts_with(&root)) {
+            break;
+        }
+    }
+    let torch_lib = Path::new(env!("STYLECAM_TORCH_LIB_DIR"));
+    if let Some(site) = torch_lib.parent().and_then(Path::parent) {
+        out.extend(onnxruntime_in(&site.join("onnxruntime/capi")));
+    }
+    out
+}
+
+/// `libonnxruntime.so*` files in an onnxruntime wheel's `capi` folder, newest name first.
+fn onnxruntime_in(capi: &Path) -> Vec<PathBuf> {
+    let Ok(files) = std::fs::read_dir(capi) else {
+        return Vec::new();
+    };
+    let mut libs: Vec<PathBuf> = files
+        .flatten()
+        .map(|f| f.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
+        .collect();
+    libs.sort();
+    libs.reverse();
+    libs
+}

@@ -1,0 +1,20 @@
+//! stylecam-train: trains ImfwNet styles (Johnson et al. 2016) with tch/libtorch and exports them
+//! through the app crate's ONNX writer.
+//!
+//! Data path: photos ([`data`]) + style image → [`net`] (ImfwNet in tch) → [`vgg`] features →
+//! [`loss`] → [`adam`] → [`checkpoint`] / [`report`] → [`export`] (ONNX, verified with ONNX Runtime).
+//! [`train`] ties them together.
+
+pub mod adam;
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod export;
+pub mod loss;
+pub mod net;
+pub mod report;
+pub mod train;
+pub mod vgg;
+
+pub use error::{Error, Result};

@@ -1,0 +1,418 @@
+//! The training loop: data → ImfwNet → perceptual loss → Adam, with progress, losses CSV, plots,
+//! sample grids and atomic checkpoints that a resumed run continues from exactly.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use stylecam::net::ImfwArch;
+use tch::{Device, Tensor};
+
+use crate::adam::Adam;
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::data::{self, Cursor, Loader, LoaderOptions};
+use crate::loss::{perceptual_loss, LossValues, LossWeights, StyleTarget};
+use crate::net::ImfwNet;
+use crate::report::{self, CsvLog, LossRow};
+use crate::vgg::{Vgg16, VggSource};
+use crate::{Error, Result};
+
+/// Everything that defines a training run (saved in every checkpoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Style name written into the model's metadata.
+    pub name: String,
+    pub style: PathBuf,
+    pub data: PathBuf,
+    /// `--vgg` as given: a path or `random:SEED`.
+    pub vgg: String,
+    pub width: usize,
+    pub blocks: usize,
+    /// Training crops are `image_size`×`image_size`.
+    pub image_size: u32,
+    /// Shorter side of the style image (its own size when absent).
+    pub style_size: Option<u32>,
+    pub batch: usize,
+    pub epochs: u64,
+    /// Total optimisation steps; overrides `epochs` when set.
+    pub steps: Option<u64>,
+    pub lr: f64,
+    pub weights: LossWeights,
+    pub seed: u64,
+    pub checkpoint_dir: PathBuf,
+    pub checkpoint_every: u64,
+    pub sample_every: u64,
+    /// Number of fixed content images in the sample grids.
+    pub samples: usize,
+    /// Image-decoding threads.
+    pub workers: usize,
+}
+
+impl TrainConfig {
+    pub fn arch(&self) -> ImfwArch {
+        ImfwArch::new(self.width, self.blocks)
+    }
+
+    /// Total steps for a data set of `files` images.
+    pub fn total_steps(&self, files: usize) -> u64 {
+        self.steps
+            .unwrap_or_else(|| self.epochs * (files / self.batch.max(1)).max(1) as u64)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::InvalidArgument(m.to_string()));
+        if self.batch == 0 {
+            return bad("--batch must be at least 1");
+        }
+        if self.image_size < 16 || !self.image_size.is_multiple_of(4) {
+            return bad("--size must be a multiple of 4 and at least 16 (VGG16 pools three times)");
+        }
+        if self.checkpoint_every == 0 || self.sample_every == 0 {
+            return bad("--checkpoint-every and --sample-every must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("--lr must be a positive number");
+        }
+        let w = self.weights;
+        if [w.content, w.style, w.tv]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
+            return bad("loss weights must be finite and non-negative");
+        }
+        Ok(())
+    }
+
+    /// Settings that must not change when resuming (they change the maths or the data stream).
+    fn resume_mismatches(&self, saved: &TrainConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |what: &str, a: String, b: String| {
+            if a != b {
+                out.push(format!("{what}: checkpoint has {b}, this run asks for {a}"));
+            }
+        };
+        check("--width", self.width.to_string(), saved.width.to_string());
+        check(
+            "--blocks",
+            self.blocks.to_string(),
+            saved.blocks.to_string(),
+        );
+        check(
+            "--size",
+            self.image_size.to_string(),
+            saved.image_size.to_string(),
+        );
+        check(
+            "--style-size",
+            format!("{:?}", self.style_size),
+            format!("{:?}", saved.style_size),
+        );
+        check("--batch", self.batch.to_string(), saved.batch.to_string());
+        check("--seed", self.seed.to_string(), saved.seed.to_string());
+        check("--lr", self.lr.to_string(), saved.lr.to_string());
+        check(
+            "--style",
+            self.style.display().to_string(),
+            saved.style.display().to_string(),
+        );
+        check("--vgg", self.vgg.clone(), saved.vgg.clone());
+        check(
+            "loss weights",
+            format!("{:?}", self.weights),
+            format!("{:?}", saved.weights),
+        );
+        out
+    }
+}
+
+/// What a finished run hands back.
+pub struct Outcome {
+    pub net: ImfwNet,
+    pub steps: u64,
+    pub last_losses: Option<LossValues>,
+    /// Training time including earlier sessions of a resumed run.
+    pub elapsed_s: f64,
+    /// Time this session's loop spent waiting for data.
+    pub data_wait_s: f64,
+    /// Wall time of this session's loop.
+    pub loop_s: f64,
+    pub images_per_s: f64,
+    pub skipped_files: Vec<PathBuf>,
+    pub checkpoint: Option<PathBuf>,
+}
+
+fn fmt_losses(l: &LossValues, w: &LossWeights) -> String {
+    format!(
+        "content {:.3e} style {:.3e} TV {:.3e} → total {:.4e} (weighted {:.2e}/{:.2e}/{:.2e})",
+        l.content,
+        l.style,
+        l.tv,
+        l.total,
+        l.content * w.content,
+        l.style * w.style,
+        l.tv * w.tv
+    )
+}
+
+/// Trains per `cfg` on `device`. With `resume`, continues from the newest checkpoint in
+/// `cfg.checkpoint_dir` (or starts fresh when there is none).
+pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
+    cfg.validate()?;
+    let files = Arc::new(data::list_images(&cfg.data)?);
+    let total = cfg.total_steps(files.len());
+    let style_img = data::load_style_image(&cfg.style, cfg.style_size)?;
+    let vgg_source: VggSource = cfg.vgg.parse()?;
+    let vgg = Vgg16::load(&vgg_source, device)?;
+    let style_target = StyleTarget::new(&vgg, &data::image_to_tensor(&style_img).to_device(device));
+
+    let mut net = ImfwNet::new(cfg.arch(), device, cfg.seed as i64)?;
+    let mut params = net.named_parameters();
+    let mut adam = Adam::new(cfg.lr, &params);
+    let mut step = 0u64;
+    let mut cursor = Cursor::default();
+    let mut bad = BTreeSet::new();
+    let mut elapsed_before = 0.0;
+    let mut last_losses = None;
+    let mut last_checkpoint: Option<PathBuf> = None;
+
+    let term = std::io::stderr().is_terminal();
+    let say = |pb: &ProgressBar, msg: String| {
+        if term {
+            pb.println(msg);
+        } else {
+            eprintln!("{msg}");
+        }
+    };
+
+    if resume {
+        match checkpoint::latest(&cfg.checkpoint_dir)? {
+            Some(ck) => {
+                let mismatches = cfg.resume_mismatches(&ck.meta.config);
+                if !mismatches.is_empty() {
+                    return Err(Error::Checkpoint {
+                        path: ck.path,
+                        problem: format!(
+                            "cannot resume with different settings: {}.\nFix: repeat the original command with --resume, or use a new --checkpoint-dir",
+                            mismatches.join("; ")
+                        ),
+                    });
+                }
+                if ck.meta.data_files != files.len() {
+                    return Err(Error::Checkpoint {
+                        path: ck.path,
+                        problem: format!(
+                            "the run started with {} image files in {}, now there are {}; the data order would differ.\nFix: restore the folder, or start a new run with another --checkpoint-dir",
+                            ck.meta.data_files,
+                            cfg.data.display(),
+                            files.len()
+                        ),
+                    });
+                }
+                net.load(&ck.net)?;
+                adam.load_state(&ck.optimizer, ck.meta.step)?;
+                step = ck.meta.step;
+                cursor = ck.meta.cursor;
+                bad = ck.meta.bad_files.clone();
+                elapsed_before = ck.meta.elapsed_s;
+                last_losses = ck.meta.last_losses;
+                eprintln!("resuming from {} (step {step})", ck.path.display());
+                last_checkpoint = Some(ck.path);
+            }
+            None => eprintln!(
+                "--resume: no checkpoint in {}; starting from step 0",
+                cfg.checkpoint_dir.display()
+            ),
+        }
+    }
+
+    std::fs::create_dir_all(&cfg.checkpoint_dir).map_err(|e| Error::io(&cfg.checkpoint_dir, e))?;
+    let csv_path = cfg.checkpoint_dir.join("losses.csv");
+    let (mut csv, mut rows) = CsvLog::open(&csv_path, cfg.weights, resume.then_some(step))?;
+
+    // Fixed content images for the sample grids: the first readable files in sorted order.
+    let sample_imgs: Vec<RgbImage> = files
+        .iter()
+        .filter_map(|p| data::load_training_image(p, cfg.image_size).ok())
+        .take(cfg.samples)
+        .collect();
+    let sample_batch = (!sample_imgs.is_empty()).then(|| {
+        Tensor::cat(
+            &sample_imgs
+                .iter()
+                .map(data::image_to_tensor)
+                .collect::<Vec<_>>(),
+            0,
+        )
+        .to_device(device)
+    });
+
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps | {msg} | ETA {eta_precise}",
+        )
+        .expect("valid template"),
+    );
+    pb.set_position(step);
+    say(
+        &pb,
+        format!(
+            "training '{}' ({}) on {} for steps {}..{total}: {} images in {}, batch {}, {} px, VGG {}",
+            cfg.name,
+            cfg.arch().label(),
+            crate::device::describe(device),
+            step + 1,
+            files.len(),
+            cfg.data.display(),
+            cfg.batch,
+            cfg.image_size,
+            cfg.vgg,
+        ),
+    );
+
+    let loader = Loader::start(
+        files.clone(),
+        LoaderOptions {
+            batch: cfg.batch,
+            size: cfg.image_size,
+            seed: cfg.seed,
+            workers: cfg.workers.max(1),
+            prefetch: 4,
+        },
+        cursor,
+        bad.clone(),
+    );
+
+    let session_start = Instant::now();
+    let mut data_wait = Duration::ZERO;
+    let mut images = 0usize;
+    let mut rate = 0.0;
+    while step < total {
+        let step_start = Instant::now();
+        let batch = loader.next()?;
+        let waited = step_start.elapsed();
+        data_wait += waited;
+        for (f, reason) in &batch.newly_skipped {
+            say(&pb, format!("skipping unreadable image: {reason}"));
+            bad.insert(*f);
+        }
+        let x = batch.to_tensor().to_device(device);
+        let y = net.forward(&x);
+        let terms = perceptual_loss(&vgg, &style_target, &cfg.weights, &x, &y);
+        let values = terms.values();
+        if let Some((term, value)) = values.non_finite() {
+            pb.abandon();
+            return Err(Error::Diverged {
+                step: step + 1,
+                term,
+                value,
+                last_good: last_checkpoint
+                    .as_ref()
+                    .map(|p| format!("last good checkpoint: {}", p.display()))
+                    .unwrap_or_else(|| "no checkpoint was written yet".into()),
+            });
+        }
+        Adam::zero_grad(&mut params);
+        terms.total.backward();
+        adam.step(&params);
+        step += 1;
+        cursor = batch.cursor_after;
+        images += batch.len;
+        last_losses = Some(values);
+
+        let step_s = step_start.elapsed().as_secs_f64();
+        let inst = batch.len as f64 / step_s.max(1e-9);
+        rate = if rate == 0.0 {
+            inst
+        } else {
+            0.9 * rate + 0.1 * inst
+        };
+        let elapsed_s = elapsed_before + session_start.elapsed().as_secs_f64();
+        let row = LossRow {
+            step,
+            losses: values,
+            images_per_s: inst,
+            data_wait_ms: waited.as_secs_f64() * 1e3,
+            elapsed_s,
+        };
+        csv.append(row)?;
+        rows.push(row);
+        pb.set_position(step);
+        pb.set_message(format!(
+            "c {:.2e} s {:.2e} tv {:.2e} tot {:.3e} | {rate:.2} img/s",
+            values.content, values.style, values.tv, values.total
+        ));
+
+        if step.is_multiple_of(cfg.checkpoint_every) || step == total {
+            let mut tensors: Vec<(String, Tensor)> = params
+                .iter()
+                .map(|(n, t)| (format!("net.{n}"), t.shallow_clone()))
+                .collect();
+            tensors.extend(adam.state_tensors());
+            let meta = CheckpointMeta {
+                format: 1,
+                step,
+                cursor,
+                bad_files: bad.clone(),
+                data_files: files.len(),
+                elapsed_s,
+                last_losses,
+                config: cfg.clone(),
+            };
+            last_checkpoint = Some(checkpoint::save(&cfg.checkpoint_dir, &tensors, &meta)?);
+        }
+        if step.is_multiple_of(cfg.sample_every) || step == total {
+            report::plot_losses(&cfg.checkpoint_dir.join("loss.png"), &rows, &cfg.weights)?;
+            if let Some(sb) = &sample_batch {
+                write_samples(&net, sb, &sample_imgs, &cfg.checkpoint_dir, step)?;
+            }
+            if !term {
+                eprintln!(
+                    "step {step}/{total}: {} | {rate:.2} img/s, data wait {:.0} ms",
+                    fmt_losses(&values, &cfg.weights),
+                    waited.as_secs_f64() * 1e3
+                );
+            }
+        }
+    }
+    pb.finish();
+    drop(loader);
+    let loop_s = session_start.elapsed().as_secs_f64();
+    Ok(Outcome {
+        net,
+        steps: step,
+        last_losses,
+        elapsed_s: elapsed_before + loop_s,
+        data_wait_s: data_wait.as_secs_f64(),
+        loop_s,
+        images_per_s: images as f64 / loop_s.max(1e-9),
+        skipped_files: bad.iter().map(|&i| files[i].clone()).collect(),
+        checkpoint: last_checkpoint,
+    })
+}
+
+/// Stylises the fixed sample batch and writes `samples-<step>.png` (content above, output below).
+fn write_samples(
+    net: &ImfwNet,
+    batch: &Tensor,
+    contents: &[RgbImage],
+    dir: &Path,
+    step: u64,
+) -> Result<()> {
+    let out = tch::no_grad(|| net.forward(batch));
+    let stylized = (0..contents.len() as i64)
+        .map(|i| data::tensor_to_image(&out.get(i)))
+        .collect::<Result<Vec<_>>>()?;
+    let grid = report::sample_grid(contents, &stylized);
+    report::save_png(&grid, &dir.join(format!("samples-{step:08}.png")))
+}
+
+/// A human-readable summary of the losses (for the final report).
+pub fn describe_losses(l: &LossValues, w: &LossWeights) -> String {
+    fmt_losses(l, w)
+}

@@ -1,0 +1,116 @@
+//! Shared helpers for the trainer's tests: fixture images and finding Python with torch.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::{Rgb, RgbImage};
+
+/// A small deterministic pseudo-random generator (no dependency on the crate under test).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next_u32(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.next_u32() % n.max(1)
+    }
+}
+
+/// A photo-like fixture: a colour gradient with a few filled rectangles and discs.
+pub fn photo(seed: u64, w: u32, h: u32) -> RgbImage {
+    let mut rng = Lcg(seed.wrapping_add(17));
+    let base = [rng.below(256), rng.below(256), rng.below(256)];
+    let mut img = RgbImage::from_fn(w, h, |x, y| {
+        Rgb([
+            ((base[0] + x * 255 / w) % 256) as u8,
+            ((base[1] + y * 255 / h) % 256) as u8,
+            ((base[2] + (x + y) * 128 / (w + h)) % 256) as u8,
+        ])
+    });
+    for _ in 0..4 {
+        let (cx, cy) = (rng.below(w) as i64, rng.below(h) as i64);
+        let r = 3 + rng.below(w / 4) as i64;
+        let c = Rgb([
+            rng.below(256) as u8,
+            rng.below(256) as u8,
+            rng.below(256) as u8,
+        ]);
+        let disc = rng.below(2) == 0;
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                let (dx, dy) = (x - cx, y - cy);
+                let inside = if disc {
+                    dx * dx + dy * dy <= r * r
+                } else {
+                    dx.abs() <= r && dy.abs() <= r / 2
+                };
+                if inside {
+                    img.put_pixel(x as u32, y as u32, c);
+                }
+            }
+        }
+    }
+    img
+}
+
+/// A style-like fixture: bold diagonal stripes in two saturated colours.
+pub fn style_image(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        if ((x + 2 * y) / 6) % 2 == 0 {
+            Rgb([230, 190, 20])
+        } else {
+            Rgb([20, 40, 160])
+        }
+    })
+}
+
+/// Writes `n` photos (PNG and JPEG, in a nested folder too) and one unreadable `.jpg` into `dir`.
+pub fn write_dataset(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    for i in 0..n {
+        let img = photo(i as u64, 80 + (i as u32 % 3) * 8, 72);
+        let path = if i % 3 == 0 {
+            dir.join("nested").join(format!("p{i:02}.jpg"))
+        } else {
+            dir.join(format!("p{i:02}.png"))
+        };
+        img.save(&path).unwrap();
+    }
+    std::fs::write(dir.join("broken.jpg"), b"this is not a jpeg").unwrap();
+}
+
+/// Python with torch: `$STYLECAM_PYTHON`, the repository's `.venv`, or `python3` on PATH.
+pub fn python() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("STYLECAM_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(repo.join(".venv/bin/python"));
+    candidates.push(PathBuf::from("python3"));
+    for c in &candidates {
+        let ok = Command::new(c)
+            .args(["-c", "import torch, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return c.clone();
+        }
+    }
+    panic!(
+        "no Python with torch and numpy found (tried {candidates:?}); run `make setup` or set STYLECAM_PYTHON"
+    );
+}
+
+/// The trainer binary.
+pub fn trainer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stylecam-train"))
+}

@@ -1,0 +1,294 @@
+//! The tch network, losses and optimiser against a PyTorch reference of the seed's training step
+//! (written below and run with Python's torch), on the same batch and the same weights.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use stylecam::net::ImfwArch;
+use stylecam_train::adam::Adam;
+use stylecam_train::loss::{perceptual_loss, LossWeights, StyleTarget};
+use stylecam_train::net::ImfwNet;
+use stylecam_train::vgg::{Vgg16, VggSource};
+use tch::{Device, Kind, Tensor};
+
+/// The seed's network, VGG slices, loss and optimiser in PyTorch. Reads `inputs.safetensors`,
+/// writes `outputs.safetensors` and prints the losses as JSON.
+const REFERENCE: &str = r#"
+import json, struct, sys
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+def read_st(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    header = json.loads(b[8:8 + n])
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        assert v["dtype"] == "F32", v["dtype"]
+        s, e = v["data_offsets"]
+        a = np.frombuffer(b[8 + n + s:8 + n + e], dtype="<f4").copy().reshape(v["shape"])
+        out[k] = torch.from_numpy(a)
+    return out
+
+def write_st(path, tensors):
+    header, blobs, off = {}, [], 0
+    for k, t in tensors.items():
+        a = t.detach().contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(a)]}
+        blobs.append(a)
+        off += len(a)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+class ResidualBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
+    def forward(self, x):
+        return F.relu(self.conv2(F.relu(self.conv1(x))) + x)
+
+class ImfwNet(nn.Module):
+    def __init__(self, w, blocks):
+        super().__init__()
+        self.blocks = blocks
+        self.conv1 = nn.Conv2d(3, w, 9)
+        self.in1 = nn.InstanceNorm2d(w, affine=True)
+        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
+        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
+        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
+        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
+        for i in range(1, blocks + 1):
+            setattr(self, f"res{i}", ResidualBlock(4 * w))
+        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1)
+        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
+        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1)
+        self.in5 = nn.InstanceNorm2d(w, affine=True)
+        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, stride=1, padding=4)
+    def forward(self, x):
+        y = F.relu(self.in1(self.conv1(nn.ReflectionPad2d(4)(x))))
+        y = F.relu(self.in2(self.conv2(y)))
+        y = F.relu(self.in3(self.conv3(nn.ReflectionPad2d(1)(y))))
+        for i in range(1, self.blocks + 1):
+            y = getattr(self, f"res{i}")(y)
+        y = F.relu(self.in4(self.deconv1(y)))
+        y = F.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+class Vgg16Features(nn.Module):
+    """torchvision's vgg16().features[:23] and the seed's four slices."""
+    def __init__(self):
+        super().__init__()
+        layers, cin = [], 3
+        for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(cin, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                cin = v
+        self.features = nn.Sequential(*layers)
+    def forward(self, x):
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in (3, 8, 15, 22):
+                out.append(x)
+        return out
+
+def gram_matrix(y):
+    b, ch, h, w = y.size()
+    features = y.view(b, ch, w * h)
+    return features.bmm(features.transpose(1, 2)) / (ch * h * w)
+
+inp = read_st(sys.argv[1])
+cfg = json.loads(sys.argv[3])
+net = ImfwNet(cfg["width"], cfg["blocks"])
+net.load_state_dict({k[4:]: v for k, v in inp.items() if k.startswith("net.")})
+vgg = Vgg16Features()
+vgg.load_state_dict({k[4:]: v for k, v in inp.items() if k.startswith("vgg.")})
+for p in vgg.parameters():
+    p.requires_grad_(False)
+x, style = inp["content"], inp["style"]
+n_batch = x.shape[0]
+
+gram_style = [gram_matrix(y) for y in vgg(style.repeat(n_batch, 1, 1, 1))]
+optimizer = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+optimizer.zero_grad()
+y = net(x)
+features_y = vgg(y)
+features_x = vgg(x)
+content_loss = F.mse_loss(features_y[2], features_x[2])
+style_loss = 0.0
+for ft_y, gm_s in zip(features_y, gram_style):
+    style_loss = style_loss + F.mse_loss(gram_matrix(ft_y), gm_s[:n_batch, :, :])
+tv_loss = torch.sum(torch.abs(y[:, :, :, :-1] - y[:, :, :, 1:])) + torch.sum(torch.abs(y[:, :, :-1, :] - y[:, :, 1:, :]))
+total = cfg["content_weight"] * content_loss + cfg["style_weight"] * style_loss + cfg["tv_weight"] * tv_loss
+total.backward()
+optimizer.step()
+out = {"output": y}
+out.update({"param." + k: v for k, v in net.state_dict().items()})
+write_st(sys.argv[2], out)
+print(json.dumps({"content": content_loss.item(), "style": style_loss.item(), "tv": tv_loss.item(), "total": total.item()}))
+"#;
+
+fn rel_diff(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size());
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn losses_forward_and_adam_step_match_pytorch_seed() {
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let arch = ImfwArch::new(8, 2);
+    let net = ImfwNet::new(arch, Device::Cpu, 3).unwrap();
+    // Non-trivial norm parameters, so a swapped weight/bias would show.
+    tch::no_grad(|| {
+        for (name, mut t) in net.named_parameters() {
+            if name.starts_with("in") {
+                let noise = Tensor::randn(t.size(), (Kind::Float, Device::Cpu)) * 0.1;
+                let _ = t.g_add_(&noise);
+            }
+        }
+    });
+    let vgg = Vgg16::load(&VggSource::Random(7), Device::Cpu).unwrap();
+    tch::manual_seed(11);
+    let content = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+    let style = Tensor::randn([1, 3, 40, 48], (Kind::Float, Device::Cpu));
+    let weights = LossWeights {
+        content: 5e3,
+        style: 1e9,
+        tv: 1e-3,
+    };
+    let lr = 1e-3;
+
+    let mut tensors: Vec<(String, Tensor)> = net
+        .named_parameters()
+        .into_iter()
+        .map(|(n, t)| (format!("net.{n}"), t.detach().copy()))
+        .collect();
+    tensors.extend(
+        vgg.named_tensors()
+            .into_iter()
+            .map(|(n, t)| (format!("vgg.{n}"), t)),
+    );
+    tensors.push(("content".into(), content.copy()));
+    tensors.push(("style".into(), style.copy()));
+    let inputs = dir.path().join("inputs.safetensors");
+    Tensor::write_safetensors(&tensors, &inputs).unwrap();
+
+    let script = dir.path().join("seed_reference.py");
+    std::fs::write(&script, REFERENCE).unwrap();
+    let outputs = dir.path().join("outputs.safetensors");
+    let cfg = format!(
+        r#"{{"width": {}, "blocks": {}, "lr": {lr}, "content_weight": {}, "style_weight": {}, "tv_weight": {}}}"#,
+        arch.width, arch.blocks, weights.content, weights.style, weights.tv
+    );
+    let run = Command::new(common::python())
+        .arg(&script)
+        .arg(&inputs)
+        .arg(&outputs)
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let reference: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("reference prints JSON");
+    let reference_tensors: BTreeMap<String, Tensor> = Tensor::read_safetensors(&outputs)
+        .unwrap()
+        .into_iter()
+        .collect();
+
+    // Our side: the same step.
+    let target = StyleTarget::new(&vgg, &style);
+    let y = net.forward(&content);
+    let forward_diff = max_abs_diff(&y.detach(), &reference_tensors["output"]);
+    assert!(
+        forward_diff <= 1e-4,
+        "tch forward differs from PyTorch seed network by {forward_diff}"
+    );
+    let terms = perceptual_loss(&vgg, &target, &weights, &content, &y);
+    let ours = terms.values();
+    for (name, value) in [
+        ("content", ours.content),
+        ("style", ours.style),
+        ("tv", ours.tv),
+        ("total", ours.total),
+    ] {
+        let expected = reference[name].as_f64().unwrap();
+        assert!(
+            value > 0.0 && rel_diff(value, expected) <= 1e-4,
+            "{name} loss: tch {value} vs PyTorch {expected}"
+        );
+    }
+
+    let mut params = net.named_parameters();
+    let mut adam = Adam::new(lr, &params);
+    Adam::zero_grad(&mut params);
+    terms.total.backward();
+    adam.step(&params);
+    let mut moved = 0.0f64;
+    // Biases of convolutions followed by instance norm have a zero true gradient (the norm removes
+    // the mean), so Adam turns rounding noise into ±lr steps of arbitrary sign: not comparable.
+    let before_norm = [
+        "conv1.bias",
+        "conv2.bias",
+        "conv3.bias",
+        "deconv1.bias",
+        "deconv2.bias",
+    ];
+    for (name, p) in params
+        .iter()
+        .filter(|(n, _)| !before_norm.contains(&n.as_str()))
+    {
+        let expected = &reference_tensors[&format!("param.{name}")];
+        let d = max_abs_diff(&p.detach(), expected);
+        assert!(d <= 2e-6, "{name} after one Adam step differs by {d}");
+        moved = moved.max(max_abs_diff(
+            &p.detach(),
+            &tensors
+                .iter()
+                .find(|(n, _)| n == &format!("net.{name}"))
+                .unwrap()
+                .1,
+        ));
+    }
+    assert!(moved > 1e-4, "the Adam step did not change the parameters");
+}
+
+#[test]
+fn variables_carry_the_architecture_names_and_shapes() {
+    let arch = ImfwArch::new(8, 3);
+    let net = ImfwNet::new(arch, Device::Cpu, 0).unwrap();
+    let vars = net.vs.variables();
+    let expected = arch.parameters();
+    assert_eq!(vars.len(), expected.len());
+    for (name, shape) in expected {
+        let t = vars
+            .get(&name)
+            .unwrap_or_else(|| panic!("no variable {name}"));
+        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        assert_eq!(t.size(), dims, "{name}");
+    }
+    // Output keeps the input size (multiples of 4).
+    let y = net.forward(&Tensor::zeros([1, 3, 36, 44], (Kind::Float, Device::Cpu)));
+    assert_eq!(y.size(), vec![1, 3, 36, 44]);
+}
