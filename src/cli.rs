@@ -12,6 +12,7 @@ Examples:
   stylecam stylize --style starry_night photo.jpg -o out.png
   stylecam stylize --style models/udnie.onnx photos/ --out-dir styled/ --max-side 1024
   stylecam stylize --style the_scream a.png b.jpg --out-dir out --size 640x480 --device cpu
+  stylecam stylize --style udnie clip.mp4 -o clip_udnie.mp4 --smooth 0.5
   stylecam live                                     webcam → window (test card when there is no camera)
   stylecam live --source testcard --style udnie --scale 0.5
   stylecam cameras                                  list cameras and their modes
@@ -122,7 +123,7 @@ pub struct StylizeArgs {
     #[arg(short, long, value_name = "NAME|PATH.onnx")]
     pub style: String,
 
-    /// Image files or folders (searched recursively for images).
+    /// Image files, folders (searched recursively for images) or MP4 videos (H.264).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -145,6 +146,27 @@ pub struct StylizeArgs {
     /// Scale down so the longer side is at most N pixels.
     #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side)]
     pub max_side: Option<u32>,
+
+    /// Videos: temporal smoothing of the stylized frames, 0 (off) … 1 (reduces flicker).
+    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit)]
+    pub smooth: f32,
+
+    /// Videos: H.264 bit rate, e.g. 4M or 800k (default: chosen from the frame size).
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
+    pub bitrate: Option<u32>,
+}
+
+fn parse_unit(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is out of range: must be 0..=1"))
+    }
+}
+
+fn parse_bitrate(s: &str) -> Result<u32, String> {
+    stylecam::video::h264::parse_bitrate(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]

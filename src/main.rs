@@ -66,9 +66,40 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         (None, Some(m)) => Resize::MaxSide(m),
         _ => Resize::Native,
     };
-    let jobs = batch::plan(&args.inputs, &output)?;
+    // Videos go through the decoder/encoder; everything else is an image (or a folder of them).
+    let (videos, images): (Vec<_>, Vec<_>) =
+        args.inputs.iter().cloned().partition(|p| is_video_path(p));
+    let mut video_jobs = Vec::new();
+    for v in &videos {
+        stylecam::video::container::check_input_container(v)?;
+        let out = match &output {
+            OutputSpec::File(o) if args.inputs.len() == 1 => o.clone(),
+            OutputSpec::File(_) => anyhow::bail!(
+                "-o names one output file but there are {} inputs; use --out-dir DIR instead",
+                args.inputs.len()
+            ),
+            OutputSpec::Dir { dir, .. } => {
+                let mut o = dir.join(v.file_name().unwrap_or_default());
+                o.set_extension("mp4");
+                o
+            }
+        };
+        stylecam::video::container::check_output_container(&out)?;
+        video_jobs.push((v.clone(), out));
+    }
+    let jobs = if images.is_empty() {
+        Vec::new()
+    } else {
+        batch::plan(&images, &output)?
+    };
     for job in &jobs {
         batch::prepare_output_dir(&job.output, matches!(output, OutputSpec::Dir { .. }))?;
+    }
+    if let OutputSpec::Dir { dir, .. } = &output {
+        if !video_jobs.is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+        }
     }
     let models = styles::models_dir(engine.models.as_deref());
     let style = styles::resolve(&args.style, &models)?;
@@ -82,6 +113,56 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     );
 
     let mut failed = 0usize;
+    let interrupt = if video_jobs.is_empty() {
+        None
+    } else {
+        Some(stylecam::video::stylize::interrupt_on_ctrlc()?)
+    };
+    for (input, out) in &video_jobs {
+        let opts = stylecam::video::stylize::VideoStylizeOptions {
+            size: args.size,
+            smooth: args.smooth,
+            bitrate_bps: args.bitrate,
+            progress: true,
+            interrupt: interrupt.clone(),
+            ..Default::default()
+        };
+        let result = stylecam::video::stylize::stylize_video(input, out, opts, &mut |i, o| {
+            stylizer.stylize_into(i, o)
+        });
+        match result {
+            Ok(r) => {
+                eprintln!(
+                    "{} → {} ({} frames, {}×{}, {:.2} fps, {:.1} frames/s{})",
+                    input.display(),
+                    out.display(),
+                    r.frames_written,
+                    r.width,
+                    r.height,
+                    r.fps,
+                    r.frames_per_sec(),
+                    if r.interrupted { ", interrupted: partial file kept" } else { "" }
+                );
+                match &r.audio {
+                    stylecam::video::stylize::AudioOutcome::None => {}
+                    stylecam::video::stylize::AudioOutcome::Copied { codec, .. } => {
+                        eprintln!("audio: {codec} track copied")
+                    }
+                    stylecam::video::stylize::AudioOutcome::Dropped { reason } => {
+                        eprintln!("audio: dropped ({reason})")
+                    }
+                }
+                if r.interrupted {
+                    return Ok(ExitCode::from(130));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    let total = jobs.len() + video_jobs.len();
     for job in &jobs {
         let t0 = Instant::now();
         let result = batch::load_input(job, resize).and_then(|img| {
@@ -103,7 +184,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {} inputs failed", jobs.len());
+        eprintln!("{failed} of {total} inputs failed");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -230,4 +311,15 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         print!("{}", bench::format_table(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Inputs handled as videos (by extension; other containers get a clear error from the reader).
+fn is_video_path(p: &std::path::Path) -> bool {
+    const VIDEO_EXTENSIONS: &[&str] = &[
+        "mp4", "m4v", "mov", "mkv", "webm", "avi", "flv", "ts", "m2ts", "mts", "ogv", "wmv", "asf",
+    ];
+    p.is_file()
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
