@@ -646,7 +646,7 @@ fn run_mode_sweep(
     input.extract_tensor_mut().1.copy_from_slice(&data);
     let mut binding = session.create_binding()?;
     binding.bind_input(input_name.as_str(), &input)?;
-    binding.bind_output_to_device(output_name.as_str(), &allocator.memory_info())?;
+    binding.bind_output_to_device(output_name.as_str(), allocator.memory_info())?;
     let bound_device = timed(&mut || {
         let outputs = session.run_binding(&binding)?;
         let (_, out) = outputs[0].try_extract_tensor::<f32>()?;
