@@ -491,25 +491,47 @@ pub fn session_option_sweep(
 ) -> Result<Vec<OptionResult>> {
     let (path, _guard, _) = materialise(model)?;
     let frame = crate::source::testcard::render(w, h, 3);
-    let mut results = Vec::new();
-    for (name, opts) in variants {
-        let mut st = Stylizer::load(&path, DeviceChoice::Cpu, opts)?;
-        let mut out = RgbImage::new(w, h);
-        let mut times = Vec::with_capacity(frames);
-        for i in 0..warmup + frames {
-            st.stylize_into(&frame, &mut out)?;
-            if i >= warmup {
-                times.push(ms(st.last_timings().inference));
+    // Rounds interleave the settings so that a change in the machine's load mid-sweep spreads
+    // over all of them instead of favouring whichever ran in the quiet part.
+    let per_round = frames.div_ceil(SWEEP_ROUNDS).max(1);
+    let mut names: Vec<String> = variants.iter().map(|(n, _)| n.clone()).collect();
+    let mut times: Vec<Vec<f64>> = Vec::new();
+    for _ in 0..SWEEP_ROUNDS {
+        let mut round: Vec<Vec<f64>> = Vec::new();
+        for (_, opts) in variants {
+            let mut st = Stylizer::load(&path, DeviceChoice::Cpu, opts)?;
+            let mut out = RgbImage::new(w, h);
+            let mut t = Vec::with_capacity(per_round);
+            for i in 0..warmup + per_round {
+                st.stylize_into(&frame, &mut out)?;
+                if i >= warmup {
+                    t.push(ms(st.last_timings().inference));
+                }
             }
+            round.push(t);
         }
-        results.push(OptionResult {
-            name: name.clone(),
-            inference: StageStats::from_ms(&times),
-        });
+        let modes = run_mode_sweep(&path, (w, h), per_round, warmup, base)?;
+        if names.len() == variants.len() {
+            names.extend(modes.iter().map(|(n, _)| n.clone()));
+        }
+        round.extend(modes.into_iter().map(|(_, t)| t));
+        times.resize(round.len(), Vec::new());
+        for (all, t) in times.iter_mut().zip(round) {
+            all.extend(t);
+        }
     }
-    results.extend(run_mode_sweep(&path, (w, h), frames, warmup, base)?);
-    Ok(results)
+    Ok(names
+        .into_iter()
+        .zip(times)
+        .map(|(name, t)| OptionResult {
+            name,
+            inference: StageStats::from_ms(&t),
+        })
+        .collect())
 }
+
+/// How many interleaved rounds [`session_option_sweep`] splits its frames into.
+pub const SWEEP_ROUNDS: usize = 3;
 
 /// The ONNX Runtime settings the sweep compares, each one change from `base`.
 pub fn sweep_variants(base: &EngineOptions) -> Vec<(String, EngineOptions)> {
@@ -601,7 +623,7 @@ fn run_mode_sweep(
     frames: usize,
     warmup: usize,
     opts: &EngineOptions,
-) -> Result<Vec<OptionResult>> {
+) -> Result<Vec<(String, Vec<f64>)>> {
     use ort::value::{Tensor, TensorRef};
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (mut session, _) =
@@ -614,7 +636,7 @@ fn run_mode_sweep(
     let mut data = vec![0f32; geometry.tensor_len()];
     crate::pixels::preprocess(&frame, &geometry, &mut data)?;
 
-    let timed = |run: &mut dyn FnMut() -> Result<()>| -> Result<StageStats> {
+    let timed = |run: &mut dyn FnMut() -> Result<()>| -> Result<Vec<f64>> {
         let mut times = Vec::with_capacity(frames);
         for i in 0..warmup + frames {
             let t = Instant::now();
@@ -623,7 +645,7 @@ fn run_mode_sweep(
                 times.push(ms(t.elapsed()));
             }
         }
-        Ok(StageStats::from_ms(&times))
+        Ok(times)
     };
     let mut results = Vec::new();
 
@@ -635,10 +657,10 @@ fn run_mode_sweep(
         std::hint::black_box(out);
         Ok(())
     })?;
-    results.push(OptionResult {
-        name: "plain run (input by reference, ORT-allocated output)".into(),
-        inference: plain,
-    });
+    results.push((
+        "plain run (input by reference, ORT-allocated output)".into(),
+        plain,
+    ));
 
     // I/O binding, output allocated by ONNX Runtime on each run.
     let allocator = session.allocator();
@@ -646,17 +668,14 @@ fn run_mode_sweep(
     input.extract_tensor_mut().1.copy_from_slice(&data);
     let mut binding = session.create_binding()?;
     binding.bind_input(input_name.as_str(), &input)?;
-    binding.bind_output_to_device(output_name.as_str(), &allocator.memory_info())?;
+    binding.bind_output_to_device(output_name.as_str(), allocator.memory_info())?;
     let bound_device = timed(&mut || {
         let outputs = session.run_binding(&binding)?;
         let (_, out) = outputs[0].try_extract_tensor::<f32>()?;
         std::hint::black_box(out);
         Ok(())
     })?;
-    results.push(OptionResult {
-        name: "I/O binding, ORT-allocated output".into(),
-        inference: bound_device,
-    });
+    results.push(("I/O binding, ORT-allocated output".into(), bound_device));
 
     // I/O binding with a preallocated bound output (the engine's path).
     let mut output = Tensor::<f32>::new(session.allocator(), shape)?;
@@ -667,10 +686,10 @@ fn run_mode_sweep(
         drop(session.run_binding(&binding)?);
         Ok(())
     })?;
-    results.push(OptionResult {
-        name: "I/O binding, preallocated bound output (engine)".into(),
-        inference: bound,
-    });
+    results.push((
+        "I/O binding, preallocated bound output (engine)".into(),
+        bound,
+    ));
     Ok(results)
 }
 
@@ -743,8 +762,10 @@ mod tests {
     #[test]
     fn rss_is_read_from_proc() {
         if cfg!(target_os = "linux") {
+            // Current first: other tests run in parallel and the RSS may grow in between.
+            let current = current_rss_mib().unwrap();
             let peak = peak_rss_mib().unwrap();
-            assert!(peak > 0.0 && peak >= current_rss_mib().unwrap());
+            assert!(current > 0.0 && peak >= current, "{peak} < {current}");
         }
     }
 }
