@@ -31,7 +31,7 @@ endif
 ORT_STAMP   := $(VENV)/.stamp-$(subst ==,-,$(ORT_PKG))
 TORCH_STAMP := $(VENV)/.stamp-torch-$(TORCH_VERSION)
 
-.PHONY: live test setup setup-app setup-train apt check-tools build build-all bench fmt lint clean help
+.PHONY: live test setup setup-app setup-train apt check-tools build build-all bench bench-compare bench-all fmt lint clean help
 
 help:
 	@echo "make live   - set up, build and run the live view (samples are stylized when no display)"
@@ -97,8 +97,14 @@ live: build
 test: setup
 	@$(CARGO) test --release --workspace
 
-bench: build-all
-	@$(RELEASE) bench
+bench: build
+	@$(RELEASE) --device cpu bench --size 320x240,640x480,1280x720
+
+bench-compare: build setup-train
+	@$(PY) scripts/compare.py
+
+bench-all: build setup-train
+	@scripts/bench_all.sh
 
 fmt:
 	@$(CARGO) fmt --all
