@@ -141,7 +141,11 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
                     r.height,
                     r.fps,
                     r.frames_per_sec(),
-                    if r.interrupted { ", interrupted: partial file kept" } else { "" }
+                    if r.interrupted {
+                        ", interrupted: partial file kept"
+                    } else {
+                        ""
+                    }
                 );
                 match &r.audio {
                     stylecam::video::stylize::AudioOutcome::None => {}

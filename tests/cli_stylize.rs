@@ -463,3 +463,46 @@ fn help_shows_examples() {
         "{t}"
     );
 }
+
+#[test]
+fn stylize_an_mp4_video_and_refuse_mkv() {
+    use std::time::Duration;
+    use stylecam::video::reader::VideoReader;
+    use stylecam::video::writer::{VideoWriter, VideoWriterOptions};
+
+    let d = tempfile::tempdir().unwrap();
+    let model = write_style(d.path(), "s.onnx", "s", ImfwArch::new(8, 1), 9);
+    let clip = d.path().join("clip.mp4");
+    let mut w = VideoWriter::create(&clip, 64, 48, &VideoWriterOptions::default(), None).unwrap();
+    for i in 0..12u32 {
+        let mut f = test_image(64, 48);
+        f.put_pixel(i * 4, 10, Rgb([255, 255, 255]));
+        w.write(&f, Duration::from_millis(i as u64 * 40)).unwrap();
+    }
+    w.finish(Some(Duration::from_millis(40))).unwrap();
+
+    let out = d.path().join("styled.mp4");
+    let o = run(bin()
+        .args(["stylize", "--style"])
+        .arg(&model)
+        .arg(&clip)
+        .args(["--smooth", "0.3", "-o"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", text(&o));
+    let src = VideoReader::open(&clip).unwrap().info();
+    let info = VideoReader::open(&out).unwrap().info();
+    assert_eq!((info.width, info.height, info.frame_count), (64, 48, 12));
+    let (a, b) = (src.duration.as_secs_f64(), info.duration.as_secs_f64());
+    assert!((a - b).abs() <= 0.041, "source {a} s, stylized {b} s");
+
+    let mkv = d.path().join("clip.mkv");
+    std::fs::copy(&clip, &mkv).unwrap();
+    let o = run(bin()
+        .args(["stylize", "--style"])
+        .arg(&model)
+        .arg(&mkv)
+        .arg("-o")
+        .arg(d.path().join("x.mp4")));
+    assert_clean_failure(&o, &["clip.mkv", "not supported", "H.264"]);
+    assert!(!d.path().join("x.mp4").exists());
+}
