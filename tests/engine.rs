@@ -7,14 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use prost::Message;
 use stylecam::engine::{runtime, DeviceChoice, EngineOptions, Provider, Stylizer};
 use stylecam::net::onnx::{random_weights, write_model, ModelMetadata};
-use stylecam::net::onnx_proto::{
-    tensor_shape_proto::{dimension, Dimension},
-    type_proto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto,
-    ValueInfoProto,
-};
 use stylecam::net::ImfwArch;
 use stylecam::Error;
 
@@ -42,54 +36,6 @@ fn imfw_model(dir: &Path, name: &str, arch: ImfwArch, seed: u64) -> PathBuf {
     )
     .unwrap();
     write(dir, &format!("{name}.onnx"), &bytes)
-}
-
-/// `output = Identity(input)`, float32, with the given dims (`None` = symbolic).
-fn identity_model(dims: &[Option<i64>]) -> Vec<u8> {
-    let value = |name: &str| ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: 1,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .enumerate()
-                        .map(|(i, d)| Dimension {
-                            value: Some(match d {
-                                Some(v) => dimension::Value::DimValue(*v),
-                                None => dimension::Value::DimParam(format!("d{i}")),
-                            }),
-                            denotation: String::new(),
-                        })
-                        .collect(),
-                }),
-            })),
-            denotation: String::new(),
-        }),
-        doc_string: String::new(),
-    };
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 17,
-        }],
-        graph: Some(GraphProto {
-            name: "identity".into(),
-            node: vec![NodeProto {
-                input: vec!["input".into()],
-                output: vec!["output".into()],
-                op_type: "Identity".into(),
-                ..Default::default()
-            }],
-            input: vec![value("input")],
-            output: vec![value("output")],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-    .encode_to_vec()
 }
 
 fn pattern(w: u32, h: u32, salt: u32) -> RgbImage {
@@ -149,7 +95,7 @@ fn identity_network_returns_every_size_unchanged() {
     let model = write(
         d.path(),
         "identity.onnx",
-        &identity_model(&[None, Some(3), None, None]),
+        &common::fixtures::identity_model_dims(1, &[None, Some(3), None, None]),
     );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
     assert_eq!(st.provider(), Provider::Cpu);
@@ -214,7 +160,7 @@ fn fixed_size_model_resizes_in_and_out() {
     let model = write(
         d.path(),
         "fixed.onnx",
-        &identity_model(&[Some(1), Some(3), Some(8), Some(8)]),
+        &common::fixtures::identity_model_dims(1, &[Some(1), Some(3), Some(8), Some(8)]),
     );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
     assert_eq!(st.fixed_size(), (Some(8), Some(8)));
@@ -291,7 +237,7 @@ fn empty_frames_are_refused() {
     let model = write(
         d.path(),
         "identity.onnx",
-        &identity_model(&[None, Some(3), None, None]),
+        &common::fixtures::identity_model_dims(1, &[None, Some(3), None, None]),
     );
     let mut st = Stylizer::load(&model, DeviceChoice::Cpu, &opts()).unwrap();
     assert!(matches!(
@@ -313,7 +259,7 @@ fn without_cuda_explicit_cuda_fails_and_auto_runs_on_cpu() {
     let model = write(
         d.path(),
         "identity.onnx",
-        &identity_model(&[None, Some(3), None, None]),
+        &common::fixtures::identity_model_dims(1, &[None, Some(3), None, None]),
     );
     if cuda_built_in() {
         // onnxruntime-gpu: whether CUDA starts depends on the machine; only check consistency.

@@ -12,7 +12,7 @@ use stylecam::net::onnx_proto::{
     ValueInfoProto,
 };
 
-fn value(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
+fn value(name: &str, elem_type: i32, dims: &[Option<i64>]) -> ValueInfoProto {
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
@@ -21,8 +21,12 @@ fn value(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
                 shape: Some(TensorShapeProto {
                     dim: dims
                         .iter()
-                        .map(|&d| Dimension {
-                            value: Some(dimension::Value::DimValue(d)),
+                        .enumerate()
+                        .map(|(i, d)| Dimension {
+                            value: Some(match d {
+                                Some(v) => dimension::Value::DimValue(*v),
+                                None => dimension::Value::DimParam(format!("d{i}")),
+                            }),
                             denotation: String::new(),
                         })
                         .collect(),
@@ -37,6 +41,12 @@ fn value(name: &str, elem_type: i32, dims: &[i64]) -> ValueInfoProto {
 /// `output = Identity(input)` with the given ONNX element type code (1 = float32, 7 = int64)
 /// and fixed dims on both sides.
 pub fn identity_model(elem_type: i32, dims: &[i64]) -> Vec<u8> {
+    let dims: Vec<Option<i64>> = dims.iter().map(|&d| Some(d)).collect();
+    identity_model_dims(elem_type, &dims)
+}
+
+/// Like [`identity_model`], with `None` for a dynamic (symbolic) dimension.
+pub fn identity_model_dims(elem_type: i32, dims: &[Option<i64>]) -> Vec<u8> {
     let model = ModelProto {
         ir_version: 8,
         producer_name: "stylecam-tests".into(),
