@@ -45,8 +45,6 @@ pub struct BenchConfig {
     pub warmup: usize,
     pub device: DeviceChoice,
     pub engine: EngineOptions,
-    /// Run the final 9×9 `ConvTranspose` as the equivalent `Conv` ([`stride1_deconv_as_conv`]).
-    pub final_as_conv: bool,
 }
 
 /// Median and 95th percentile of one stage, in milliseconds.
@@ -117,6 +115,8 @@ pub struct BenchReport {
     pub model: String,
     pub architecture: Option<String>,
     pub provider: String,
+    /// The graph the session runs: `stored` or the CPU lowering applied (`--cpu-graph`).
+    pub graph: String,
     /// Intra-op threads.
     pub threads: usize,
     pub frames: usize,
@@ -169,77 +169,6 @@ pub fn write_random_model(arch: &ImfwArch, path: &Path) -> Result<()> {
     };
     let bytes = write_model(arch, &random_weights(arch, 1), &meta)?;
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
-}
-
-/// Rewrites every stride-1 `ConvTranspose` (ImfwNet's last 9×9 layer) as the equivalent `Conv`:
-/// weights transposed to `[out, in, k, k]` and flipped spatially, padding `k - 1 - p`. Same
-/// output; ONNX Runtime's CPU `ConvTranspose` builds a full `out·k·k × H·W` column buffer (≈900 MB
-/// at 1280×720) and scatters it back, while `Conv` runs blocked. An experiment for
-/// `stylecam bench --final-as-conv`: the rewritten file no longer round-trips through
-/// [`crate::net::onnx::load_weights`].
-pub fn stride1_deconv_as_conv(model: &[u8]) -> Result<Vec<u8>> {
-    use crate::net::onnx_proto::ModelProto;
-    use prost::Message;
-    let bad = |m: String| Error::InvalidArgument(format!("cannot rewrite the model: {m}"));
-    let mut proto = ModelProto::decode(model).map_err(|e| bad(e.to_string()))?;
-    let graph = proto.graph.as_mut().ok_or_else(|| bad("no graph".into()))?;
-    for node in graph
-        .node
-        .iter_mut()
-        .filter(|n| n.op_type == "ConvTranspose")
-    {
-        let ints = |name: &str| {
-            node.attribute
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| a.ints.clone())
-                .unwrap_or_default()
-        };
-        if ints("strides").iter().any(|&s| s != 1) || ints("output_padding").iter().any(|&p| p != 0)
-        {
-            continue;
-        }
-        let pads = ints("pads");
-        let weight_name = node.input[1].clone();
-        let w = graph
-            .initializer
-            .iter_mut()
-            .find(|t| t.name == weight_name)
-            .ok_or_else(|| bad(format!("no initializer {weight_name}")))?;
-        let [cin, cout, kh, kw] = w.dims[..] else {
-            return Err(bad(format!("{weight_name} is not 4-D")));
-        };
-        let (cin, cout, kh, kw) = (cin as usize, cout as usize, kh as usize, kw as usize);
-        let src: Vec<f32> = if w.raw_data.is_empty() {
-            w.float_data.clone()
-        } else {
-            w.raw_data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        };
-        let mut dst = vec![0f32; src.len()];
-        for i in 0..cin {
-            for o in 0..cout {
-                for y in 0..kh {
-                    for x in 0..kw {
-                        dst[((o * cin + i) * kh + y) * kw + x] =
-                            src[((i * cout + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - x)];
-                    }
-                }
-            }
-        }
-        w.dims = vec![cout as i64, cin as i64, kh as i64, kw as i64];
-        w.float_data.clear();
-        w.raw_data = dst.iter().flat_map(|v| v.to_le_bytes()).collect();
-        node.op_type = "Conv".into();
-        node.attribute.retain(|a| a.name != "output_padding");
-        for a in node.attribute.iter_mut().filter(|a| a.name == "pads") {
-            let k = [kh as i64, kw as i64, kh as i64, kw as i64];
-            a.ints = pads.iter().zip(k).map(|(p, k)| k - 1 - p).collect();
-        }
-    }
-    Ok(proto.encode_to_vec())
 }
 
 /// A model file to load: the given one, or random weights in a temporary folder (kept alive by
@@ -302,18 +231,8 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
             "give at least one frame size (--size 640x480)".to_string(),
         ));
     }
-    let (path, _guard, mut model_name) = materialise(&config.model)?;
+    let (path, _guard, model_name) = materialise(&config.model)?;
     let arch = architecture(&config.model, &path);
-    let rewritten = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let path = if config.final_as_conv {
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let p = rewritten.path().join("final-as-conv.onnx");
-        std::fs::write(&p, stride1_deconv_as_conv(&bytes)?).map_err(|e| Error::io(&p, e))?;
-        model_name.push_str(" (stride-1 ConvTranspose as Conv)");
-        p
-    } else {
-        path
-    };
     let mut stylizer = Stylizer::load(&path, config.device, &config.engine)?;
     let threads = config
         .engine
@@ -328,6 +247,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
         model: model_name,
         architecture: arch.map(|a| a.label()),
         provider: stylizer.provider().to_string(),
+        graph: stylizer.graph().to_string(),
         threads,
         frames: config.frames,
         warmup: config.warmup,
@@ -420,10 +340,11 @@ pub fn format_table(report: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "model: {}  architecture: {}  provider: {}  threads: {}  frames: {} (+{} warm-up)",
+        "model: {}  architecture: {}  provider: {} ({} graph)  threads: {}  frames: {} (+{} warm-up)",
         report.model,
         report.architecture.as_deref().unwrap_or("?"),
         report.provider,
+        report.graph,
         report.threads,
         report.frames,
         report.warmup
@@ -626,8 +547,13 @@ fn run_mode_sweep(
 ) -> Result<Vec<(String, Vec<f64>)>> {
     use ort::value::{Tensor, TensorRef};
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (mut session, _) =
-        crate::engine::device::open_session(path, &bytes, DeviceChoice::Cpu, opts)?;
+    let lowered = crate::engine::stylizer::cpu_lowering(path, &bytes, DeviceChoice::Cpu, opts);
+    let model = crate::engine::device::ModelBytes {
+        stored: &bytes,
+        cpu: lowered.as_ref().map(|l| l.bytes.as_slice()),
+    };
+    let (mut session, _, _) =
+        crate::engine::device::open_session(path, model, DeviceChoice::Cpu, opts)?;
     let input_name = session.inputs()[0].name().to_string();
     let output_name = session.outputs()[0].name().to_string();
     let geometry = PadGeometry::for_frame(w as usize, h as usize);
@@ -724,39 +650,6 @@ mod tests {
         assert_eq!(frame.dimensions(), (40, 30));
         // The test card's top bar is bright: the decode produced content, not zeros.
         assert!(frame.get_pixel(1, 1).0[0] > 150);
-    }
-
-    #[test]
-    fn final_deconv_rewritten_as_conv_gives_the_same_frames() {
-        let dir = tempfile::tempdir().unwrap();
-        let arch = ImfwArch::new(4, 1);
-        let plain = dir.path().join("plain.onnx");
-        write_random_model(&arch, &plain).unwrap();
-        let conv = dir.path().join("conv.onnx");
-        let bytes = std::fs::read(&plain).unwrap();
-        std::fs::write(&conv, stride1_deconv_as_conv(&bytes).unwrap()).unwrap();
-        let opts = EngineOptions {
-            intra_threads: Some(1),
-            ..EngineOptions::default()
-        };
-        let mut a = Stylizer::load(&plain, DeviceChoice::Cpu, &opts).unwrap();
-        let mut b = Stylizer::load(&conv, DeviceChoice::Cpu, &opts).unwrap();
-        let frame = crate::source::testcard::render(37, 21, 2);
-        let (fa, fb) = (a.stylize(&frame).unwrap(), b.stylize(&frame).unwrap());
-        let max_diff = fa
-            .as_raw()
-            .iter()
-            .zip(fb.as_raw())
-            .map(|(x, y)| x.abs_diff(*y))
-            .max()
-            .unwrap();
-        assert!(max_diff <= 1, "frames differ by {max_diff}");
-        // The random net is not flat: a broken rewrite would not match by chance.
-        let (lo, hi) = fa
-            .as_raw()
-            .iter()
-            .fold((255u8, 0u8), |(l, h), &v| (l.min(v), h.max(v)));
-        assert!(hi - lo > 20, "{lo}..{hi}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use stylecam::engine::DeviceChoice;
+use stylecam::engine::{CpuGraph, DeviceChoice};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -52,6 +52,12 @@ pub struct EngineArgs {
     /// CPU threads for inference (default: all cores).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+
+    /// Graph run on the CPU for stylecam's own models: auto (fastest measured rewrite for the
+    /// model's width), reference (the file's graph), tail or head-tail (sub-pixel rewrites; same
+    /// output, less time and memory). CUDA/TensorRT always run the file's graph.
+    #[arg(long, global = true, value_enum, default_value_t = CpuGraph::Auto)]
+    pub cpu_graph: CpuGraph,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,10 +103,6 @@ pub struct BenchArgs {
     /// Instead: time inference under each ONNX Runtime session setting (CPU, first --size).
     #[arg(long)]
     pub session_options: bool,
-
-    /// Experiment: run the final 9×9 ConvTranspose as the equivalent Conv.
-    #[arg(long, hide = true)]
-    pub final_as_conv: bool,
 
     /// Run without ONNX Runtime's CPU memory arena.
     #[arg(long, hide = true)]

@@ -45,7 +45,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn engine_options(engine: &EngineArgs) -> EngineOptions {
-    let mut opts = EngineOptions::default();
+    let mut opts = EngineOptions {
+        cpu_graph: engine.cpu_graph,
+        ..EngineOptions::default()
+    };
     if let Some(t) = engine.threads {
         opts.intra_threads = Some(t as usize);
     }
@@ -307,7 +310,6 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         warmup: args.warmup as usize,
         device: engine.device,
         engine: opts,
-        final_as_conv: args.final_as_conv,
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

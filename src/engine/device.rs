@@ -68,37 +68,48 @@ impl fmt::Display for Provider {
 
 static CUDA_FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
 
-/// Creates a session for `model_bytes` (read from `model_path`) on the requested device.
+/// The model as stored, and optionally a CPU-lowered form of it (see [`crate::net::graph`]).
+pub(crate) struct ModelBytes<'a> {
+    pub stored: &'a [u8],
+    /// Used instead of `stored` when the session runs on the CPU.
+    pub cpu: Option<&'a [u8]>,
+}
+
+/// Creates a session for the model read from `model_path` on the requested device. Returns the
+/// provider that runs it and whether the CPU-lowered graph is the one running.
 pub(crate) fn open_session(
     model_path: &Path,
-    model_bytes: &[u8],
+    model: ModelBytes<'_>,
     choice: DeviceChoice,
     opts: &EngineOptions,
-) -> Result<(Session, Provider)> {
+) -> Result<(Session, Provider, bool)> {
+    let model_bytes = model.stored;
+    let on_cpu = || -> Result<(Session, Provider, bool)> {
+        let (session, lowered) = open_on_cpu_preferring(model_path, &model, opts)?;
+        Ok((session, Provider::Cpu, lowered))
+    };
     let wanted = match choice {
-        DeviceChoice::Cpu => {
-            return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu))
-        }
+        DeviceChoice::Cpu => return on_cpu(),
         DeviceChoice::Auto | DeviceChoice::Cuda => Provider::Cuda,
         DeviceChoice::TensorRt => Provider::TensorRt,
     };
     let reason = match open_accelerated(wanted, model_bytes, opts) {
-        Ok(session) => return Ok((session, wanted)),
+        Ok(session) => return Ok((session, wanted, false)),
         Err(Attempt::Registration(reason)) => reason,
         Err(Attempt::Commit(reason)) => {
             // Provider or model? A CPU session tells: if the CPU cannot load it either, the model
             // is at fault and that is the error to report.
-            let cpu = open_on_cpu(model_path, model_bytes, opts)?;
+            let cpu = on_cpu()?;
             if choice == DeviceChoice::Auto {
                 log_cuda_fallback(&reason);
-                return Ok((cpu, Provider::Cpu));
+                return Ok(cpu);
             }
             reason
         }
     };
     if choice == DeviceChoice::Auto {
         log_cuda_fallback(&reason);
-        return Ok((open_on_cpu(model_path, model_bytes, opts)?, Provider::Cpu));
+        return on_cpu();
     }
     Err(Error::ProviderUnavailable {
         provider: wanted.to_string(),
@@ -138,6 +149,25 @@ fn open_accelerated(
     builder
         .commit_from_memory(model_bytes)
         .map_err(|e| Attempt::Commit(e.to_string()))
+}
+
+/// A CPU session on the lowered graph when there is one, else (or when ONNX Runtime refuses
+/// it, which would be a stylecam bug worth reporting) on the stored graph.
+fn open_on_cpu_preferring(
+    model_path: &Path,
+    model: &ModelBytes<'_>,
+    opts: &EngineOptions,
+) -> Result<(Session, bool)> {
+    if let Some(lowered) = model.cpu {
+        match open_on_cpu(model_path, lowered, opts) {
+            Ok(session) => return Ok((session, true)),
+            Err(e) => tracing::warn!(
+                "{}: the CPU-lowered graph did not load ({e}); running the stored graph. Please report this; --cpu-graph reference avoids the attempt",
+                model_path.display()
+            ),
+        }
+    }
+    Ok((open_on_cpu(model_path, model.stored, opts)?, false))
 }
 
 fn open_on_cpu(model_path: &Path, model_bytes: &[u8], opts: &EngineOptions) -> Result<Session> {

@@ -6,4 +6,4 @@ pub mod runtime;
 pub mod stylizer;
 
 pub use device::{DeviceChoice, Provider};
-pub use stylizer::{EngineOptions, GraphOptimisation, StageTimings, Stylizer};
+pub use stylizer::{CpuGraph, EngineOptions, GraphOptimisation, StageTimings, Stylizer};

@@ -16,6 +16,8 @@ use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::device::{self, DeviceChoice, Provider};
+use crate::net::graph::Lowering;
+use crate::net::onnx::{lower_model, LoweredModel};
 use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
 
@@ -45,6 +47,35 @@ impl From<GraphOptimisation> for ort::session::builder::GraphOptimizationLevel {
     }
 }
 
+/// Which graph a CPU session runs for stylecam's own models (see [`crate::net::graph`]). Models
+/// that are not stylecam ImfwNets always run as stored; CUDA and TensorRT always get the stored
+/// graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum CpuGraph {
+    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8).
+    #[default]
+    Auto,
+    /// The graph as stored in the file (one node per layer).
+    Reference,
+    /// Sub-pixel tail only.
+    Tail,
+    /// Space-to-depth head and sub-pixel tail.
+    #[value(name = "head-tail")]
+    HeadTail,
+}
+
+impl CpuGraph {
+    /// `None`: no lowering; `Some(None)`: the architecture's default lowering.
+    fn lowering(self) -> Option<Option<Lowering>> {
+        match self {
+            CpuGraph::Auto => Some(None),
+            CpuGraph::Reference => None,
+            CpuGraph::Tail => Some(Some(Lowering::TAIL)),
+            CpuGraph::HeadTail => Some(Some(Lowering::FULL)),
+        }
+    }
+}
+
 /// How sessions are built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineOptions {
@@ -67,6 +98,8 @@ pub struct EngineOptions {
     pub nchwc_layout: bool,
     /// Intra-op worker threads spin while waiting for work (lower latency, burns CPU when idle).
     pub intra_spinning: bool,
+    /// The graph CPU sessions run (lowered for speed and memory by default).
+    pub cpu_graph: CpuGraph,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +114,7 @@ impl Default for EngineOptions {
             flush_to_zero: false,
             nchwc_layout: true,
             intra_spinning: true,
+            cpu_graph: CpuGraph::Auto,
         }
     }
 }
@@ -116,6 +150,8 @@ struct Buffers {
 pub struct Stylizer {
     session: Session,
     provider: Provider,
+    /// Which graph runs: "stored", or the lowering applied ([`Lowering::describe`]).
+    graph: &'static str,
     path: PathBuf,
     name: String,
     metadata: BTreeMap<String, String>,
@@ -143,6 +179,27 @@ impl std::fmt::Debug for Stylizer {
     }
 }
 
+/// The CPU-lowered form of the model in `bytes` that `opts` asks for, if it is a stylecam ImfwNet
+/// and the device may run on the CPU.
+pub(crate) fn cpu_lowering(
+    model: &Path,
+    bytes: &[u8],
+    device: DeviceChoice,
+    opts: &EngineOptions,
+) -> Option<LoweredModel> {
+    let choice = opts.cpu_graph.lowering()?;
+    if matches!(device, DeviceChoice::Cuda | DeviceChoice::TensorRt) {
+        return None;
+    }
+    match lower_model(bytes, choice) {
+        Ok(l) => Some(l),
+        Err(why) => {
+            tracing::debug!("{}: CPU runs the stored graph ({why})", model.display());
+            None
+        }
+    }
+}
+
 impl Stylizer {
     /// Loads `model` on `device`, checking its interface. Initialises ONNX Runtime with the
     /// default search if [`super::runtime::init`] was not called first.
@@ -151,7 +208,17 @@ impl Stylizer {
             path: model.to_path_buf(),
             problem: format!("cannot read the file: {e}"),
         })?;
-        let (session, provider) = device::open_session(model, &bytes, device, opts)?;
+        let lowered = cpu_lowering(model, &bytes, device, opts);
+        let model_bytes = device::ModelBytes {
+            stored: &bytes,
+            cpu: lowered.as_ref().map(|l| l.bytes.as_slice()),
+        };
+        let (session, provider, runs_lowered) =
+            device::open_session(model, model_bytes, device, opts)?;
+        let graph = match &lowered {
+            Some(l) if runs_lowered => l.lowering.describe(),
+            _ => "stored",
+        };
         let invalid = |problem: String| Error::InvalidModel {
             path: model.to_path_buf(),
             problem,
@@ -174,12 +241,13 @@ impl Stylizer {
         let (name, metadata) = read_metadata(&session, model);
         let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
         tracing::debug!(
-            "loaded {} ('{name}') on {provider}: {input_name} {input_shape:?} → {output_name}",
+            "loaded {} ('{name}') on {provider} ({graph} graph): {input_name} {input_shape:?} → {output_name}",
             model.display()
         );
         Ok(Stylizer {
             session,
             provider,
+            graph,
             path: model.to_path_buf(),
             name,
             metadata,
@@ -198,6 +266,12 @@ impl Stylizer {
     /// The execution provider running this model.
     pub fn provider(&self) -> Provider {
         self.provider
+    }
+
+    /// Which graph the session runs: `"stored"` (the file's own graph) or a description of the
+    /// CPU lowering applied (see [`crate::net::graph`]).
+    pub fn graph(&self) -> &'static str {
+        self.graph
     }
 
     /// Display name: ONNX metadata `name`, else the file stem.

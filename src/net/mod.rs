@@ -1,6 +1,7 @@
 //! ImfwNet as data ([`arch`]) and the ONNX writer ([`onnx`]).
 
 pub mod arch;
+pub mod graph;
 pub mod onnx;
 pub mod onnx_proto;
 

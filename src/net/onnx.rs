@@ -18,11 +18,12 @@ use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::arch::{ImfwArch, Layer, IN_EPS};
+use super::arch::{ImfwArch, Layer};
+use super::graph::{build_graph, Lowering};
 use super::onnx_proto::{
-    attribute_type, tensor_shape_proto, type_proto, AttributeProto, GraphProto, ModelProto,
-    NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
+    attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto,
+    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto, DATA_TYPE_FLOAT,
 };
 use crate::{Error, Result};
 
@@ -235,7 +236,7 @@ pub fn validate_weights(arch: &ImfwArch, weights: &Weights) -> Result<()> {
     }
 }
 
-fn ints_attr(name: &str, ints: &[usize]) -> AttributeProto {
+pub(super) fn ints_attr(name: &str, ints: &[usize]) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: attribute_type::INTS,
@@ -244,7 +245,7 @@ fn ints_attr(name: &str, ints: &[usize]) -> AttributeProto {
     }
 }
 
-fn int_attr(name: &str, i: i64) -> AttributeProto {
+pub(super) fn int_attr(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: attribute_type::INT,
@@ -253,7 +254,7 @@ fn int_attr(name: &str, i: i64) -> AttributeProto {
     }
 }
 
-fn float_attr(name: &str, f: f32) -> AttributeProto {
+pub(super) fn float_attr(name: &str, f: f32) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: attribute_type::FLOAT,
@@ -262,7 +263,7 @@ fn float_attr(name: &str, f: f32) -> AttributeProto {
     }
 }
 
-fn string_attr(name: &str, s: &str) -> AttributeProto {
+pub(super) fn string_attr(name: &str, s: &str) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: attribute_type::STRING,
@@ -271,7 +272,7 @@ fn string_attr(name: &str, s: &str) -> AttributeProto {
     }
 }
 
-fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
+pub(super) fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
     let mut raw = Vec::with_capacity(t.data.len() * 4);
     for v in &t.data {
         raw.extend_from_slice(&v.to_le_bytes());
@@ -286,7 +287,7 @@ fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
 }
 
 /// `[N,3,H,W]` float32 with symbolic N, H, W.
-fn image_value_info(name: &str) -> ValueInfoProto {
+pub(super) fn image_value_info(name: &str) -> ValueInfoProto {
     use tensor_shape_proto::dimension::Value as D;
     let dim = |v: D| tensor_shape_proto::Dimension {
         value: Some(v),
@@ -308,148 +309,6 @@ fn image_value_info(name: &str) -> ValueInfoProto {
             })),
             ..Default::default()
         }),
-        ..Default::default()
-    }
-}
-
-/// The nodes and constant tensors of `arch`'s graph, parameters taken from `weights`
-/// (already validated).
-fn build_graph(arch: &ImfwArch, weights: &Weights) -> GraphProto {
-    let layers = arch.layers();
-    let mut nodes = Vec::with_capacity(layers.len());
-    let mut initializers: Vec<TensorProto> = Vec::new();
-    let mut current = INPUT_NAME.to_string();
-    let mut residual: Option<String> = None;
-    let last = layers.len() - 1;
-    for (idx, layer) in layers.iter().enumerate() {
-        let (node_name, op_type, inputs, attribute) = match layer {
-            Layer::ReflectPad { pad } => {
-                let pads_name = format!("pads_reflect{pad}");
-                if !initializers.iter().any(|t| t.name == pads_name) {
-                    let p = *pad as i64;
-                    initializers.push(TensorProto {
-                        name: pads_name.clone(),
-                        dims: vec![8],
-                        data_type: DATA_TYPE_INT64,
-                        // [N, C, H, W] begins, then ends.
-                        int64_data: vec![0, 0, p, p, 0, 0, p, p],
-                        ..Default::default()
-                    });
-                }
-                (
-                    format!("pad{idx}"),
-                    "Pad",
-                    vec![current.clone(), pads_name],
-                    vec![string_attr("mode", "reflect")],
-                )
-            }
-            Layer::Conv {
-                name,
-                kernel,
-                stride,
-                pad,
-                ..
-            } => (
-                name.clone(),
-                "Conv",
-                vec![
-                    current.clone(),
-                    format!("{name}.weight"),
-                    format!("{name}.bias"),
-                ],
-                vec![
-                    ints_attr("kernel_shape", &[*kernel, *kernel]),
-                    ints_attr("strides", &[*stride, *stride]),
-                    ints_attr("pads", &[*pad, *pad, *pad, *pad]),
-                    ints_attr("dilations", &[1, 1]),
-                    int_attr("group", 1),
-                ],
-            ),
-            Layer::ConvTranspose {
-                name,
-                kernel,
-                stride,
-                pad,
-                output_pad,
-                ..
-            } => (
-                name.clone(),
-                "ConvTranspose",
-                vec![
-                    current.clone(),
-                    format!("{name}.weight"),
-                    format!("{name}.bias"),
-                ],
-                vec![
-                    ints_attr("kernel_shape", &[*kernel, *kernel]),
-                    ints_attr("strides", &[*stride, *stride]),
-                    ints_attr("pads", &[*pad, *pad, *pad, *pad]),
-                    ints_attr("output_padding", &[*output_pad, *output_pad]),
-                    ints_attr("dilations", &[1, 1]),
-                    int_attr("group", 1),
-                ],
-            ),
-            Layer::InstanceNorm { name, .. } => (
-                name.clone(),
-                "InstanceNormalization",
-                vec![
-                    current.clone(),
-                    format!("{name}.weight"),
-                    format!("{name}.bias"),
-                ],
-                vec![float_attr("epsilon", IN_EPS)],
-            ),
-            Layer::Relu => (
-                format!("relu{idx}"),
-                "Relu",
-                vec![current.clone()],
-                Vec::new(),
-            ),
-            Layer::SaveResidual => {
-                residual = Some(current.clone());
-                continue;
-            }
-            Layer::AddResidual => {
-                let skip = residual
-                    .take()
-                    .expect("ImfwArch::layers pairs every AddResidual with a SaveResidual");
-                (
-                    format!("add{idx}"),
-                    "Add",
-                    vec![current.clone(), skip],
-                    Vec::new(),
-                )
-            }
-        };
-        for input in &inputs {
-            if let Some(t) = weights.get(input.as_str()) {
-                if !initializers.iter().any(|i| &i.name == input) {
-                    initializers.push(float_initializer(input, t));
-                }
-            }
-        }
-        let output = if idx == last {
-            OUTPUT_NAME.to_string()
-        } else {
-            format!("{node_name}_out")
-        };
-        nodes.push(NodeProto {
-            input: inputs,
-            output: vec![output.clone()],
-            name: node_name,
-            op_type: op_type.to_string(),
-            attribute,
-            ..Default::default()
-        });
-        current = output;
-    }
-    assert_eq!(current, OUTPUT_NAME, "ImfwArch::layers ends with a layer");
-    GraphProto {
-        node: nodes,
-        name: arch.label(),
-        initializer: initializers,
-        input: vec![image_value_info(INPUT_NAME)],
-        output: vec![image_value_info(OUTPUT_NAME)],
         ..Default::default()
     }
 }
@@ -494,6 +353,18 @@ fn metadata_props(arch: &ImfwArch, meta: &ModelMetadata) -> Result<Vec<StringStr
 /// the file contains). Fails with [`Error::InvalidArgument`] when the weights do not fit `arch`
 /// ([`validate_weights`]), the name is empty or a metadata key repeats.
 pub fn write_model(arch: &ImfwArch, weights: &Weights, meta: &ModelMetadata) -> Result<Vec<u8>> {
+    write_model_lowered(arch, weights, meta, Lowering::NONE)
+}
+
+/// [`write_model`] with the graph in the given [`Lowering`] (see [`super::graph`]): the same
+/// function, rewritten for ONNX Runtime's CPU kernels. Lowered models are for the engine of the
+/// process that wrote them; exports use [`write_model`].
+pub fn write_model_lowered(
+    arch: &ImfwArch,
+    weights: &Weights,
+    meta: &ModelMetadata,
+    lowering: Lowering,
+) -> Result<Vec<u8>> {
     if arch.width == 0 || arch.blocks == 0 {
         return Err(Error::InvalidArgument(format!(
             "architecture {} is empty: width and blocks must both be at least 1",
@@ -510,7 +381,7 @@ pub fn write_model(arch: &ImfwArch, weights: &Weights, meta: &ModelMetadata) -> 
             "ImfwNet fast style transfer network ({}), Johnson et al. 2016. Input and output: ImageNet-normalised RGB, NCHW float32, H and W multiples of 4.",
             arch.label()
         ),
-        graph: Some(build_graph(arch, weights)),
+        graph: Some(build_graph(arch, weights, lowering)),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
             version: OPSET,
@@ -719,6 +590,43 @@ pub fn load_weights(bytes: &[u8]) -> Result<(ImfwArch, Weights)> {
     }
     validate_weights(&arch, &weights)?;
     Ok((arch, weights))
+}
+
+/// A model rewritten by [`lower_model`].
+#[derive(Debug, Clone)]
+pub struct LoweredModel {
+    pub arch: ImfwArch,
+    pub lowering: Lowering,
+    /// The complete ONNX model (metadata kept) with the lowered graph.
+    pub bytes: Vec<u8>,
+}
+
+/// If `bytes` hold an ImfwNet in exactly the reference form [`write_model`] produces (same
+/// nodes, same attributes, weights that fit its architecture), the same model with its graph
+/// rewritten by `lowering` (`None`: [`Lowering::cpu_default`] for its architecture). Any other
+/// model — a PyTorch export, a hand-edited graph — gives `Err` with the reason it was left alone;
+/// callers then run it unchanged.
+pub fn lower_model(
+    bytes: &[u8],
+    lowering: Option<Lowering>,
+) -> std::result::Result<LoweredModel, String> {
+    let (arch, weights) = load_weights(bytes).map_err(|e| e.to_string())?;
+    let mut model = decode_model(bytes).map_err(|e| e.to_string())?;
+    let graph = model.graph.as_ref().expect("decode_model checks the graph");
+    let reference = build_graph(&arch, &weights, Lowering::NONE);
+    if graph.node != reference.node {
+        return Err(format!(
+            "its graph differs from the reference {} graph stylecam writes",
+            arch.label()
+        ));
+    }
+    let lowering = lowering.unwrap_or_else(|| Lowering::cpu_default(&arch));
+    model.graph = Some(build_graph(&arch, &weights, lowering));
+    Ok(LoweredModel {
+        arch,
+        lowering,
+        bytes: model.encode_to_vec(),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,685 @@
+//! The ONNX graph of an ImfwNet, in its reference form or lowered for fast CPU inference.
+//!
+//! **Reference form** ([`Lowering::NONE`]): one ONNX node per [`Layer`], exactly what
+//! [`write_model`](super::onnx::write_model) exports and any ONNX consumer expects.
+//!
+//! **Lowered form**: the same function, rewritten so that ONNX Runtime's CPU kernels run it
+//! faster and in less memory. The full-resolution end layers have few channels (3 in, `width`
+//! out, and back), which MLAS runs poorly; worse, its `ConvTranspose` materialises an
+//! `out·k·k × H·W` column buffer (≈900 MB for the final 9×9 layer at 1280×720). The lowering runs
+//! those layers at half resolution on *phase-split* tensors: a full-resolution tensor `Y [C, H, W]`
+//! is held as `Z [4C, H/2, W/2]` with `Z[c·4 + a·2 + b, i, j] = Y[c, 2i + a, 2j + b]` (the layout
+//! ONNX calls `DepthToSpace` mode CRD). Every rewrite is exact up to float rounding:
+//!
+//! * **tail** ([`Lowering::sub_pixel_tail`]): `deconv2` (3×3, stride 2) becomes a 2×2 `Conv`
+//!   producing the four output phases (sub-pixel convolution; no zero-stuffing, no column
+//!   buffer); `in5` normalises the phase-split tensor through a free reshape to
+//!   `[N, C, 4·H/2·W/2]`; the final 9×9 transposed convolution becomes a 5×5 `Conv` from phases
+//!   to phases (its flipped kernel regrouped by phase), and one `DepthToSpace` on the 3-channel
+//!   result restores full resolution.
+//! * **head** ([`Lowering::space_to_depth_head`]): after the reflection pad, `SpaceToDepth`
+//!   splits the 3-channel input into phases, `conv1` (9×9) becomes a 5×5 `Conv` producing
+//!   phases, `in1` is normalised as above, and `conv2` (3×3, stride 2) becomes a 2×2 `Conv` on
+//!   the phases, which brings the tensor back to the ordinary layout at half resolution. This
+//!   trades ≈25 % more multiply-adds in `conv1`/`conv2` for channel counts that MLAS's blocked
+//!   (NCHWc) kernels handle well; it pays off only for thin networks (width ≤ 8).
+//!
+//! The lowered graph needs H and W to be multiples of 2 (the engine always feeds multiples of
+//! [`SIZE_MULTIPLE`](super::arch::SIZE_MULTIPLE)), and is meant for the process that built it:
+//! exports keep the reference form.
+
+use std::collections::HashSet;
+
+use super::arch::{ImfwArch, Layer, IN_EPS};
+use super::onnx::{
+    float_attr, float_initializer, image_value_info, int_attr, ints_attr, string_attr, Tensor,
+    Weights, INPUT_NAME, OUTPUT_NAME,
+};
+use super::onnx_proto::{GraphProto, NodeProto, TensorProto, DATA_TYPE_INT64};
+
+/// Which rewrites [`build_graph`] applies (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Lowering {
+    /// Run `conv1`…`conv2` on space-to-depth phases.
+    pub space_to_depth_head: bool,
+    /// Run `deconv2`…`deconv3` as sub-pixel convolutions on phases.
+    pub sub_pixel_tail: bool,
+}
+
+impl Lowering {
+    /// The reference graph: one node per layer.
+    pub const NONE: Lowering = Lowering {
+        space_to_depth_head: false,
+        sub_pixel_tail: false,
+    };
+    /// Both rewrites.
+    pub const FULL: Lowering = Lowering {
+        space_to_depth_head: true,
+        sub_pixel_tail: true,
+    };
+    /// The tail rewrite only.
+    pub const TAIL: Lowering = Lowering {
+        space_to_depth_head: false,
+        sub_pixel_tail: true,
+    };
+
+    /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
+    /// *Graph lowering*): the tail always; the head only for thin networks.
+    pub fn cpu_default(arch: &ImfwArch) -> Lowering {
+        Lowering {
+            space_to_depth_head: arch.width <= 8,
+            sub_pixel_tail: true,
+        }
+    }
+
+    /// True when no rewrite is applied.
+    pub fn is_none(&self) -> bool {
+        *self == Lowering::NONE
+    }
+
+    /// A short description for logs and benchmark tables.
+    pub fn describe(&self) -> &'static str {
+        match (self.space_to_depth_head, self.sub_pixel_tail) {
+            (false, false) => "reference",
+            (false, true) => "lowered tail",
+            (true, false) => "lowered head",
+            (true, true) => "lowered head+tail",
+        }
+    }
+}
+
+/// Output phase `(a, b)` → index `a·2 + b`.
+fn phase(a: usize, b: usize) -> usize {
+    a * 2 + b
+}
+
+/// Channel of `(c, phase)` in a phase-split tensor (`DepthToSpace` CRD order).
+fn crd(c: usize, p: usize) -> usize {
+    c * 4 + p
+}
+
+/// Channel of `(c, phase)` in `SpaceToDepth`'s output (DCR order) for `channels` channels.
+fn dcr(c: usize, p: usize, channels: usize) -> usize {
+    p * channels + c
+}
+
+/// Index into a row-major `[d0, d1, k, k]` tensor.
+fn at4(t: &Tensor, i0: usize, i1: usize, u: usize, v: usize) -> usize {
+    let s = &t.shape;
+    ((i0 * s[1] + i1) * s[2] + u) * s[3] + v
+}
+
+/// A stride-1 correlation kernel `wf [cout, cin, k, k]` (zero-padded input) applied to a
+/// phase-split input, giving every output phase: a `[4·cout, 4·cin, k/2+1, k/2+1]` kernel on the
+/// half-resolution phases. `in_channel(c, p)` says where input phase `p` of channel `c` sits;
+/// outputs are in CRD order. Output phase `(a, b)` at `(i, j)` reads full-resolution input rows
+/// `2i + a + u`, i.e. phase `(a + u) % 2` of row `i + (a + u) / 2`.
+fn phase_conv_kernel(wf: &Tensor, in_channel: impl Fn(usize, usize) -> usize) -> Tensor {
+    let (cout, cin, k) = (wf.shape[0], wf.shape[1], wf.shape[2]);
+    let kk = k / 2 + 1;
+    let mut out = Tensor::zeros(&[4 * cout, 4 * cin, kk, kk]);
+    for a in 0..2 {
+        for b in 0..2 {
+            for o in 0..cout {
+                let oc = crd(o, phase(a, b));
+                for u in 0..k {
+                    let (dm, p) = ((a + u) / 2, (a + u) % 2);
+                    for v in 0..k {
+                        let (dn, q) = ((b + v) / 2, (b + v) % 2);
+                        for c in 0..cin {
+                            let dst = at4(&out, oc, in_channel(c, phase(p, q)), dm, dn);
+                            out.data[dst] = wf.data[at4(wf, o, c, u, v)];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A stride-2, unpadded correlation kernel `w [cout, cin, k, k]` applied to a phase-split (CRD)
+/// input: output `(i, j)` reads full-resolution rows `2i + u` = phase `u % 2` of row `i + u / 2`,
+/// so it is an ordinary stride-1 `Conv` with a `[cout, 4·cin, (k+1)/2, (k+1)/2]` kernel.
+fn strided_phase_kernel(w: &Tensor) -> Tensor {
+    let (cout, cin, k) = (w.shape[0], w.shape[1], w.shape[2]);
+    let kk = k.div_ceil(2);
+    let mut out = Tensor::zeros(&[cout, 4 * cin, kk, kk]);
+    for o in 0..cout {
+        for c in 0..cin {
+            for u in 0..k {
+                for v in 0..k {
+                    let dst = at4(&out, o, crd(c, phase(u % 2, v % 2)), u / 2, v / 2);
+                    out.data[dst] = w.data[at4(w, o, c, u, v)];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The sub-pixel form of a 3×3, stride-2, pad-1, output-pad-1 transposed convolution with weight
+/// `w [cin, cout, 3, 3]`: output phase `(a, b)` at `(i, j)` is `Σ x[i + d] · w[kh]` with
+/// `kh = a + 1 − 2d` for `d ∈ {0, 1}` (and likewise for columns), i.e. a 2×2 `Conv` on the input
+/// padded by one zero row/column at the bottom/right, producing `[4·cout]` CRD channels.
+fn sub_pixel_kernel(w: &Tensor) -> Tensor {
+    let (cin, cout) = (w.shape[0], w.shape[1]);
+    // (phase, offset d) → kernel tap, for stride 2, kernel 3, padding 1.
+    let tap = |a: usize, d: usize| -> Option<usize> { (a + 1).checked_sub(2 * d) };
+    let mut out = Tensor::zeros(&[4 * cout, cin, 2, 2]);
+    for a in 0..2 {
+        for b in 0..2 {
+            for o in 0..cout {
+                let oc = crd(o, phase(a, b));
+                for dh in 0..2 {
+                    for dw in 0..2 {
+                        let (Some(kh), Some(kw)) = (tap(a, dh), tap(b, dw)) else {
+                            continue;
+                        };
+                        for c in 0..cin {
+                            let dst = at4(&out, oc, c, dh, dw);
+                            out.data[dst] = w.data[at4(w, c, o, kh, kw)];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `[in, out, k, k]` transposed-convolution weight → the equivalent stride-1 correlation kernel
+/// `[out, in, k, k]` (transposed and spatially flipped).
+fn flipped_transpose(w: &Tensor) -> Tensor {
+    let (cin, cout, k) = (w.shape[0], w.shape[1], w.shape[2]);
+    let mut out = Tensor::zeros(&[cout, cin, k, k]);
+    for c in 0..cin {
+        for o in 0..cout {
+            for u in 0..k {
+                for v in 0..k {
+                    let dst = at4(&out, o, c, u, v);
+                    out.data[dst] = w.data[at4(w, c, o, k - 1 - u, k - 1 - v)];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each bias value repeated for the four phases of its channel (CRD order).
+fn phase_bias(bias: &Tensor) -> Tensor {
+    Tensor {
+        shape: vec![4 * bias.data.len()],
+        data: bias.data.iter().flat_map(|&v| [v; 4]).collect(),
+    }
+}
+
+/// Collects nodes and initializers.
+struct Builder<'a> {
+    weights: &'a Weights,
+    nodes: Vec<NodeProto>,
+    initializers: Vec<TensorProto>,
+    names: HashSet<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn weight(&self, name: &str) -> &'a Tensor {
+        self.weights
+            .get(name)
+            .expect("weights are validated against the architecture before building")
+    }
+
+    /// Adds the model parameter `name` as an initializer (once) and returns its name.
+    fn param(&mut self, name: &str) -> String {
+        if self.names.insert(name.to_string()) {
+            self.initializers
+                .push(float_initializer(name, self.weight(name)));
+        }
+        name.to_string()
+    }
+
+    /// Adds a derived float initializer.
+    fn derived(&mut self, name: &str, t: &Tensor) -> String {
+        if self.names.insert(name.to_string()) {
+            self.initializers.push(float_initializer(name, t));
+        }
+        name.to_string()
+    }
+
+    fn int64s(&mut self, name: &str, values: &[i64]) -> String {
+        if self.names.insert(name.to_string()) {
+            self.initializers.push(TensorProto {
+                name: name.to_string(),
+                dims: vec![values.len() as i64],
+                data_type: DATA_TYPE_INT64,
+                int64_data: values.to_vec(),
+                ..Default::default()
+            });
+        }
+        name.to_string()
+    }
+
+    fn node(
+        &mut self,
+        op_type: &str,
+        name: String,
+        inputs: Vec<String>,
+        attribute: Vec<super::onnx_proto::AttributeProto>,
+        output: String,
+    ) -> String {
+        self.nodes.push(NodeProto {
+            input: inputs,
+            output: vec![output.clone()],
+            name,
+            op_type: op_type.to_string(),
+            attribute,
+            ..Default::default()
+        });
+        output
+    }
+
+    fn conv(
+        &mut self,
+        name: &str,
+        x: String,
+        weight: String,
+        bias: String,
+        kernel: usize,
+        stride: usize,
+        pads: [usize; 4],
+        output: String,
+    ) -> String {
+        self.node(
+            "Conv",
+            name.to_string(),
+            vec![x, weight, bias],
+            vec![
+                ints_attr("kernel_shape", &[kernel, kernel]),
+                ints_attr("strides", &[stride, stride]),
+                ints_attr("pads", &pads),
+                ints_attr("dilations", &[1, 1]),
+                int_attr("group", 1),
+            ],
+            output,
+        )
+    }
+
+    /// Instance norm of a phase-split tensor: statistics per channel over all four phases,
+    /// through a reshape to `[N, C, 4·h·w]` (free: the phases of a channel are contiguous).
+    fn phase_instance_norm(&mut self, name: &str, channels: usize, x: String) -> String {
+        let shape = self.int64s(&format!("{name}.grouped_shape"), &[0, channels as i64, -1]);
+        let grouped = self.node(
+            "Reshape",
+            format!("{name}_group"),
+            vec![x.clone(), shape],
+            Vec::new(),
+            format!("{name}_grouped"),
+        );
+        let (w, b) = (
+            self.param(&format!("{name}.weight")),
+            self.param(&format!("{name}.bias")),
+        );
+        let normed = self.node(
+            "InstanceNormalization",
+            name.to_string(),
+            vec![grouped, w, b],
+            vec![float_attr("epsilon", IN_EPS)],
+            format!("{name}_normed"),
+        );
+        let split_shape = self.node(
+            "Shape",
+            format!("{name}_shape"),
+            vec![x],
+            Vec::new(),
+            format!("{name}_split_shape"),
+        );
+        self.node(
+            "Reshape",
+            format!("{name}_ungroup"),
+            vec![normed, split_shape],
+            Vec::new(),
+            format!("{name}_out"),
+        )
+    }
+}
+
+/// The graph of `arch` with parameters from `weights` (already validated), in the form
+/// `lowering` asks for.
+pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering) -> GraphProto {
+    let layers = arch.layers();
+    let mut g = Builder {
+        weights,
+        nodes: Vec::with_capacity(layers.len() + 16),
+        initializers: Vec::new(),
+        names: HashSet::new(),
+    };
+    let mut current = INPUT_NAME.to_string();
+    let mut residual: Option<String> = None;
+    // The current activation is phase-split (half resolution, CRD channels).
+    let mut split = false;
+    let last = layers.len() - 1;
+    for (idx, layer) in layers.iter().enumerate() {
+        let output = if idx == last {
+            OUTPUT_NAME.to_string()
+        } else {
+            String::new()
+        };
+        let out = |node_name: &str| {
+            if output.is_empty() {
+                format!("{node_name}_out")
+            } else {
+                output.clone()
+            }
+        };
+        current = match layer {
+            Layer::ReflectPad { pad } => {
+                let p = *pad as i64;
+                let pads = g.int64s(&format!("pads_reflect{pad}"), &[0, 0, p, p, 0, 0, p, p]);
+                let name = format!("pad{idx}");
+                let o = out(&name);
+                g.node(
+                    "Pad",
+                    name,
+                    vec![current, pads],
+                    vec![string_attr("mode", "reflect")],
+                    o,
+                )
+            }
+            Layer::Conv {
+                name,
+                kernel,
+                stride: 1,
+                pad: 0,
+                ..
+            } if lowering.space_to_depth_head && idx == 1 => {
+                // Padded input → phases → every output phase with one half-resolution Conv.
+                let s2d = g.node(
+                    "SpaceToDepth",
+                    format!("{name}_space_to_depth"),
+                    vec![current],
+                    vec![int_attr("blocksize", 2)],
+                    format!("{name}_input_phases"),
+                );
+                let w = g.weight(&format!("{name}.weight"));
+                let k = phase_conv_kernel(w, |c, p| dcr(c, p, w.shape[1]));
+                let bias = phase_bias(g.weight(&format!("{name}.bias")));
+                let (wn, bn) = (
+                    g.derived(&format!("{name}.phase_weight"), &k),
+                    g.derived(&format!("{name}.phase_bias"), &bias),
+                );
+                split = true;
+                g.conv(name, s2d, wn, bn, kernel / 2 + 1, 1, [0; 4], out(name))
+            }
+            Layer::Conv {
+                name,
+                stride: 2,
+                pad: 0,
+                ..
+            } if split => {
+                let k = strided_phase_kernel(g.weight(&format!("{name}.weight")));
+                let (wn, bn) = (
+                    g.derived(&format!("{name}.phase_weight"), &k),
+                    g.param(&format!("{name}.bias")),
+                );
+                split = false;
+                let kk = k.shape[2];
+                g.conv(name, current, wn, bn, kk, 1, [0; 4], out(name))
+            }
+            Layer::Conv {
+                name,
+                kernel,
+                stride,
+                pad,
+                ..
+            } => {
+                assert!(!split, "ImfwNet lowering reached {name} on a phase-split tensor");
+                let (wn, bn) = (
+                    g.param(&format!("{name}.weight")),
+                    g.param(&format!("{name}.bias")),
+                );
+                g.conv(name, current, wn, bn, *kernel, *stride, [*pad; 4], out(name))
+            }
+            Layer::ConvTranspose {
+                name,
+                kernel: 3,
+                stride: 2,
+                pad: 1,
+                output_pad: 1,
+                ..
+            } if lowering.sub_pixel_tail
+                && matches!(
+                    layers.get(idx + 3),
+                    Some(Layer::ConvTranspose { stride: 1, .. })
+                ) =>
+            {
+                let k = sub_pixel_kernel(g.weight(&format!("{name}.weight")));
+                let bias = phase_bias(g.weight(&format!("{name}.bias")));
+                let (wn, bn) = (
+                    g.derived(&format!("{name}.phase_weight"), &k),
+                    g.derived(&format!("{name}.phase_bias"), &bias),
+                );
+                split = true;
+                g.conv(name, current, wn, bn, 2, 1, [0, 0, 1, 1], out(name))
+            }
+            Layer::ConvTranspose {
+                name,
+                kernel,
+                stride: 1,
+                pad,
+                output_pad: 0,
+                ..
+            } if split => {
+                // Phases → phases with the flipped kernel, then one DepthToSpace of 3 channels.
+                let wf = flipped_transpose(g.weight(&format!("{name}.weight")));
+                let k = phase_conv_kernel(&wf, crd);
+                let bias = phase_bias(g.weight(&format!("{name}.bias")));
+                let (wn, bn) = (
+                    g.derived(&format!("{name}.phase_weight"), &k),
+                    g.derived(&format!("{name}.phase_bias"), &bias),
+                );
+                // Zero padding of `kernel − 1 − pad` full-resolution pixels = half as many phase rows.
+                let zero_pad = kernel - 1 - pad;
+                assert!(zero_pad % 2 == 0, "{name}: odd padding cannot be split in phases");
+                let phases = g.conv(
+                    name,
+                    current,
+                    wn,
+                    bn,
+                    k.shape[2],
+                    1,
+                    [zero_pad / 2; 4],
+                    format!("{name}_phases"),
+                );
+                split = false;
+                g.node(
+                    "DepthToSpace",
+                    format!("{name}_depth_to_space"),
+                    vec![phases],
+                    vec![int_attr("blocksize", 2), string_attr("mode", "CRD")],
+                    out(name),
+                )
+            }
+            Layer::ConvTranspose {
+                name,
+                kernel,
+                stride,
+                pad,
+                output_pad,
+                ..
+            } => {
+                assert!(!split, "ImfwNet lowering reached {name} on a phase-split tensor");
+                let (wn, bn) = (
+                    g.param(&format!("{name}.weight")),
+                    g.param(&format!("{name}.bias")),
+                );
+                g.node(
+                    "ConvTranspose",
+                    name.clone(),
+                    vec![current, wn, bn],
+                    vec![
+                        ints_attr("kernel_shape", &[*kernel, *kernel]),
+                        ints_attr("strides", &[*stride, *stride]),
+                        ints_attr("pads", &[*pad, *pad, *pad, *pad]),
+                        ints_attr("output_padding", &[*output_pad, *output_pad]),
+                        ints_attr("dilations", &[1, 1]),
+                        int_attr("group", 1),
+                    ],
+                    out(name),
+                )
+            }
+            Layer::InstanceNorm { name, channels } if split => {
+                g.phase_instance_norm(name, *channels, current)
+            }
+            Layer::InstanceNorm { name, .. } => {
+                let (wn, bn) = (
+                    g.param(&format!("{name}.weight")),
+                    g.param(&format!("{name}.bias")),
+                );
+                g.node(
+                    "InstanceNormalization",
+                    name.clone(),
+                    vec![current, wn, bn],
+                    vec![float_attr("epsilon", IN_EPS)],
+                    out(name),
+                )
+            }
+            Layer::Relu => {
+                let name = format!("relu{idx}");
+                let o = out(&name);
+                g.node("Relu", name, vec![current], Vec::new(), o)
+            }
+            Layer::SaveResidual => {
+                residual = Some(current.clone());
+                current
+            }
+            Layer::AddResidual => {
+                let skip = residual
+                    .take()
+                    .expect("ImfwArch::layers pairs every AddResidual with a SaveResidual");
+                let name = format!("add{idx}");
+                let o = out(&name);
+                g.node("Add", name, vec![current, skip], Vec::new(), o)
+            }
+        };
+    }
+    assert!(!split, "ImfwNet lowering left the output phase-split");
+    assert_eq!(current, OUTPUT_NAME, "ImfwArch::layers ends with a layer");
+    let name = if lowering.is_none() {
+        arch.label()
+    } else {
+        format!("{} ({})", arch.label(), lowering.describe())
+    };
+    GraphProto {
+        node: g.nodes,
+        name,
+        initializer: g.initializers,
+        input: vec![image_value_info(INPUT_NAME)],
+        output: vec![image_value_info(OUTPUT_NAME)],
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::onnx::random_weights;
+
+    fn ops(g: &GraphProto) -> Vec<&str> {
+        g.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    #[test]
+    fn reference_form_has_one_node_per_layer() {
+        let arch = ImfwArch::new(8, 2);
+        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::NONE);
+        let layers = arch
+            .layers()
+            .into_iter()
+            .filter(|l| !matches!(l, Layer::SaveResidual))
+            .count();
+        assert_eq!(g.node.len(), layers);
+        assert_eq!(ops(&g).iter().filter(|o| **o == "ConvTranspose").count(), 3);
+    }
+
+    #[test]
+    fn lowered_tail_has_no_full_resolution_transposed_convolution() {
+        let arch = ImfwArch::new(8, 1);
+        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::TAIL);
+        let o = ops(&g);
+        // deconv1 (at quarter → half resolution) stays; deconv2 and deconv3 become Convs.
+        assert_eq!(o.iter().filter(|o| **o == "ConvTranspose").count(), 1);
+        assert_eq!(o.last(), Some(&"DepthToSpace"));
+        assert_eq!(g.node.last().unwrap().output, vec![OUTPUT_NAME.to_string()]);
+    }
+
+    #[test]
+    fn lowered_head_starts_with_space_to_depth() {
+        let arch = ImfwArch::new(8, 1);
+        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::FULL);
+        assert_eq!(&ops(&g)[..3], &["Pad", "SpaceToDepth", "Conv"]);
+        // conv1's kernel: 4 phases × 8 channels out, 4 phases × 3 channels in, 5×5 taps.
+        let k = g
+            .initializer
+            .iter()
+            .find(|t| t.name == "conv1.phase_weight")
+            .unwrap();
+        assert_eq!(k.dims, vec![32, 12, 5, 5]);
+    }
+
+    #[test]
+    fn cpu_default_uses_the_head_only_for_thin_networks() {
+        assert!(Lowering::cpu_default(&ImfwArch::new(8, 1)).space_to_depth_head);
+        assert!(!Lowering::cpu_default(&ImfwArch::SEED).space_to_depth_head);
+        assert!(Lowering::cpu_default(&ImfwArch::SEED).sub_pixel_tail);
+    }
+
+    /// Direct (slow) evaluation of one full-resolution output pixel of a stride-2 transposed
+    /// convolution, to check the sub-pixel kernel tap by tap.
+    #[test]
+    fn sub_pixel_kernel_matches_transposed_convolution_definition() {
+        let (cin, cout) = (2, 3);
+        let w = Tensor {
+            shape: vec![cin, cout, 3, 3],
+            data: (0..cin * cout * 9).map(|i| (i as f32 * 0.37).sin()).collect(),
+        };
+        let (h, wd) = (3usize, 4usize);
+        let x: Vec<f32> = (0..cin * h * wd).map(|i| (i as f32 * 0.61).cos()).collect();
+        let xi = |c: usize, i: isize, j: isize| -> f32 {
+            if i < 0 || j < 0 || i >= h as isize || j >= wd as isize {
+                0.0
+            } else {
+                x[(c * h + i as usize) * wd + j as usize]
+            }
+        };
+        let k = sub_pixel_kernel(&w);
+        for o in 0..cout {
+            for y in 0..2 * h {
+                for xx in 0..2 * wd {
+                    // Definition: y = Σ x[ih,iw] w[kh,kw] with 2·ih − 1 + kh = y.
+                    let mut want = 0.0f32;
+                    for c in 0..cin {
+                        for kh in 0..3 {
+                            for kw in 0..3 {
+                                let (nh, nw) = (y as isize + 1 - kh, xx as isize + 1 - kw);
+                                if nh % 2 == 0 && nw % 2 == 0 {
+                                    want += xi(c, nh / 2, nw / 2) * w.data[at4(&w, c, o, kh as usize, kw as usize)];
+                                }
+                            }
+                        }
+                    }
+                    let (i, a, j, b) = (y / 2, y % 2, xx / 2, xx % 2);
+                    let mut got = 0.0f32;
+                    for c in 0..cin {
+                        for dh in 0..2 {
+                            for dw in 0..2 {
+                                got += xi(c, (i + dh) as isize, (j + dw) as isize)
+                                    * k.data[at4(&k, crd(o, phase(a, b)), c, dh, dw)];
+                            }
+                        }
+                    }
+                    assert!((got - want).abs() < 1e-5, "o{o} y{y} x{xx}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
