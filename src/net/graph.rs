@@ -432,12 +432,24 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering
                 pad,
                 ..
             } => {
-                assert!(!split, "ImfwNet lowering reached {name} on a phase-split tensor");
+                assert!(
+                    !split,
+                    "ImfwNet lowering reached {name} on a phase-split tensor"
+                );
                 let (wn, bn) = (
                     g.param(&format!("{name}.weight")),
                     g.param(&format!("{name}.bias")),
                 );
-                g.conv(name, current, wn, bn, *kernel, *stride, [*pad; 4], out(name))
+                g.conv(
+                    name,
+                    current,
+                    wn,
+                    bn,
+                    *kernel,
+                    *stride,
+                    [*pad; 4],
+                    out(name),
+                )
             }
             Layer::ConvTranspose {
                 name,
@@ -479,7 +491,10 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering
                 );
                 // Zero padding of `kernel − 1 − pad` full-resolution pixels = half as many phase rows.
                 let zero_pad = kernel - 1 - pad;
-                assert!(zero_pad % 2 == 0, "{name}: odd padding cannot be split in phases");
+                assert!(
+                    zero_pad % 2 == 0,
+                    "{name}: odd padding cannot be split in phases"
+                );
                 let phases = g.conv(
                     name,
                     current,
@@ -507,7 +522,10 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering
                 output_pad,
                 ..
             } => {
-                assert!(!split, "ImfwNet lowering reached {name} on a phase-split tensor");
+                assert!(
+                    !split,
+                    "ImfwNet lowering reached {name} on a phase-split tensor"
+                );
                 let (wn, bn) = (
                     g.param(&format!("{name}.weight")),
                     g.param(&format!("{name}.bias")),
@@ -640,7 +658,9 @@ mod tests {
         let (cin, cout) = (2, 3);
         let w = Tensor {
             shape: vec![cin, cout, 3, 3],
-            data: (0..cin * cout * 9).map(|i| (i as f32 * 0.37).sin()).collect(),
+            data: (0..cin * cout * 9)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect(),
         };
         let (h, wd) = (3usize, 4usize);
         let x: Vec<f32> = (0..cin * h * wd).map(|i| (i as f32 * 0.61).cos()).collect();
@@ -662,7 +682,8 @@ mod tests {
                             for kw in 0..3 {
                                 let (nh, nw) = (y as isize + 1 - kh, xx as isize + 1 - kw);
                                 if nh % 2 == 0 && nw % 2 == 0 {
-                                    want += xi(c, nh / 2, nw / 2) * w.data[at4(&w, c, o, kh as usize, kw as usize)];
+                                    want += xi(c, nh / 2, nw / 2)
+                                        * w.data[at4(&w, c, o, kh as usize, kw as usize)];
                                 }
                             }
                         }
@@ -677,7 +698,10 @@ mod tests {
                             }
                         }
                     }
-                    assert!((got - want).abs() < 1e-5, "o{o} y{y} x{xx}: {got} vs {want}");
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "o{o} y{y} x{xx}: {got} vs {want}"
+                    );
                 }
             }
         }

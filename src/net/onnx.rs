@@ -21,9 +21,9 @@ use rand::{Rng, SeedableRng};
 use super::arch::{ImfwArch, Layer};
 use super::graph::{build_graph, Lowering};
 use super::onnx_proto::{
-    attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto,
-    OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, DATA_TYPE_FLOAT,
+    attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    DATA_TYPE_FLOAT,
 };
 use crate::{Error, Result};
 

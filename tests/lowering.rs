@@ -1,0 +1,133 @@
+//! The CPU graph lowering (`--cpu-graph`, `stylecam::net::graph`): whichever form ONNX Runtime
+//! runs, a user gets the same frames as the independent f64 reference pipeline
+//! (`common::reference`), at awkward sizes and for thin and wide networks; models stylecam did
+//! not write run as stored.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::reference::reference_stylize;
+use image::{Rgb, RgbImage};
+use stylecam::engine::{CpuGraph, DeviceChoice, EngineOptions, Stylizer};
+use stylecam::net::onnx::{lower_model, random_weights, write_model, ModelMetadata, Weights};
+use stylecam::net::ImfwArch;
+
+fn opts(cpu_graph: CpuGraph) -> EngineOptions {
+    EngineOptions {
+        intra_threads: Some(2),
+        cpu_graph,
+        ..EngineOptions::default()
+    }
+}
+
+fn model(dir: &Path, arch: ImfwArch, seed: u64) -> (PathBuf, Weights) {
+    let weights = random_weights(&arch, seed);
+    let bytes = write_model(&arch, &weights, &ModelMetadata::new("lowering test")).unwrap();
+    let path = dir.join(format!("{}.onnx", arch.label()));
+    std::fs::write(&path, bytes).unwrap();
+    (path, weights)
+}
+
+fn pattern(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb([
+            (x * 37 + y * 11) as u8,
+            (x * 5 + y * 41 + 60) as u8,
+            ((x ^ y) * 23 + 17) as u8,
+        ])
+    })
+}
+
+fn max_diff(a: &RgbImage, b: &RgbImage) -> u8 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn every_cpu_graph_gives_the_reference_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thin (the head applies under auto), odd width, and wider networks.
+    for (arch, seed) in [
+        (ImfwArch::new(8, 1), 3),
+        (ImfwArch::new(5, 2), 4),
+        (ImfwArch::new(16, 1), 5),
+    ] {
+        let (path, weights) = model(dir.path(), arch, seed);
+        for (w, h) in [(37, 23), (8, 8), (5, 5), (2, 9), (64, 48)] {
+            let frame = pattern(w, h);
+            let want = reference_stylize(&arch, &weights, &frame);
+            // A random net is not flat: a broken rewrite would not match by chance.
+            let (lo, hi) = want
+                .as_raw()
+                .iter()
+                .fold((255u8, 0u8), |(l, h), &v| (l.min(v), h.max(v)));
+            assert!(hi - lo > 20, "{} {w}x{h}: reference is flat", arch.label());
+            for graph in [
+                CpuGraph::Reference,
+                CpuGraph::Tail,
+                CpuGraph::HeadTail,
+                CpuGraph::Auto,
+            ] {
+                let mut st = Stylizer::load(&path, DeviceChoice::Cpu, &opts(graph)).unwrap();
+                let got = st.stylize(&frame).unwrap();
+                let d = max_diff(&got, &want);
+                assert!(
+                    d <= 1,
+                    "{} {w}x{h} {graph:?} ({} graph): frames differ by {d} levels",
+                    arch.label(),
+                    st.graph()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_stylizer_reports_which_graph_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (thin, _) = model(dir.path(), ImfwArch::new(8, 1), 1);
+    let (seed_like, _) = model(dir.path(), ImfwArch::new(32, 1), 2);
+    let load = |p: &Path, g| Stylizer::load(p, DeviceChoice::Cpu, &opts(g)).unwrap();
+    assert_eq!(load(&thin, CpuGraph::Auto).graph(), "lowered head+tail");
+    assert_eq!(load(&seed_like, CpuGraph::Auto).graph(), "lowered tail");
+    assert_eq!(load(&thin, CpuGraph::Tail).graph(), "lowered tail");
+    assert_eq!(load(&thin, CpuGraph::Reference).graph(), "stored");
+}
+
+#[test]
+fn models_stylecam_did_not_write_run_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    // A graph-only model (identity), as a foreign export would be.
+    let identity = common::fixtures::identity_model_dims(1, &[Some(1), Some(3), None, None]);
+    assert!(lower_model(&identity, None).is_err());
+    let path = dir.path().join("identity.onnx");
+    std::fs::write(&path, &identity).unwrap();
+    let mut st = Stylizer::load(&path, DeviceChoice::Cpu, &opts(CpuGraph::Auto)).unwrap();
+    assert_eq!(st.graph(), "stored");
+    let frame = pattern(13, 7);
+    assert!(max_diff(&st.stylize(&frame).unwrap(), &frame) <= 1);
+}
+
+#[test]
+fn a_stylecam_model_with_an_edited_graph_is_not_lowered() {
+    use prost::Message;
+    use stylecam::net::onnx_proto::ModelProto;
+    let arch = ImfwArch::new(4, 1);
+    let bytes = write_model(&arch, &random_weights(&arch, 9), &ModelMetadata::new("t")).unwrap();
+    assert!(lower_model(&bytes, None).is_ok());
+    // Same metadata and weights, but someone changed an operator: the rewrite must not
+    // silently replace their graph with ours.
+    let mut m = ModelProto::decode(bytes.as_slice()).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    let relu = graph.node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
+    relu.op_type = "Sigmoid".into();
+    let edited = m.encode_to_vec();
+    let why = lower_model(&edited, None).unwrap_err();
+    assert!(why.contains("differs from the reference"), "{why}");
+}
