@@ -551,6 +551,7 @@ fn run_mode_sweep(
     let model = crate::engine::device::ModelBytes {
         stored: &bytes,
         cpu: lowered.as_ref().map(|l| l.bytes.as_slice()),
+        cuda: None,
     };
     let (mut session, _, _) =
         crate::engine::device::open_session(path, model, DeviceChoice::Cpu, opts)?;

@@ -58,6 +58,11 @@ pub struct EngineArgs {
     /// output, less time and memory). CUDA/TensorRT always run the file's graph.
     #[arg(long, global = true, value_enum, default_value_t = CpuGraph::Auto)]
     pub cpu_graph: CpuGraph,
+
+    /// Half precision on the GPU: CUDA runs a float16 copy of a stylecam model (instance norm kept
+    /// in float32), TensorRT builds fp16 engines. Slightly different output; ignored on the CPU.
+    #[arg(long, global = true)]
+    pub fp16: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -47,6 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn engine_options(engine: &EngineArgs) -> EngineOptions {
     let mut opts = EngineOptions {
         cpu_graph: engine.cpu_graph,
+        fp16: engine.fp16,
         ..EngineOptions::default()
     };
     if let Some(t) = engine.threads {

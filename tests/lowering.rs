@@ -131,3 +131,63 @@ fn a_stylecam_model_with_an_edited_graph_is_not_lowered() {
     let why = lower_model(&edited, None).unwrap_err();
     assert!(why.contains("differs from the reference"), "{why}");
 }
+
+#[test]
+fn the_fp16_form_keeps_instance_norm_in_float32_and_the_frames_close() {
+    use prost::Message;
+    use stylecam::net::graph::{GraphForm, Lowering};
+    use stylecam::net::onnx::write_model_as;
+    use stylecam::net::onnx_proto::{ModelProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16};
+    let dir = tempfile::tempdir().unwrap();
+    let arch = ImfwArch::new(8, 1);
+    let weights = random_weights(&arch, 12);
+    for lowering in [Lowering::NONE, Lowering::FULL] {
+        let form = GraphForm {
+            lowering,
+            fp16: true,
+        };
+        let bytes = write_model_as(&arch, &weights, &ModelMetadata::new("fp16"), form).unwrap();
+        let m = ModelProto::decode(bytes.as_slice()).unwrap();
+        let g = m.graph.as_ref().unwrap();
+        let dtype = |name: &str| {
+            g.initializer
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+                .data_type
+        };
+        assert_eq!(
+            dtype("in1.weight"),
+            DATA_TYPE_FLOAT,
+            "norm parameters stay float32"
+        );
+        let conv_weight = if lowering.space_to_depth_head {
+            "conv1.phase_weight"
+        } else {
+            "conv1.weight"
+        };
+        assert_eq!(dtype(conv_weight), DATA_TYPE_FLOAT16);
+        // Every instance norm reads a tensor cast to float32 just before it.
+        for (i, n) in g.node.iter().enumerate() {
+            if n.op_type == "InstanceNormalization" {
+                let prev = &g.node[i - 1];
+                assert_eq!(prev.op_type, "Cast", "{} is not fed by a Cast", n.name);
+                assert_eq!(prev.output[0], n.input[0]);
+            }
+        }
+        // The interface stays float32 and the frames stay close to the float32 reference.
+        let path = dir
+            .path()
+            .join(format!("fp16-{}.onnx", lowering.describe()));
+        std::fs::write(&path, &bytes).unwrap();
+        let mut st = Stylizer::load(&path, DeviceChoice::Cpu, &opts(CpuGraph::Auto)).unwrap();
+        let frame = pattern(40, 28);
+        let want = reference_stylize(&arch, &weights, &frame);
+        let d = max_diff(&st.stylize(&frame).unwrap(), &want);
+        assert!(
+            d <= 6,
+            "{}: fp16 frames differ by {d} levels",
+            form.describe()
+        );
+    }
+}

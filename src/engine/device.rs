@@ -73,6 +73,8 @@ pub(crate) struct ModelBytes<'a> {
     pub stored: &'a [u8],
     /// Used instead of `stored` when the session runs on the CPU.
     pub cpu: Option<&'a [u8]>,
+    /// Used instead of `stored` when the session runs on CUDA (the float16 form).
+    pub cuda: Option<&'a [u8]>,
 }
 
 /// Creates a session for the model read from `model_path` on the requested device. Returns the
@@ -93,7 +95,11 @@ pub(crate) fn open_session(
         DeviceChoice::Auto | DeviceChoice::Cuda => Provider::Cuda,
         DeviceChoice::TensorRt => Provider::TensorRt,
     };
-    let reason = match open_accelerated(wanted, model_bytes, opts) {
+    let accelerated_bytes = match wanted {
+        Provider::Cuda => model.cuda.unwrap_or(model_bytes),
+        _ => model_bytes,
+    };
+    let reason = match open_accelerated(wanted, accelerated_bytes, opts) {
         Ok(session) => return Ok((session, wanted, false)),
         Err(Attempt::Registration(reason)) => reason,
         Err(Attempt::Commit(reason)) => {

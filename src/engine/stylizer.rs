@@ -16,8 +16,8 @@ use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::device::{self, DeviceChoice, Provider};
-use crate::net::graph::Lowering;
-use crate::net::onnx::{lower_model, LoweredModel};
+use crate::net::graph::{GraphForm, Lowering};
+use crate::net::onnx::{lower_model, rewrite_model, LoweredModel};
 use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
 
@@ -83,7 +83,8 @@ pub struct EngineOptions {
     pub intra_threads: Option<usize>,
     /// Graph optimisation level.
     pub optimisation: GraphOptimisation,
-    /// Let TensorRT build fp16 engines (TensorRT only; slightly different output, faster).
+    /// Half precision on GPUs: CUDA runs a float16 copy of the graph with instance norms kept
+    /// in float32 ([`GraphForm::fp16`]); TensorRT builds fp16 engines. The CPU ignores it.
     pub fp16: bool,
     /// Threads running independent operators in parallel; `None` = sequential execution (the
     /// network is a chain, so parallel execution has nothing to overlap).
@@ -150,8 +151,8 @@ struct Buffers {
 pub struct Stylizer {
     session: Session,
     provider: Provider,
-    /// Which graph runs: "stored", or the lowering applied ([`Lowering::describe`]).
-    graph: &'static str,
+    /// Which graph runs: "stored", or the form applied ([`GraphForm::describe`]).
+    graph: String,
     path: PathBuf,
     name: String,
     metadata: BTreeMap<String, String>,
@@ -200,6 +201,33 @@ pub(crate) fn cpu_lowering(
     }
 }
 
+/// The float16 form of the model for CUDA, when `opts.fp16` asks for it, CUDA may run it, and
+/// the model is a stylecam ImfwNet (other models run as stored, with a warning).
+fn cuda_fp16(
+    model: &Path,
+    bytes: &[u8],
+    device: DeviceChoice,
+    opts: &EngineOptions,
+) -> Option<LoweredModel> {
+    if !opts.fp16 || !matches!(device, DeviceChoice::Auto | DeviceChoice::Cuda) {
+        return None;
+    }
+    let fp16 = GraphForm {
+        lowering: Lowering::NONE,
+        fp16: true,
+    };
+    match rewrite_model(bytes, |_| fp16) {
+        Ok(l) => Some(l),
+        Err(why) => {
+            tracing::warn!(
+                "{}: --fp16 needs a model written by stylecam ({why}); CUDA runs it in float32",
+                model.display()
+            );
+            None
+        }
+    }
+}
+
 impl Stylizer {
     /// Loads `model` on `device`, checking its interface. Initialises ONNX Runtime with the
     /// default search if [`super::runtime::init`] was not called first.
@@ -209,16 +237,29 @@ impl Stylizer {
             problem: format!("cannot read the file: {e}"),
         })?;
         let lowered = cpu_lowering(model, &bytes, device, opts);
+        let gpu_fp16 = cuda_fp16(model, &bytes, device, opts);
         let model_bytes = device::ModelBytes {
             stored: &bytes,
             cpu: lowered.as_ref().map(|l| l.bytes.as_slice()),
+            cuda: gpu_fp16.as_ref().map(|l| l.bytes.as_slice()),
         };
         let (session, provider, runs_lowered) =
             device::open_session(model, model_bytes, device, opts)?;
         let graph = match &lowered {
-            Some(l) if runs_lowered => l.lowering.describe(),
-            _ => "stored",
+            Some(l) if runs_lowered => l.form.describe(),
+            _ if provider == Provider::Cuda && gpu_fp16.is_some() => GraphForm {
+                lowering: Lowering::NONE,
+                fp16: true,
+            }
+            .describe(),
+            _ => "stored".to_string(),
         };
+        if opts.fp16 && provider == Provider::Cpu {
+            tracing::info!(
+                "fp16 applies to GPUs only; the CPU runs {} in float32",
+                model.display()
+            );
+        }
         let invalid = |problem: String| Error::InvalidModel {
             path: model.to_path_buf(),
             problem,
@@ -270,8 +311,8 @@ impl Stylizer {
 
     /// Which graph the session runs: `"stored"` (the file's own graph) or a description of the
     /// CPU lowering applied (see [`crate::net::graph`]).
-    pub fn graph(&self) -> &'static str {
-        self.graph
+    pub fn graph(&self) -> &str {
+        &self.graph
     }
 
     /// Display name: ONNX metadata `name`, else the file stem.

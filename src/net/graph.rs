@@ -35,7 +35,9 @@ use super::onnx::{
     float_attr, float_initializer, image_value_info, int_attr, ints_attr, string_attr, Tensor,
     Weights, INPUT_NAME, OUTPUT_NAME,
 };
-use super::onnx_proto::{GraphProto, NodeProto, TensorProto, DATA_TYPE_INT64};
+use super::onnx_proto::{
+    GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16, DATA_TYPE_INT64,
+};
 
 /// Which rewrites [`build_graph`] applies (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -85,6 +87,58 @@ impl Lowering {
             (true, false) => "lowered head",
             (true, true) => "lowered head+tail",
         }
+    }
+}
+
+/// The complete form of a graph: layout rewrites and precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct GraphForm {
+    pub lowering: Lowering,
+    /// Convolutions, activations and the residual path in float16, instance norms in float32
+    /// (their statistics over a whole image overflow or lose precision in float16); the model's
+    /// input and output stay float32. For GPUs (CUDA's tensor cores); ONNX Runtime's CPU
+    /// provider runs it, slowly.
+    pub fp16: bool,
+}
+
+impl GraphForm {
+    /// What [`write_model`](super::onnx::write_model) exports: one float32 node per layer.
+    pub const REFERENCE: GraphForm = GraphForm {
+        lowering: Lowering::NONE,
+        fp16: false,
+    };
+
+    /// Float32 with the given lowering.
+    pub fn lowered(lowering: Lowering) -> GraphForm {
+        GraphForm {
+            lowering,
+            fp16: false,
+        }
+    }
+
+    /// A short description for logs and benchmark tables, e.g. `lowered tail`, `reference fp16`.
+    pub fn describe(&self) -> String {
+        if self.fp16 {
+            format!("{} fp16", self.lowering.describe())
+        } else {
+            self.lowering.describe().to_string()
+        }
+    }
+}
+
+/// A float16 initializer (round to nearest even; values beyond ±65504 become ±inf, which trained
+/// weights never reach).
+fn half_initializer(name: &str, t: &Tensor) -> TensorProto {
+    let mut raw = Vec::with_capacity(t.data.len() * 2);
+    for v in &t.data {
+        raw.extend_from_slice(&half::f16::from_f32(*v).to_le_bytes());
+    }
+    TensorProto {
+        name: name.to_string(),
+        dims: t.shape.iter().map(|&d| d as i64).collect(),
+        data_type: DATA_TYPE_FLOAT16,
+        raw_data: raw,
+        ..Default::default()
     }
 }
 
@@ -217,6 +271,8 @@ fn phase_bias(bias: &Tensor) -> Tensor {
 /// Collects nodes and initializers.
 struct Builder<'a> {
     weights: &'a Weights,
+    /// Convolutions and activations in float16 (instance norms stay float32).
+    fp16: bool,
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
     names: HashSet<String>,
@@ -229,8 +285,27 @@ impl<'a> Builder<'a> {
             .expect("weights are validated against the architecture before building")
     }
 
-    /// Adds the model parameter `name` as an initializer (once) and returns its name.
+    /// Adds the convolution parameter `name` as an initializer (once, in the graph's
+    /// precision) and returns its name.
     fn param(&mut self, name: &str) -> String {
+        let t = self.weight(name);
+        self.derived(name, t)
+    }
+
+    /// Adds a derived convolution initializer in the graph's precision.
+    fn derived(&mut self, name: &str, t: &Tensor) -> String {
+        if self.names.insert(name.to_string()) {
+            self.initializers.push(if self.fp16 {
+                half_initializer(name, t)
+            } else {
+                float_initializer(name, t)
+            });
+        }
+        name.to_string()
+    }
+
+    /// Adds an instance-norm parameter: always float32.
+    fn norm_param(&mut self, name: &str) -> String {
         if self.names.insert(name.to_string()) {
             self.initializers
                 .push(float_initializer(name, self.weight(name)));
@@ -238,12 +313,14 @@ impl<'a> Builder<'a> {
         name.to_string()
     }
 
-    /// Adds a derived float initializer.
-    fn derived(&mut self, name: &str, t: &Tensor) -> String {
-        if self.names.insert(name.to_string()) {
-            self.initializers.push(float_initializer(name, t));
-        }
-        name.to_string()
+    fn cast(&mut self, x: String, to: i32, output: String) -> String {
+        self.node(
+            "Cast",
+            format!("{output}_cast"),
+            vec![x],
+            vec![int_attr("to", to as i64)],
+            output,
+        )
     }
 
     fn int64s(&mut self, name: &str, values: &[i64]) -> String {
@@ -304,63 +381,103 @@ impl<'a> Builder<'a> {
         )
     }
 
-    /// Instance norm of a phase-split tensor: statistics per channel over all four phases,
-    /// through a reshape to `[N, C, 4·h·w]` (free: the phases of a channel are contiguous).
-    fn phase_instance_norm(&mut self, name: &str, channels: usize, x: String) -> String {
-        let shape = self.int64s(&format!("{name}.grouped_shape"), &[0, channels as i64, -1]);
-        let grouped = self.node(
-            "Reshape",
-            format!("{name}_group"),
-            vec![x.clone(), shape],
-            Vec::new(),
-            format!("{name}_grouped"),
-        );
+    /// Instance norm `name` of `x`, always computed in float32. `phase_channels`: `x` is
+    /// phase-split with that many channels; the statistics then cover all four phases, through a
+    /// reshape to `[N, C, 4·h·w]` (free: the phases of a channel are contiguous).
+    fn instance_norm(
+        &mut self,
+        name: &str,
+        x: String,
+        phase_channels: Option<usize>,
+        output: String,
+    ) -> String {
+        let mut input = x.clone();
+        if let Some(channels) = phase_channels {
+            let shape = self.int64s(&format!("{name}.grouped_shape"), &[0, channels as i64, -1]);
+            input = self.node(
+                "Reshape",
+                format!("{name}_group"),
+                vec![input, shape],
+                Vec::new(),
+                format!("{name}_grouped"),
+            );
+        }
+        if self.fp16 {
+            input = self.cast(input, DATA_TYPE_FLOAT, format!("{name}_in_fp32"));
+        }
         let (w, b) = (
-            self.param(&format!("{name}.weight")),
-            self.param(&format!("{name}.bias")),
+            self.norm_param(&format!("{name}.weight")),
+            self.norm_param(&format!("{name}.bias")),
         );
-        let normed = self.node(
+        let last = !self.fp16 && phase_channels.is_none();
+        let mut y = self.node(
             "InstanceNormalization",
             name.to_string(),
-            vec![grouped, w, b],
+            vec![input, w, b],
             vec![float_attr("epsilon", IN_EPS)],
-            format!("{name}_normed"),
+            if last {
+                output.clone()
+            } else {
+                format!("{name}_normed")
+            },
         );
-        let split_shape = self.node(
-            "Shape",
-            format!("{name}_shape"),
-            vec![x],
-            Vec::new(),
-            format!("{name}_split_shape"),
-        );
-        self.node(
-            "Reshape",
-            format!("{name}_ungroup"),
-            vec![normed, split_shape],
-            Vec::new(),
-            format!("{name}_out"),
-        )
+        if self.fp16 {
+            let o = if phase_channels.is_none() {
+                output.clone()
+            } else {
+                format!("{name}_fp16")
+            };
+            y = self.cast(y, DATA_TYPE_FLOAT16, o);
+        }
+        if phase_channels.is_some() {
+            let split_shape = self.node(
+                "Shape",
+                format!("{name}_shape"),
+                vec![x],
+                Vec::new(),
+                format!("{name}_split_shape"),
+            );
+            y = self.node(
+                "Reshape",
+                format!("{name}_ungroup"),
+                vec![y, split_shape],
+                Vec::new(),
+                output,
+            );
+        }
+        y
     }
 }
 
 /// The graph of `arch` with parameters from `weights` (already validated), in the form
 /// `lowering` asks for.
-pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering) -> GraphProto {
+pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -> GraphProto {
+    let GraphForm { lowering, fp16 } = form;
     let layers = arch.layers();
     let mut g = Builder {
         weights,
+        fp16,
         nodes: Vec::with_capacity(layers.len() + 16),
         initializers: Vec::new(),
         names: HashSet::new(),
     };
     let mut current = INPUT_NAME.to_string();
+    if fp16 {
+        current = g.cast(current, DATA_TYPE_FLOAT16, format!("{INPUT_NAME}_fp16"));
+    }
+    // The last layer writes the graph output (through a cast back to float32 for fp16).
+    let final_name = if fp16 {
+        format!("{OUTPUT_NAME}_fp16")
+    } else {
+        OUTPUT_NAME.to_string()
+    };
     let mut residual: Option<String> = None;
     // The current activation is phase-split (half resolution, CRD channels).
     let mut split = false;
     let last = layers.len() - 1;
     for (idx, layer) in layers.iter().enumerate() {
         let output = if idx == last {
-            OUTPUT_NAME.to_string()
+            final_name.clone()
         } else {
             String::new()
         };
@@ -545,21 +662,9 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering
                     out(name),
                 )
             }
-            Layer::InstanceNorm { name, channels } if split => {
-                g.phase_instance_norm(name, *channels, current)
-            }
-            Layer::InstanceNorm { name, .. } => {
-                let (wn, bn) = (
-                    g.param(&format!("{name}.weight")),
-                    g.param(&format!("{name}.bias")),
-                );
-                g.node(
-                    "InstanceNormalization",
-                    name.clone(),
-                    vec![current, wn, bn],
-                    vec![float_attr("epsilon", IN_EPS)],
-                    out(name),
-                )
+            Layer::InstanceNorm { name, channels } => {
+                let phase_channels = split.then_some(*channels);
+                g.instance_norm(name, current, phase_channels, out(name))
             }
             Layer::Relu => {
                 let name = format!("relu{idx}");
@@ -581,11 +686,14 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, lowering: Lowering
         };
     }
     assert!(!split, "ImfwNet lowering left the output phase-split");
-    assert_eq!(current, OUTPUT_NAME, "ImfwArch::layers ends with a layer");
-    let name = if lowering.is_none() {
+    assert_eq!(current, final_name, "ImfwArch::layers ends with a layer");
+    if fp16 {
+        g.cast(current, DATA_TYPE_FLOAT, OUTPUT_NAME.to_string());
+    }
+    let name = if form == GraphForm::REFERENCE {
         arch.label()
     } else {
-        format!("{} ({})", arch.label(), lowering.describe())
+        format!("{} ({})", arch.label(), form.describe())
     };
     GraphProto {
         node: g.nodes,
@@ -609,7 +717,11 @@ mod tests {
     #[test]
     fn reference_form_has_one_node_per_layer() {
         let arch = ImfwArch::new(8, 2);
-        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::NONE);
+        let g = build_graph(
+            &arch,
+            &random_weights(&arch, 1),
+            GraphForm::lowered(Lowering::NONE),
+        );
         let layers = arch
             .layers()
             .into_iter()
@@ -622,7 +734,11 @@ mod tests {
     #[test]
     fn lowered_tail_has_no_full_resolution_transposed_convolution() {
         let arch = ImfwArch::new(8, 1);
-        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::TAIL);
+        let g = build_graph(
+            &arch,
+            &random_weights(&arch, 1),
+            GraphForm::lowered(Lowering::TAIL),
+        );
         let o = ops(&g);
         // deconv1 (at quarter → half resolution) stays; deconv2 and deconv3 become Convs.
         assert_eq!(o.iter().filter(|o| **o == "ConvTranspose").count(), 1);
@@ -633,7 +749,11 @@ mod tests {
     #[test]
     fn lowered_head_starts_with_space_to_depth() {
         let arch = ImfwArch::new(8, 1);
-        let g = build_graph(&arch, &random_weights(&arch, 1), Lowering::FULL);
+        let g = build_graph(
+            &arch,
+            &random_weights(&arch, 1),
+            GraphForm::lowered(Lowering::FULL),
+        );
         assert_eq!(&ops(&g)[..3], &["Pad", "SpaceToDepth", "Conv"]);
         // conv1's kernel: 4 phases × 8 channels out, 4 phases × 3 channels in, 5×5 taps.
         let k = g

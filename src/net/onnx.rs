@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::arch::{ImfwArch, Layer};
-use super::graph::{build_graph, Lowering};
+use super::graph::{build_graph, GraphForm, Lowering};
 use super::onnx_proto::{
     attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -353,17 +353,18 @@ fn metadata_props(arch: &ImfwArch, meta: &ModelMetadata) -> Result<Vec<StringStr
 /// the file contains). Fails with [`Error::InvalidArgument`] when the weights do not fit `arch`
 /// ([`validate_weights`]), the name is empty or a metadata key repeats.
 pub fn write_model(arch: &ImfwArch, weights: &Weights, meta: &ModelMetadata) -> Result<Vec<u8>> {
-    write_model_lowered(arch, weights, meta, Lowering::NONE)
+    write_model_as(arch, weights, meta, GraphForm::REFERENCE)
 }
 
-/// [`write_model`] with the graph in the given [`Lowering`] (see [`super::graph`]): the same
-/// function, rewritten for ONNX Runtime's CPU kernels. Lowered models are for the engine of the
-/// process that wrote them; exports use [`write_model`].
-pub fn write_model_lowered(
+/// [`write_model`] with the graph in another [`GraphForm`] (see [`super::graph`]): the same
+/// function, lowered for ONNX Runtime's CPU kernels and/or in float16 for GPUs. CPU-lowered
+/// models are meant for the engine of the process that wrote them; the float16 form is a
+/// portable export for GPU inference.
+pub fn write_model_as(
     arch: &ImfwArch,
     weights: &Weights,
     meta: &ModelMetadata,
-    lowering: Lowering,
+    form: GraphForm,
 ) -> Result<Vec<u8>> {
     if arch.width == 0 || arch.blocks == 0 {
         return Err(Error::InvalidArgument(format!(
@@ -381,7 +382,7 @@ pub fn write_model_lowered(
             "ImfwNet fast style transfer network ({}), Johnson et al. 2016. Input and output: ImageNet-normalised RGB, NCHW float32, H and W multiples of 4.",
             arch.label()
         ),
-        graph: Some(build_graph(arch, weights, lowering)),
+        graph: Some(build_graph(arch, weights, form)),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
             version: OPSET,
@@ -592,11 +593,11 @@ pub fn load_weights(bytes: &[u8]) -> Result<(ImfwArch, Weights)> {
     Ok((arch, weights))
 }
 
-/// A model rewritten by [`lower_model`].
+/// A model rewritten by [`lower_model`] / [`rewrite_model`].
 #[derive(Debug, Clone)]
 pub struct LoweredModel {
     pub arch: ImfwArch,
-    pub lowering: Lowering,
+    pub form: GraphForm,
     /// The complete ONNX model (metadata kept) with the lowered graph.
     pub bytes: Vec<u8>,
 }
@@ -610,21 +611,31 @@ pub fn lower_model(
     bytes: &[u8],
     lowering: Option<Lowering>,
 ) -> std::result::Result<LoweredModel, String> {
+    rewrite_model(bytes, |arch| {
+        GraphForm::lowered(lowering.unwrap_or_else(|| Lowering::cpu_default(arch)))
+    })
+}
+
+/// Like [`lower_model`], with the target form chosen from the model's architecture.
+pub fn rewrite_model(
+    bytes: &[u8],
+    form_for: impl FnOnce(&ImfwArch) -> GraphForm,
+) -> std::result::Result<LoweredModel, String> {
     let (arch, weights) = load_weights(bytes).map_err(|e| e.to_string())?;
     let mut model = decode_model(bytes).map_err(|e| e.to_string())?;
     let graph = model.graph.as_ref().expect("decode_model checks the graph");
-    let reference = build_graph(&arch, &weights, Lowering::NONE);
+    let reference = build_graph(&arch, &weights, GraphForm::REFERENCE);
     if graph.node != reference.node {
         return Err(format!(
             "its graph differs from the reference {} graph stylecam writes",
             arch.label()
         ));
     }
-    let lowering = lowering.unwrap_or_else(|| Lowering::cpu_default(&arch));
-    model.graph = Some(build_graph(&arch, &weights, lowering));
+    let form = form_for(&arch);
+    model.graph = Some(build_graph(&arch, &weights, form));
     Ok(LoweredModel {
         arch,
-        lowering,
+        form,
         bytes: model.encode_to_vec(),
     })
 }

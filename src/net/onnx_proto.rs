@@ -8,6 +8,8 @@
 
 /// `TensorProto.DataType.FLOAT`.
 pub const DATA_TYPE_FLOAT: i32 = 1;
+/// `TensorProto.DataType.FLOAT16`.
+pub const DATA_TYPE_FLOAT16: i32 = 10;
 /// `TensorProto.DataType.INT64`.
 pub const DATA_TYPE_INT64: i32 = 7;
 
