@@ -239,7 +239,7 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     } else {
         let (fw, fh) = styles::COST_FRAME;
         println!(
-            "{:<3} {:<24} {:<9} {:<16} {:>12}  FILE",
+            "{:<3} {:<24} {:<10} {:<16} {:>12}  FILE",
             "#",
             "NAME",
             "PRESET",
@@ -257,7 +257,7 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                     .flops()
                     .map_or_else(|| "?".to_string(), |f| format!("{:.2}", f as f64 / 1e9));
                 println!(
-                    "{:<3} {:<24} {:<9} {:<16} {:>12}  {}",
+                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {}",
                     num,
                     name,
                     s.preset_label(j),
