@@ -336,13 +336,12 @@ pub fn resolve(style: &str, dir: &Path, preset: Preset) -> Result<StyleEntry> {
 /// nothing. Call it only when a preset was asked for explicitly.
 pub fn note_single_variant(style: &Style, preset: Preset) {
     if style.variants.len() == 1 {
+        let v = &style.variants[0];
         tracing::info!(
-            "style '{}' has one variant ({}); --preset {preset} runs it",
+            "style '{}' has one variant here ({}, {}); --preset {preset} runs it",
             style.name,
-            style.variants[0]
-                .architecture
-                .as_deref()
-                .unwrap_or("unknown architecture")
+            v.architecture.as_deref().unwrap_or("unknown architecture"),
+            v.path.display()
         );
     }
 }

@@ -305,6 +305,20 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         .start_variant
         .unwrap_or_else(|| pick.index(catalog.styles[catalog.start].variants.len()));
     let first_style = catalog.file_index(catalog.start, start_variant);
+    {
+        let style = &catalog.styles[catalog.start];
+        tracing::info!(
+            "style '{}' {} ({}), --preset {preset}{}",
+            style.name,
+            style.variant_label(start_variant),
+            style.variants[start_variant].path.display(),
+            if settled.is_none() {
+                " (settled by the first model's provider)"
+            } else {
+                ""
+            }
+        );
+    }
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let ctrl_c = ctrl_c_flag();
