@@ -198,6 +198,51 @@ impl StyleEngine for PixelTransformEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::onnx::{random_weights, write_model, ModelMetadata};
+    use crate::net::ImfwArch;
+
+    fn models() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (file, name, width) in [
+            ("a.onnx", "one", 4),
+            ("b.onnx", "two", 8),
+            ("c.onnx", "two", 4),
+        ] {
+            let arch = ImfwArch::new(width, 1);
+            let bytes =
+                write_model(&arch, &random_weights(&arch, 1), &ModelMetadata::new(name)).unwrap();
+            std::fs::write(d.path().join(file), bytes).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn the_catalog_flattens_variants_style_by_style() {
+        let d = models();
+        let c = choose_styles(d.path(), None).unwrap();
+        assert_eq!(c.variant_counts(), [1, 2]);
+        let files: Vec<_> = c.files().iter().map(|f| f.path.clone()).collect();
+        let want = ["a.onnx", "b.onnx", "c.onnx"].map(|f| d.path().join(f));
+        assert_eq!(files, want);
+        assert_eq!(c.file_index(1, 1), 2);
+        assert_eq!((c.start, c.start_variant), (0, None));
+
+        // By name: the style, the preset decides the variant.
+        let c = choose_styles(d.path(), Some("TWO")).unwrap();
+        assert_eq!((c.start, c.start_variant), (1, None));
+        // By path: exactly that file.
+        let light = d.path().join("c.onnx");
+        let c = choose_styles(d.path(), Some(light.to_str().unwrap())).unwrap();
+        assert_eq!((c.start, c.start_variant), (1, Some(1)));
+        assert_eq!(c.styles.len(), 2, "a file of the folder adds no style");
+        // A file from elsewhere comes first, as a style of its own.
+        let other = tempfile::tempdir().unwrap();
+        let outside = other.path().join("x.onnx");
+        std::fs::copy(&light, &outside).unwrap();
+        let c = choose_styles(d.path(), Some(outside.to_str().unwrap())).unwrap();
+        assert_eq!((c.start, c.styles.len()), (0, 3));
+        assert_eq!(c.files()[0].path, outside);
+    }
 
     #[test]
     fn test_engines_change_the_picture_differently() {
