@@ -154,13 +154,14 @@ impl Style {
         }
     }
 
-    /// `w8-b1 (fast)`: variant `i`'s architecture and preset, as the live view shows it.
+    /// `w8-b1 (fast)`: variant `i`'s architecture and preset, as the live view shows it
+    /// (`w32-b5 (only variant)` for a style of one).
     pub fn variant_label(&self, i: usize) -> String {
-        format!(
-            "{} ({})",
-            self.variants[i].short_arch(),
-            self.preset_label(i)
-        )
+        let preset = match self.variants.len() {
+            1 => "only variant",
+            _ => self.preset_label(i),
+        };
+        format!("{} ({preset})", self.variants[i].short_arch())
     }
 
     fn matches_name(&self, wanted_lower: &str) -> bool {
@@ -459,6 +460,7 @@ mod tests {
             assert_eq!(s.variant(p).path, Path::new("only.onnx"));
         }
         assert_eq!(s.preset_label(0), "full=fast");
+        assert_eq!(s.variant_label(0), "w32-b5 (only variant)");
     }
 
     #[test]
