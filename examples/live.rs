@@ -49,9 +49,9 @@ fn main() -> ExitCode {
     opts.engine.intra_threads = cli.threads;
     let result = if cli.test_engine {
         live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None).and_then(
-            |(styles, _)| {
+            |catalog| {
                 let hooks = LiveHooks {
-                    loader: PixelTransformEngine::loader(&styles),
+                    loader: PixelTransformEngine::loader(&catalog.files()),
                     recorder: None,
                 };
                 live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))

@@ -10,11 +10,13 @@ const EXAMPLES: &str = "\
 Examples:
   stylecam styles                                   list styles and the provider that would run
   stylecam stylize --style starry_night photo.jpg -o out.png
+  stylecam stylize --style starry_night --preset fast photo.jpg -o quick.png
   stylecam stylize --style models/udnie.onnx photos/ --out-dir styled/ --max-side 1024
   stylecam stylize --style the_scream a.png b.jpg --out-dir out --size 640x480 --device cpu
   stylecam stylize --style udnie clip.mp4 -o clip_udnie.mp4 --smooth 0.5
   stylecam live                                     webcam → window (test card when there is no camera)
   stylecam live --source testcard --style udnie --scale 0.5
+  stylecam live --preset full                       the full variants even on the CPU (L switches live)
   stylecam cameras                                  list cameras and their modes
 
 Environment:
@@ -69,7 +71,7 @@ pub struct EngineArgs {
 pub enum Command {
     /// Stylize image files or folders of images.
     Stylize(StylizeArgs),
-    /// List the available styles and the execution provider that would run them.
+    /// List the styles, each with its variants (full … fast), and the provider that would run them.
     Styles(StylesArgs),
     /// Live view: webcam (or test card, video, images) stylized in a window, with hotkeys.
     Live(stylecam::live::LiveArgs),
@@ -81,7 +83,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Style name or .onnx file to time (default: random weights, see --arch).
+    /// Style name (its full variant) or .onnx file to time (default: random weights, see --arch).
     #[arg(short, long, value_name = "NAME|PATH.onnx", conflicts_with = "arch")]
     pub style: Option<String>,
 
@@ -129,6 +131,12 @@ pub struct StylizeArgs {
     /// Style name (see `stylecam styles`) or path to an .onnx model.
     #[arg(short, long, value_name = "NAME|PATH.onnx")]
     pub style: String,
+
+    /// Which variant of the style: full (most expensive, best), fast (lightest), or auto (fast
+    /// on the CPU, full on CUDA/TensorRT). Default: full. A style with one variant runs it for
+    /// every preset; a .onnx path runs that file.
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub preset: Option<stylecam::styles::Preset>,
 
     /// Image files, folders (searched recursively for images) or MP4 videos (H.264).
     #[arg(required = true, value_name = "INPUT")]
@@ -178,7 +186,7 @@ fn parse_bitrate(s: &str) -> Result<u32, String> {
 
 #[derive(Debug, Args)]
 pub struct StylesArgs {
-    /// Print only the style names, one per line (for scripts).
+    /// Print only the style names, one per line and style (for scripts).
     #[arg(long)]
     pub names_only: bool,
 }

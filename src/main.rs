@@ -11,8 +11,8 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{BenchArgs, Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
 use stylecam::batch::{self, OutputSpec, Resize};
-use stylecam::engine::{runtime, EngineOptions, Stylizer};
-use stylecam::styles;
+use stylecam::engine::{runtime, EngineOptions, Provider, Stylizer};
+use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -106,13 +106,18 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         }
     }
     let models = styles::models_dir(engine.models.as_deref());
-    let style = styles::resolve(&args.style, &models)?;
+    let style = styles::find_style(&args.style, &models)?;
+    let preset = args.preset.unwrap_or(Preset::Full);
+    if args.preset.is_some() {
+        styles::note_single_variant(&style, preset);
+    }
     runtime::init(engine.ort_lib.as_deref())?;
-    let mut stylizer = Stylizer::load(&style.path, engine.device, &engine_options(engine))?;
+    let (mut stylizer, chosen) = load_variant(&style, preset, engine)?;
     tracing::info!(
-        "style '{}' ({}) on {}",
+        "style '{}' {} ({}) on {}",
         style.name,
-        style.path.display(),
+        style.variant_label(chosen),
+        style.variants[chosen].path.display(),
         stylizer.provider()
     );
 
@@ -198,10 +203,29 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Loads the variant of `style` that `preset` picks; returns it with its index. `--preset auto`
+/// with `--device auto` cannot know the provider before a session exists: the lightest variant
+/// is loaded first, and when it runs on CUDA/TensorRT rather than the CPU the full one replaces it.
+fn load_variant(style: &Style, preset: Preset, engine: &EngineArgs) -> Result<(Stylizer, usize)> {
+    let opts = engine_options(engine);
+    let load = |v: &StyleEntry| Stylizer::load(&v.path, engine.device, &opts);
+    if let Some(p) = preset.for_device(engine.device) {
+        let i = style.variant_index(p);
+        return Ok((load(&style.variants[i])?, i));
+    }
+    let light = style.variant_index(Preset::Fast);
+    let stylizer = load(&style.variants[light])?;
+    if stylizer.provider() == Provider::Cpu || light == 0 {
+        return Ok((stylizer, light));
+    }
+    drop(stylizer);
+    Ok((load(&style.variants[0])?, 0))
+}
+
 fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     let dir = styles::models_dir(engine.models.as_deref());
-    let found =
-        styles::discover(&dir).with_context(|| format!("listing styles in {}", dir.display()))?;
+    let found = styles::discover_styles(&dir)
+        .with_context(|| format!("listing styles in {}", dir.display()))?;
     if args.names_only {
         for s in &found {
             println!("{}", s.name);
@@ -214,22 +238,46 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
             dir.display()
         );
     } else {
-        println!("{:<3} {:<24} {:<16} FILE", "#", "NAME", "ARCHITECTURE");
+        let (fw, fh) = styles::COST_FRAME;
+        println!(
+            "{:<3} {:<24} {:<10} {:<16} {:>12}  FILE",
+            "#",
+            "NAME",
+            "PRESET",
+            "ARCHITECTURE",
+            format!("GFLOP@{fw}x{fh}")
+        );
         for (i, s) in found.iter().enumerate() {
-            println!(
-                "{:<3} {:<24} {:<16} {}",
-                i + 1,
-                s.name,
-                s.architecture.as_deref().unwrap_or("?"),
-                s.path.display()
-            );
+            for (j, v) in s.variants.iter().enumerate() {
+                let (num, name) = if j == 0 {
+                    ((i + 1).to_string(), s.name.as_str())
+                } else {
+                    (String::new(), "")
+                };
+                let gflop = v
+                    .flops()
+                    .map_or_else(|| "?".to_string(), |f| format!("{:.2}", f as f64 / 1e9));
+                println!(
+                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {}",
+                    num,
+                    name,
+                    s.preset_label(j),
+                    v.architecture.as_deref().unwrap_or("?"),
+                    gflop,
+                    v.path.display()
+                );
+            }
         }
     }
-    // Which provider would run: load the first model on the requested device.
+    // Which provider would run: load the first style's lightest model on the requested device.
     runtime::init(engine.ort_lib.as_deref())?;
     match found.first() {
         Some(first) => {
-            let st = Stylizer::load(&first.path, engine.device, &engine_options(engine))?;
+            let st = Stylizer::load(
+                &first.variant(Preset::Fast).path,
+                engine.device,
+                &engine_options(engine),
+            )?;
             println!("provider: {} (--device {})", st.provider(), engine.device);
         }
         None => println!("provider: unknown until a style is present"),
@@ -279,7 +327,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     let model = match &args.style {
         Some(s) => {
             let models = styles::models_dir(engine.models.as_deref());
-            BenchModel::File(styles::resolve(s, &models)?.path)
+            BenchModel::File(styles::resolve(s, &models, Preset::Full)?.path)
         }
         None => BenchModel::Random(args.arch),
     };

@@ -1,18 +1,27 @@
-//! The style registry: every `*.onnx` in a models folder, in a stable order, with names.
+//! The style registry: every `*.onnx` in a models folder, grouped into styles, in a stable order.
 //!
 //! Names come from the ONNX metadata key `name` (written by `stylecam-train`), falling back to
 //! the file stem. Reading the metadata decodes only the protobuf header, so listing is instant
 //! even for a folder of large models.
+//!
+//! A style may come in several *variants*: the same style trained at different network sizes
+//! (e.g. `imfwnet-w32-b5` and the light `imfwnet-w8-b1`). Files are grouped by name — never by
+//! file name — and a style's variants are ordered by cost ([`ImfwArch::flops`] of a 640×480
+//! frame), from the full (most expensive) to the lightest. A [`Preset`] picks one of them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::net::ImfwArch;
 use crate::{Error, Result};
 
 /// Environment variable naming the models folder.
 pub const MODELS_ENV: &str = "STYLECAM_MODELS";
 
-/// One style model found in a models folder.
+/// The frame size variants are ranked (and `stylecam styles` reports GFLOP) at: 640×480.
+pub const COST_FRAME: (usize, usize) = (640, 480);
+
+/// One style model found in a models folder (one `.onnx` file).
 #[derive(Debug, Clone)]
 pub struct StyleEntry {
     /// Display name (metadata `name`, else file stem).
@@ -23,6 +32,157 @@ pub struct StyleEntry {
     pub architecture: Option<String>,
     /// All metadata entries.
     pub metadata: BTreeMap<String, String>,
+}
+
+impl StyleEntry {
+    /// The network shape, when the architecture label is one of stylecam's (`imfwnet-wW-bB`).
+    pub fn arch(&self) -> Option<ImfwArch> {
+        self.architecture.as_deref().and_then(ImfwArch::from_label)
+    }
+
+    /// Convolution FLOPs for one [`COST_FRAME`] frame; `None` for an unknown architecture.
+    pub fn flops(&self) -> Option<u64> {
+        self.arch().map(|a| a.flops(COST_FRAME.1, COST_FRAME.0))
+    }
+
+    /// The short architecture label shown in the live view: `w8-b1`, else the metadata label,
+    /// else `?`.
+    pub fn short_arch(&self) -> String {
+        match (self.arch(), &self.architecture) {
+            (Some(a), _) => format!("w{}-b{}", a.width, a.blocks),
+            (None, Some(label)) => label.clone(),
+            (None, None) => "?".into(),
+        }
+    }
+
+    /// Sort key from full to light: unknown architectures rank as full (they may be anything,
+    /// and "full" is the safe assumption about their cost).
+    fn rank(&self) -> u64 {
+        self.flops().unwrap_or(u64::MAX)
+    }
+}
+
+/// Which variant of a style to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum Preset {
+    /// The most expensive variant (best quality).
+    #[default]
+    Full,
+    /// The cheapest variant (highest frame rate).
+    Fast,
+    /// `fast` when the model runs on the CPU, `full` on CUDA/TensorRT.
+    Auto,
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Preset::Full => "full",
+            Preset::Fast => "fast",
+            Preset::Auto => "auto",
+        })
+    }
+}
+
+impl Preset {
+    /// `Auto` made concrete for a session that runs (or not) on the CPU; `Full` and `Fast` as
+    /// they are.
+    pub fn on_cpu(self, runs_on_cpu: bool) -> Preset {
+        match self {
+            Preset::Auto if runs_on_cpu => Preset::Fast,
+            Preset::Auto => Preset::Full,
+            p => p,
+        }
+    }
+
+    /// `Auto` made concrete from the `--device` choice alone, when that settles it: `cpu` runs
+    /// on the CPU, `cuda`/`tensorrt` do not (they fail rather than fall back). `None` for
+    /// `--device auto` with `--preset auto`: only a loaded session tells which provider runs.
+    pub fn for_device(self, device: crate::engine::DeviceChoice) -> Option<Preset> {
+        use crate::engine::DeviceChoice;
+        match (self, device) {
+            (Preset::Auto, DeviceChoice::Auto) => None,
+            (p, DeviceChoice::Cpu) => Some(p.on_cpu(true)),
+            (p, _) => Some(p.on_cpu(false)),
+        }
+    }
+}
+
+/// One style: a name and its variants (one file each), from full to lightest.
+#[derive(Debug, Clone)]
+pub struct Style {
+    pub name: String,
+    /// Never empty; `variants[0]` is the full one, the last the lightest.
+    pub variants: Vec<StyleEntry>,
+}
+
+impl Style {
+    /// A style of exactly one file.
+    pub fn single(entry: StyleEntry) -> Style {
+        Style {
+            name: entry.name.clone(),
+            variants: vec![entry],
+        }
+    }
+
+    /// The index of the variant `preset` picks (`Auto` must be made concrete first, see
+    /// [`Preset::on_cpu`]; left as is it counts as `Full`).
+    pub fn variant_index(&self, preset: Preset) -> usize {
+        match preset {
+            Preset::Fast => self.variants.len().saturating_sub(1),
+            Preset::Full | Preset::Auto => 0,
+        }
+    }
+
+    /// The variant `preset` picks (see [`Style::variant_index`]).
+    pub fn variant(&self, preset: Preset) -> &StyleEntry {
+        &self.variants[self.variant_index(preset)]
+    }
+
+    /// What variant `i` is called: `full`, `fast`, `mid` (in between), or `full=fast` when the
+    /// style has only one.
+    pub fn preset_label(&self, i: usize) -> &'static str {
+        let n = self.variants.len();
+        if n <= 1 {
+            "full=fast"
+        } else if i == 0 {
+            "full"
+        } else if i + 1 == n {
+            "fast"
+        } else {
+            "mid"
+        }
+    }
+
+    /// `w8-b1 (fast)`: variant `i`'s architecture and preset, as the live view shows it
+    /// (`w32-b5 (only variant)` for a style of one).
+    pub fn variant_label(&self, i: usize) -> String {
+        let preset = match self.variants.len() {
+            1 => "only variant",
+            _ => self.preset_label(i),
+        };
+        format!("{} ({preset})", self.variants[i].short_arch())
+    }
+
+    fn matches_name(&self, wanted_lower: &str) -> bool {
+        self.name.to_lowercase() == wanted_lower
+    }
+}
+
+/// Groups model files into styles by name (exact match), in the order each name first appears;
+/// each style's variants sorted from full to lightest (equal costs keep their order).
+pub fn group(entries: Vec<StyleEntry>) -> Vec<Style> {
+    let mut styles: Vec<Style> = Vec::new();
+    for e in entries {
+        match styles.iter_mut().find(|s| s.name == e.name) {
+            Some(s) => s.variants.push(e),
+            None => styles.push(Style::single(e)),
+        }
+    }
+    for s in &mut styles {
+        s.variants.sort_by_key(|v| std::cmp::Reverse(v.rank()));
+    }
+    styles
 }
 
 /// Where the models folder is: `explicit`, else `$STYLECAM_MODELS`, else the first `models/`
@@ -111,32 +271,46 @@ pub fn discover(dir: &Path) -> Result<Vec<StyleEntry>> {
     Ok(styles)
 }
 
-/// Resolve a `--style` argument: a path to an `.onnx` file, or a style name from `dir`
-/// (case-insensitive; the file stem also matches).
-pub fn resolve(style: &str, dir: &Path) -> Result<StyleEntry> {
-    let as_path = Path::new(style);
-    let looks_like_path = style.contains(std::path::MAIN_SEPARATOR)
-        || as_path
+/// The styles in `dir`: [`discover`] grouped by name (see [`group`]).
+pub fn discover_styles(dir: &Path) -> Result<Vec<Style>> {
+    Ok(group(discover(dir)?))
+}
+
+/// Whether a `--style` argument names a file rather than a style.
+fn looks_like_path(style: &str) -> bool {
+    style.contains(std::path::MAIN_SEPARATOR)
+        || Path::new(style)
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    if looks_like_path {
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// Resolve a `--style` argument to a style with its variants: a path to an `.onnx` file is that
+/// file alone (a style of one variant, whatever the folder holds); a name matches a style in
+/// `dir` (case-insensitive) with all its variants; failing that, a file stem in `dir` matches
+/// that one file.
+pub fn find_style(style: &str, dir: &Path) -> Result<Style> {
+    if looks_like_path(style) {
+        let as_path = Path::new(style);
         if !as_path.exists() {
             return Err(Error::InvalidModel {
                 path: as_path.to_path_buf(),
                 problem: "no such file".into(),
             });
         }
-        return describe(as_path);
+        return describe(as_path).map(Style::single);
     }
-    let styles = discover(dir).unwrap_or_default();
+    let styles = discover_styles(dir).unwrap_or_default();
     let wanted = style.to_lowercase();
-    if let Some(found) = styles.iter().find(|s| {
-        s.name.to_lowercase() == wanted
-            || s.path
-                .file_stem()
-                .is_some_and(|f| f.to_string_lossy().to_lowercase() == wanted)
-    }) {
+    if let Some(found) = styles.iter().find(|s| s.matches_name(&wanted)) {
         return Ok(found.clone());
+    }
+    let by_stem = styles.iter().flat_map(|s| &s.variants).find(|v| {
+        v.path
+            .file_stem()
+            .is_some_and(|f| f.to_string_lossy().to_lowercase() == wanted)
+    });
+    if let Some(entry) = by_stem {
+        return Ok(Style::single(entry.clone()));
     }
     let known = if styles.is_empty() {
         format!("none (no .onnx files in {})", dir.display())
@@ -151,4 +325,194 @@ pub fn resolve(style: &str, dir: &Path) -> Result<StyleEntry> {
         name: style.to_string(),
         known,
     })
+}
+
+/// Resolve a `--style` argument to one file: [`find_style`], then the variant `preset` picks
+/// (`Auto` must be concrete, see [`Preset::on_cpu`]).
+pub fn resolve(style: &str, dir: &Path, preset: Preset) -> Result<StyleEntry> {
+    find_style(style, dir).map(|s| s.variant(preset).clone())
+}
+
+/// Logs (info) that `style` has a single variant, so the preset the user asked for changes
+/// nothing. Call it only when a preset was asked for explicitly.
+pub fn note_single_variant(style: &Style, preset: Preset) {
+    if style.variants.len() == 1 {
+        let v = &style.variants[0];
+        tracing::info!(
+            "style '{}' has one variant here ({}, {}); --preset {preset} runs it",
+            style.name,
+            v.architecture.as_deref().unwrap_or("unknown architecture"),
+            v.path.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::onnx::{random_weights, write_model, ModelMetadata};
+
+    fn write(dir: &Path, file: &str, name: &str, arch: ImfwArch) {
+        let bytes =
+            write_model(&arch, &random_weights(&arch, 1), &ModelMetadata::new(name)).unwrap();
+        std::fs::write(dir.join(file), bytes).unwrap();
+    }
+
+    fn entry(name: &str, file: &str, arch: Option<&str>) -> StyleEntry {
+        StyleEntry {
+            name: name.into(),
+            path: PathBuf::from(file),
+            architecture: arch.map(str::to_string),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    fn files(s: &Style) -> Vec<String> {
+        s.variants
+            .iter()
+            .map(|v| v.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn files_are_grouped_by_metadata_name_not_file_name() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "mosaic.onnx", "mosaic", ImfwArch::new(8, 1));
+        write(d.path(), "zz-light.onnx", "mosaic", ImfwArch::new(4, 1));
+        write(d.path(), "mosaic-fast.onnx", "udnie", ImfwArch::new(4, 1));
+        let styles = discover_styles(d.path()).unwrap();
+        let names: Vec<&str> = styles.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["udnie", "mosaic"], "first appearance in file order");
+        assert_eq!(files(&styles[0]), ["mosaic-fast.onnx"]);
+        assert_eq!(files(&styles[1]), ["mosaic.onnx", "zz-light.onnx"]);
+    }
+
+    #[test]
+    fn variants_run_from_full_to_lightest_and_unknown_counts_as_full() {
+        let styles = group(vec![
+            entry("s", "a.onnx", Some("imfwnet-w8-b1")),
+            entry("s", "b.onnx", Some("imfwnet-w32-b5")),
+            entry("s", "c.onnx", Some("imfwnet-w16-b3")),
+            entry("s", "d.onnx", Some("imfwnet-w4-b1")),
+        ]);
+        assert_eq!(styles.len(), 1);
+        assert_eq!(files(&styles[0]), ["b.onnx", "c.onnx", "a.onnx", "d.onnx"]);
+        let s = &styles[0];
+        assert_eq!(s.preset_label(0), "full");
+        assert_eq!(s.preset_label(1), "mid");
+        assert_eq!(s.preset_label(3), "fast");
+        assert_eq!(s.variant_label(2), "w8-b1 (mid)");
+
+        let styles = group(vec![
+            entry("s", "a.onnx", Some("imfwnet-w8-b1")),
+            entry("s", "b.onnx", Some("somebody-elses-net")),
+            entry("s", "c.onnx", None),
+            entry("s", "d.onnx", Some("imfwnet-w32-b5")),
+        ]);
+        assert_eq!(
+            files(&styles[0]),
+            ["b.onnx", "c.onnx", "d.onnx", "a.onnx"],
+            "unknown architectures rank as full, in file order"
+        );
+    }
+
+    #[test]
+    fn presets_pick_the_full_or_the_lightest_variant() {
+        let s = &group(vec![
+            entry("s", "light.onnx", Some("imfwnet-w8-b1")),
+            entry("s", "full.onnx", Some("imfwnet-w32-b5")),
+        ])[0];
+        assert_eq!(s.variant(Preset::Full).path, Path::new("full.onnx"));
+        assert_eq!(s.variant(Preset::Fast).path, Path::new("light.onnx"));
+        assert_eq!(
+            s.variant(Preset::Auto.on_cpu(true)).path,
+            Path::new("light.onnx")
+        );
+        assert_eq!(
+            s.variant(Preset::Auto.on_cpu(false)).path,
+            Path::new("full.onnx")
+        );
+
+        use crate::engine::DeviceChoice;
+        assert_eq!(
+            Preset::Auto.for_device(DeviceChoice::Cpu),
+            Some(Preset::Fast)
+        );
+        assert_eq!(
+            Preset::Auto.for_device(DeviceChoice::Cuda),
+            Some(Preset::Full)
+        );
+        assert_eq!(Preset::Auto.for_device(DeviceChoice::Auto), None);
+        assert_eq!(
+            Preset::Fast.for_device(DeviceChoice::Auto),
+            Some(Preset::Fast)
+        );
+        assert_eq!(
+            Preset::Full.for_device(DeviceChoice::Cpu),
+            Some(Preset::Full)
+        );
+    }
+
+    #[test]
+    fn a_single_variant_style_answers_every_preset() {
+        let s = Style::single(entry("only", "only.onnx", Some("imfwnet-w32-b5")));
+        for p in [Preset::Full, Preset::Fast, Preset::Auto] {
+            assert_eq!(s.variant(p).path, Path::new("only.onnx"));
+        }
+        assert_eq!(s.preset_label(0), "full=fast");
+        assert_eq!(s.variant_label(0), "w32-b5 (only variant)");
+    }
+
+    #[test]
+    fn resolving_by_name_path_and_stem() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "starry.onnx", "Starry Night", ImfwArch::new(8, 1));
+        write(
+            d.path(),
+            "starry-fast.onnx",
+            "Starry Night",
+            ImfwArch::new(4, 1),
+        );
+        write(d.path(), "udnie.onnx", "Udnie", ImfwArch::new(4, 1));
+
+        let full = resolve("starry night", d.path(), Preset::Full).unwrap();
+        assert_eq!(full.path, d.path().join("starry.onnx"));
+        let fast = resolve("STARRY NIGHT", d.path(), Preset::Fast).unwrap();
+        assert_eq!(fast.path, d.path().join("starry-fast.onnx"));
+        // One variant: every preset gives it.
+        let u = resolve("udnie", d.path(), Preset::Fast).unwrap();
+        assert_eq!(u.path, d.path().join("udnie.onnx"));
+        // A path is exactly that file, whatever the preset.
+        let path = d.path().join("starry.onnx");
+        let p = resolve(path.to_str().unwrap(), d.path(), Preset::Fast).unwrap();
+        assert_eq!(p.path, path);
+        assert_eq!(
+            find_style(path.to_str().unwrap(), d.path())
+                .unwrap()
+                .variants
+                .len(),
+            1
+        );
+        // A file stem is that one file.
+        let s = find_style("starry-fast", d.path()).unwrap();
+        assert_eq!(files(&s), ["starry-fast.onnx"]);
+    }
+
+    #[test]
+    fn an_unknown_style_lists_each_name_once() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.onnx", "Mosaic", ImfwArch::new(8, 1));
+        write(d.path(), "a-fast.onnx", "Mosaic", ImfwArch::new(4, 1));
+        write(d.path(), "b.onnx", "Udnie", ImfwArch::new(4, 1));
+        match find_style("vangogh", d.path()) {
+            Err(Error::UnknownStyle { name, known }) => {
+                assert_eq!(name, "vangogh");
+                assert_eq!(known, "Mosaic, Udnie");
+            }
+            other => panic!("expected UnknownStyle, got {other:?}"),
+        }
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_style("x", empty.path()).unwrap_err().to_string();
+        assert!(err.contains("no .onnx files"), "{err}");
+    }
 }

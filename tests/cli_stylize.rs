@@ -506,3 +506,100 @@ fn stylize_an_mp4_video_and_refuse_mkv() {
     assert_clean_failure(&o, &["clip.mkv", "not supported", "H.264"]);
     assert!(!d.path().join("x.mp4").exists());
 }
+
+/// A models folder with one style in two sizes (named by metadata, not by file) and one style
+/// of a single variant.
+fn preset_models(dir: &Path) -> PathBuf {
+    let models = dir.join("models");
+    std::fs::create_dir(&models).unwrap();
+    write_style(&models, "mosaic.onnx", "Mosaic", ImfwArch::new(8, 1), 5);
+    write_style(&models, "quick.onnx", "Mosaic", ImfwArch::new(4, 1), 6);
+    write_style(&models, "udnie.onnx", "Udnie", ImfwArch::new(8, 2), 7);
+    models
+}
+
+#[test]
+fn styles_lists_each_style_once_with_its_variants() {
+    let d = tempfile::tempdir().unwrap();
+    let models = preset_models(d.path());
+    let o = run(bin().arg("styles").arg("--models").arg(&models));
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("Mosaic")).count(),
+        1,
+        "one line names the style:\n{out}"
+    );
+    let row = |file: &str| {
+        *lines
+            .iter()
+            .find(|l| l.ends_with(file))
+            .unwrap_or_else(|| panic!("no row for {file}:\n{out}"))
+    };
+    let (full, fast, udnie) = (row("mosaic.onnx"), row("quick.onnx"), row("udnie.onnx"));
+    assert!(
+        full.contains("Mosaic") && full.contains("full") && full.contains("imfwnet-w8-b1"),
+        "{out}"
+    );
+    assert!(
+        !fast.contains("Mosaic") && fast.contains("fast") && fast.contains("imfwnet-w4-b1"),
+        "the light variant sits under its style:\n{out}"
+    );
+    assert!(
+        lines.iter().position(|l| *l == full) < lines.iter().position(|l| *l == fast),
+        "full first:\n{out}"
+    );
+    // GFLOP per 640×480 frame, as ImfwArch::flops counts them.
+    let gflop = |a: ImfwArch| format!("{:.2}", a.flops(480, 640) as f64 / 1e9);
+    assert!(full.contains(&gflop(ImfwArch::new(8, 1))), "{out}");
+    assert!(fast.contains(&gflop(ImfwArch::new(4, 1))), "{out}");
+    assert!(
+        udnie.contains("Udnie") && udnie.contains("full=fast"),
+        "{out}"
+    );
+
+    let o = run(bin()
+        .args(["styles", "--names-only", "--models"])
+        .arg(&models));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Mosaic\nUdnie\n");
+}
+
+#[test]
+fn preset_fast_stylizes_with_the_light_variant() {
+    let d = tempfile::tempdir().unwrap();
+    let models = preset_models(d.path());
+    let inp = d.path().join("x.png");
+    test_image(24, 16).save(&inp).unwrap();
+    let stylize = |style: &str, extra: &[&str], out: &str| {
+        let o = run(bin()
+            .env("RUST_LOG", "stylecam=info")
+            .args(["stylize", "--device", "cpu", "--style", style, "--models"])
+            .arg(&models)
+            .args(extra)
+            .arg(&inp)
+            .arg("-o")
+            .arg(d.path().join(out)));
+        assert!(o.status.success(), "{}", text(&o));
+        (image::open(d.path().join(out)).unwrap().to_rgb8(), text(&o))
+    };
+    let (fast, log) = stylize("mosaic", &["--preset", "fast"], "fast.png");
+    assert!(
+        log.contains("quick.onnx") && log.contains("w4-b1 (fast)"),
+        "the log names the light file:\n{log}"
+    );
+    let (default, log) = stylize("mosaic", &[], "default.png");
+    assert!(log.contains("mosaic.onnx"), "full by default:\n{log}");
+    let quick = models.join("quick.onnx");
+    let (direct, _) = stylize(quick.to_str().unwrap(), &[], "direct.png");
+    assert_eq!(fast, direct, "--preset fast runs the light file");
+    assert_ne!(fast, default, "the full variant gives another picture");
+    let (auto, _) = stylize("mosaic", &["--preset", "auto"], "auto.png");
+    assert_eq!(auto, fast, "auto on the CPU is fast");
+
+    // One variant: every preset runs it, and says so.
+    let (_, log) = stylize("udnie", &["--preset", "fast"], "u.png");
+    assert!(log.contains("has one variant"), "{log}");
+    assert!(log.contains("udnie.onnx"), "{log}");
+}

@@ -88,15 +88,42 @@ struct App {
     display: String,
 }
 
+/// A models folder where style "first" comes in two sizes (w8-b1 full, w4-b1 light; the file
+/// names say nothing) and "second" in one.
+fn variant_models(dir: &Path) -> PathBuf {
+    let m = dir.join("models");
+    std::fs::create_dir_all(&m).unwrap();
+    for (seed, name, arch, file) in [
+        (11, "first", ImfwArch::new(8, 1), "a.onnx"),
+        (12, "first", ImfwArch::new(4, 1), "b.onnx"),
+        (23, "second", ImfwArch::new(8, 1), "c.onnx"),
+    ] {
+        let bytes = write_model(
+            &arch,
+            &random_weights(&arch, seed),
+            &ModelMetadata::new(name),
+        )
+        .unwrap();
+        std::fs::write(m.join(file), bytes).unwrap();
+    }
+    m
+}
+
 impl App {
     fn start(x: &Xvfb, dir: &Path, extra: &[&str]) -> App {
         let models = models(dir);
+        App::start_with(x, dir, &models, extra, "warn")
+    }
+
+    /// Starts `stylecam live` on `models` with `RUST_LOG=rust_log`; stderr goes to
+    /// `dir/stderr.txt`.
+    fn start_with(x: &Xvfb, dir: &Path, models: &Path, extra: &[&str], rust_log: &str) -> App {
         let mut cmd = live_command();
         cmd.args(["--models", models.to_str().unwrap()])
             .args(["--out-dir", dir.join("out").to_str().unwrap()])
             .args(extra)
             .env("DISPLAY", &x.display)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap());
         let mut child = cmd.spawn().unwrap();
@@ -208,21 +235,32 @@ fn start_paused(x: &Xvfb, dir: &Path) -> (App, RgbImage, RgbImage) {
         dir,
         &["--source", "testcard", "--no-overlay", "--source-fps", "15"],
     );
+    let (original, stylized) = pause(&app);
+    (app, original, stylized)
+}
+
+/// Freezes the input (Space) and returns screenshots of the frozen frame in the original view
+/// (O) and stylised (once the style ran).
+fn pause(app: &App) -> (RgbImage, RgbImage) {
     app.keys(&["space", "o"]);
     let original = app.settled("paused original view", |_| true);
     app.keys(&["o"]);
-    let mut stylized = app.settled("paused stylised view", |img| img != &original);
-    // Inference may still finish the frame that was queued at the pause: wait until the picture
-    // has stayed the same for a full second.
+    let stylized = steady(app, "paused stylised view", |img| img != &original);
+    (original, stylized)
+}
+
+/// [`App::settled`], then waits until the picture has stayed the same for a full second
+/// (inference may still finish a frame that was queued at the pause).
+fn steady(app: &App, what: &str, accept: impl Fn(&RgbImage) -> bool) -> RgbImage {
+    let mut shown = app.settled(what, &accept);
     loop {
         std::thread::sleep(Duration::from_secs(1));
-        let again = app.settled("paused stylised view", |img| img != &original);
-        if again == stylized {
-            break;
+        let again = app.settled(what, &accept);
+        if again == shown {
+            return shown;
         }
-        stylized = again;
+        shown = again;
     }
-    (app, original, stylized)
 }
 
 #[test]
@@ -297,6 +335,57 @@ fn views_strength_split_and_style_keys_change_the_window_as_expected() {
     );
     app.keys(&["1"]);
     app.settled("first style again", |img| img == &stylized);
+}
+
+#[test]
+fn l_switches_the_style_between_its_light_and_full_variant() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let models = variant_models(dir.path());
+    let app = App::start_with(
+        &x,
+        dir.path(),
+        &models,
+        &["--source", "testcard", "--no-overlay", "--source-fps", "15"],
+        "stylecam=info",
+    );
+    let log = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    // --preset auto (the default) on --device cpu: the light variant.
+    let (original, fast) = pause(&app);
+    assert!(
+        log().contains("style 'first' w4-b1 (fast)"),
+        "starts on the light variant:\n{}",
+        log()
+    );
+
+    app.keys(&["l"]);
+    let full = steady(&app, "full variant", |img| img != &fast);
+    assert!(
+        mean_diff(&full, &fast, 0, 640) > 5.0,
+        "the full variant paints another picture"
+    );
+    assert!(mean_diff(&full, &original, 0, 640) > 5.0, "still stylised");
+    assert!(
+        log().contains("first  w8-b1 (full)"),
+        "L names the variant:\n{}",
+        log()
+    );
+    app.keys(&["l"]);
+    app.settled("light variant again", |img| img == &fast);
+
+    // Style changes keep the choice: full on "first", "second" (one variant), then "first" full.
+    app.keys(&["l"]);
+    app.settled("full variant again", |img| img == &full);
+    app.keys(&["2"]);
+    let second = steady(&app, "second style", |img| img != &full);
+    assert!(mean_diff(&second, &full, 0, 640) > 5.0);
+    app.keys(&["l"]);
+    assert!(
+        app.settled("one variant: L changes nothing", |_| true) == second,
+        "a style of one variant stays as it is"
+    );
+    app.keys(&["1"]);
+    app.settled("first style, still full", |img| img == &full);
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn parse_source(s: &str) -> Result<SourceSpec, String> {
 
 /// Hotkeys, printed under `stylecam live --help`.
 pub const LIVE_HELP: &str = "\
-Hotkeys: 1-9 style, Left/Right (N/B) cycle, Space pause, O original, S split ([ ] or drag),
+Hotkeys: 1-9 style, Left/Right (N/B) cycle, L full/light variant, Space pause, O original, S split ([ ] or drag),
 +/- strength, C preserve colours, Up/Down inference scale, F fullscreen, P screenshot,
 R record, Tab overlay, H help, Q/Esc quit.
 
@@ -88,6 +88,11 @@ pub struct LiveArgs {
     /// Style to start with (name or .onnx path); default: the first in the models folder.
     #[arg(short, long, value_name = "NAME")]
     pub style: Option<String>,
+
+    /// Which variant of each style: full (most expensive), fast (lightest), or auto (default:
+    /// fast on the CPU, full on CUDA/TensorRT, so the view stays live). L switches while running.
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub preset: Option<crate::styles::Preset>,
 
     /// Start fullscreen (F toggles).
     #[arg(long)]
@@ -132,6 +137,7 @@ impl LiveArgs {
             size: self.size,
             scale: self.scale.unwrap_or(1.0),
             style: self.style,
+            preset: self.preset,
             fullscreen: self.fullscreen,
             out_dir: self.out_dir,
             record: self.record,

@@ -16,12 +16,53 @@ pub enum View {
     Original,
 }
 
+/// Which variant of a style runs: kept when the style changes, so a light (or full) choice
+/// carries over to the next style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantPick {
+    /// The most expensive variant.
+    Full,
+    /// The lightest variant.
+    Fast,
+    /// The n-th variant from the full one (a middle one, reached with L); clamped to the style's.
+    Nth(usize),
+}
+
+impl VariantPick {
+    /// The variant index this pick means for a style of `count` variants.
+    pub fn index(self, count: usize) -> usize {
+        let last = count.max(1) - 1;
+        match self {
+            VariantPick::Full => 0,
+            VariantPick::Fast => last,
+            VariantPick::Nth(i) => i.min(last),
+        }
+    }
+
+    /// The pick that means variant `i` of `count` (`count` > 1).
+    fn of_index(i: usize, count: usize) -> Self {
+        if i == 0 {
+            VariantPick::Full
+        } else if i + 1 >= count {
+            VariantPick::Fast
+        } else {
+            VariantPick::Nth(i)
+        }
+    }
+}
+
 /// The live view's controls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Controls {
-    /// Index into the style list.
+    /// Index into the style list (distinct style names).
     pub style: usize,
     pub style_count: usize,
+    /// How many variants each style has (full → lightest).
+    pub variant_counts: Vec<usize>,
+    /// The current style's variant (0 = full).
+    pub variant: usize,
+    /// The variant choice carried from style to style.
+    pub pick: VariantPick,
     /// Freeze the input frame (the style, strength etc. still apply to it).
     pub paused: bool,
     pub view: View,
@@ -48,12 +89,19 @@ pub enum Action {
     ToggleFullscreen,
     /// A control changed; the message says what, for the overlay.
     Changed,
+    /// Another style was picked (its variant follows [`Controls::pick`]).
+    StyleChanged,
+    /// L picked another variant of the style.
+    VariantChanged,
+    /// L pressed on a style that has a single variant.
+    NoOtherVariant,
 }
 
 /// The hotkeys, as shown by H.
 pub const HELP: &[&str] = &[
     "1-9      pick a style",
     "<- ->  N B  next / previous style",
+    "L        full / lighter variant of the style",
     "Space    pause (freeze the input)",
     "O        original / stylized",
     "S        split view (drag with the mouse, [ ])",
@@ -69,10 +117,14 @@ pub const HELP: &[&str] = &[
 ];
 
 impl Controls {
+    /// Controls for `style_count` styles of one variant each (see [`Controls::with_variants`]).
     pub fn new(style: usize, style_count: usize, scale: f32) -> Self {
         Controls {
             style,
             style_count,
+            variant_counts: vec![1; style_count],
+            variant: 0,
+            pick: VariantPick::Full,
             paused: false,
             view: View::Stylized,
             split: false,
@@ -85,10 +137,50 @@ impl Controls {
         }
     }
 
+    /// Sets how many variants each style has, and the pick that chooses among them.
+    pub fn with_variants(mut self, variant_counts: Vec<usize>, pick: VariantPick) -> Self {
+        self.variant_counts = variant_counts;
+        self.set_pick(pick);
+        self
+    }
+
+    /// Chooses the variant of every style from now on (the current one included).
+    pub fn set_pick(&mut self, pick: VariantPick) {
+        self.pick = pick;
+        self.variant = pick.index(self.variant_count());
+    }
+
+    /// Variants of the current style.
+    pub fn variant_count(&self) -> usize {
+        self.variant_counts
+            .get(self.style)
+            .copied()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    fn select_style(&mut self, style: usize) -> Option<Action> {
+        self.style = style;
+        self.variant = self.pick.index(self.variant_count());
+        Some(Action::StyleChanged)
+    }
+
+    /// L: the next lighter variant, after the lightest the full one again.
+    fn next_variant(&mut self) -> Option<Action> {
+        let n = self.variant_count();
+        if n <= 1 {
+            return Some(Action::NoOtherVariant);
+        }
+        self.variant = (self.variant + 1) % n;
+        self.pick = VariantPick::of_index(self.variant, n);
+        Some(Action::VariantChanged)
+    }
+
     /// Applies one key press. Returns what the loop must do, if anything.
     pub fn on_key(&mut self, key: Key) -> Option<Action> {
         let n = self.style_count.max(1);
         match key {
+            Key::L => return self.next_variant(),
             Key::Q | Key::Escape => return Some(Action::Quit),
             Key::P => return Some(Action::Screenshot),
             Key::R => return Some(Action::ToggleRecording),
@@ -106,7 +198,7 @@ impl Controls {
                 if i >= self.style_count {
                     return None;
                 }
-                self.style = i;
+                return self.select_style(i);
             }
             Key::NumPad1
             | Key::NumPad2
@@ -121,10 +213,10 @@ impl Controls {
                 if i >= self.style_count {
                     return None;
                 }
-                self.style = i;
+                return self.select_style(i);
             }
-            Key::Right | Key::N | Key::PageDown => self.style = (self.style + 1) % n,
-            Key::Left | Key::B | Key::PageUp => self.style = (self.style + n - 1) % n,
+            Key::Right | Key::N | Key::PageDown => return self.select_style((self.style + 1) % n),
+            Key::Left | Key::B | Key::PageUp => return self.select_style((self.style + n - 1) % n),
             Key::Space => self.paused = !self.paused,
             Key::O => {
                 self.view = match self.view {
@@ -168,7 +260,7 @@ mod tests {
     #[test]
     fn style_keys_pick_and_cycle() {
         let mut c = Controls::new(0, 3, 1.0);
-        assert_eq!(c.on_key(Key::Key3), Some(Action::Changed));
+        assert_eq!(c.on_key(Key::Key3), Some(Action::StyleChanged));
         assert_eq!(c.style, 2);
         assert_eq!(c.on_key(Key::Key9), None, "no 9th style");
         assert_eq!(c.style, 2);
@@ -178,6 +270,42 @@ mod tests {
         assert_eq!(c.style, 2);
         c.on_key(Key::N);
         assert_eq!(c.style, 0);
+    }
+
+    #[test]
+    fn l_cycles_variants_and_style_changes_keep_the_pick() {
+        // Style 0: full, mid, fast; style 1: one variant; style 2: full, fast.
+        let mut c = Controls::new(0, 3, 1.0).with_variants(vec![3, 1, 2], VariantPick::Fast);
+        assert_eq!(c.variant, 2, "fast is the lightest");
+        assert_eq!(c.on_key(Key::L), Some(Action::VariantChanged));
+        assert_eq!(
+            (c.variant, c.pick),
+            (0, VariantPick::Full),
+            "after the lightest: full"
+        );
+        c.on_key(Key::L);
+        assert_eq!((c.variant, c.pick), (1, VariantPick::Nth(1)));
+        c.on_key(Key::L);
+        assert_eq!((c.variant, c.pick), (2, VariantPick::Fast));
+
+        c.on_key(Key::N);
+        assert_eq!((c.style, c.variant), (1, 0), "the only variant");
+        assert_eq!(c.on_key(Key::L), Some(Action::NoOtherVariant));
+        assert_eq!(c.pick, VariantPick::Fast, "a single variant keeps the pick");
+        c.on_key(Key::Key3);
+        assert_eq!((c.style, c.variant), (2, 1), "still fast on the next style");
+        c.on_key(Key::L);
+        assert_eq!((c.variant, c.pick), (0, VariantPick::Full));
+        c.on_key(Key::B);
+        c.on_key(Key::B);
+        assert_eq!((c.style, c.variant), (0, 0), "full carries over");
+
+        // A middle pick is clamped on a style with fewer variants.
+        c.on_key(Key::L);
+        c.on_key(Key::Key3);
+        assert_eq!((c.style, c.variant), (2, 1));
+        c.set_pick(VariantPick::Full);
+        assert_eq!(c.variant, 0);
     }
 
     #[test]

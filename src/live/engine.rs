@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
+use crate::styles::Style;
 use crate::{Error, Result};
 
 /// A loaded style: turns a frame into a stylised frame of the same size.
@@ -21,29 +22,78 @@ pub trait StyleEngine: Send {
 /// Loads the style model at a path. Called on a background thread, so the display never waits.
 pub type EngineLoader = Arc<dyn Fn(&Path) -> Result<Box<dyn StyleEngine>> + Send + Sync>;
 
-/// One selectable style (an entry of the models folder).
+/// One loadable model file (one variant of a style).
 pub use crate::styles::StyleEntry as StyleChoice;
 
-/// The styles the live view cycles through, and the index to start at: every model in `dir`
-/// (in `stylecam styles` order); `wanted` picks one by name or path (a path outside the folder
-/// is added in front).
-pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<(Vec<StyleChoice>, usize)> {
-    let mut styles = crate::styles::discover(dir)?;
-    let mut index = 0;
+/// The styles the live view cycles through (distinct names, each with its variants from full to
+/// lightest), where to start, and the flat list of files the pipeline loads by index.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub styles: Vec<Style>,
+    /// The style to start with.
+    pub start: usize,
+    /// The variant to start with when a file was named (`--style PATH.onnx`); else the preset
+    /// decides.
+    pub start_variant: Option<usize>,
+}
+
+impl Catalog {
+    /// Every variant of every style, style by style (the pipeline's style indices).
+    pub fn files(&self) -> Vec<StyleChoice> {
+        self.styles
+            .iter()
+            .flat_map(|s| s.variants.iter().cloned())
+            .collect()
+    }
+
+    /// The position of variant `variant` of style `style` in [`Catalog::files`].
+    pub fn file_index(&self, style: usize, variant: usize) -> usize {
+        self.styles[..style]
+            .iter()
+            .map(|s| s.variants.len())
+            .sum::<usize>()
+            + variant
+    }
+
+    /// How many variants each style has.
+    pub fn variant_counts(&self) -> Vec<usize> {
+        self.styles.iter().map(|s| s.variants.len()).collect()
+    }
+}
+
+/// The styles of `dir` (in `stylecam styles` order); `wanted` picks the one to start with by
+/// name or path. A path names exactly that file: when it is one of the folder's, its style
+/// starts on that variant; a file from elsewhere is added in front as a style of its own.
+pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<Catalog> {
+    let mut styles = crate::styles::discover_styles(dir)?;
+    let (mut start, mut start_variant) = (0, None);
     if let Some(w) = wanted {
-        let entry = crate::styles::resolve(w, dir)?;
-        let same = |s: &StyleChoice| {
-            s.path == entry.path
-                || (s.path.canonicalize().ok().is_some()
-                    && s.path.canonicalize().ok() == entry.path.canonicalize().ok())
+        let found = crate::styles::find_style(w, dir)?;
+        let same_file = |a: &Path, b: &Path| {
+            a == b
+                || (a.canonicalize().ok().is_some()
+                    && a.canonicalize().ok() == b.canonicalize().ok())
         };
-        index = match styles.iter().position(same) {
-            Some(i) => i,
-            None => {
-                styles.insert(0, entry);
-                0
+        let named_one_file = found.variants.len() == 1;
+        let position = styles.iter().enumerate().find_map(|(i, s)| {
+            if named_one_file {
+                let v = s
+                    .variants
+                    .iter()
+                    .position(|v| same_file(&v.path, &found.variants[0].path))?;
+                Some((i, Some(v)))
+            } else {
+                (s.name == found.name).then_some((i, None))
             }
-        };
+        });
+        match position {
+            Some((i, v)) => {
+                start = i;
+                // A style picked by name with one variant needs no fixed variant either.
+                start_variant = v.filter(|_| styles[i].variants.len() > 1);
+            }
+            None => styles.insert(0, found),
+        }
     }
     if styles.is_empty() {
         return Err(Error::InvalidArgument(format!(
@@ -51,7 +101,11 @@ pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<(Vec<StyleChoic
             dir.display()
         )));
     }
-    Ok((styles, index))
+    Ok(Catalog {
+        styles,
+        start,
+        start_variant,
+    })
 }
 
 impl StyleEngine for crate::engine::Stylizer {
@@ -144,6 +198,51 @@ impl StyleEngine for PixelTransformEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::onnx::{random_weights, write_model, ModelMetadata};
+    use crate::net::ImfwArch;
+
+    fn models() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (file, name, width) in [
+            ("a.onnx", "one", 4),
+            ("b.onnx", "two", 8),
+            ("c.onnx", "two", 4),
+        ] {
+            let arch = ImfwArch::new(width, 1);
+            let bytes =
+                write_model(&arch, &random_weights(&arch, 1), &ModelMetadata::new(name)).unwrap();
+            std::fs::write(d.path().join(file), bytes).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn the_catalog_flattens_variants_style_by_style() {
+        let d = models();
+        let c = choose_styles(d.path(), None).unwrap();
+        assert_eq!(c.variant_counts(), [1, 2]);
+        let files: Vec<_> = c.files().iter().map(|f| f.path.clone()).collect();
+        let want = ["a.onnx", "b.onnx", "c.onnx"].map(|f| d.path().join(f));
+        assert_eq!(files, want);
+        assert_eq!(c.file_index(1, 1), 2);
+        assert_eq!((c.start, c.start_variant), (0, None));
+
+        // By name: the style, the preset decides the variant.
+        let c = choose_styles(d.path(), Some("TWO")).unwrap();
+        assert_eq!((c.start, c.start_variant), (1, None));
+        // By path: exactly that file.
+        let light = d.path().join("c.onnx");
+        let c = choose_styles(d.path(), Some(light.to_str().unwrap())).unwrap();
+        assert_eq!((c.start, c.start_variant), (1, Some(1)));
+        assert_eq!(c.styles.len(), 2, "a file of the folder adds no style");
+        // A file from elsewhere comes first, as a style of its own.
+        let other = tempfile::tempdir().unwrap();
+        let outside = other.path().join("x.onnx");
+        std::fs::copy(&light, &outside).unwrap();
+        let c = choose_styles(d.path(), Some(outside.to_str().unwrap())).unwrap();
+        assert_eq!((c.start, c.styles.len()), (0, 3));
+        assert_eq!(c.files()[0].path, outside);
+    }
 
     #[test]
     fn test_engines_change_the_picture_differently() {

@@ -25,8 +25,8 @@ use image::RgbImage;
 
 pub use cli_args::LiveArgs;
 use compose::{Composer, Look};
-use control::{Action, Controls, View};
-pub use engine::{EngineLoader, PixelTransformEngine, StyleChoice, StyleEngine};
+use control::{Action, Controls, VariantPick, View};
+pub use engine::{Catalog, EngineLoader, PixelTransformEngine, StyleChoice, StyleEngine};
 use overlay::OverlayContent;
 use pipeline::{InferSettings, Shared, Stylized};
 pub use record::{FrameRecorder, RecorderFactory};
@@ -36,6 +36,7 @@ use crate::sink::screenshot;
 use crate::sink::window::LiveWindow;
 pub use crate::source::camera::CameraInfo;
 use crate::source::{SourceOptions, SourceSpec};
+use crate::styles::Preset;
 use crate::{Error, Result};
 
 pub use crate::engine::{DeviceChoice, EngineOptions};
@@ -58,6 +59,11 @@ pub struct LiveOptions {
     pub scale: f32,
     /// Style to start with (name or path); `None`: the first.
     pub style: Option<String>,
+    /// Which variant of each style runs (`--preset`); `None`: auto, not asked for explicitly.
+    /// Auto is fast on the CPU and full on CUDA/TensorRT: settled by `--device cpu|cuda|tensorrt`,
+    /// and with `--device auto` by the provider of the first model loaded (the lightest variant
+    /// runs until then; on CUDA/TensorRT the full one then replaces it like a style change).
+    pub preset: Option<Preset>,
     /// Models folder; `None`: `$STYLECAM_MODELS`, else the repository's `models/`.
     pub models: Option<PathBuf>,
     /// Execution provider choice (`--device`).
@@ -91,6 +97,7 @@ impl Default for LiveOptions {
             size: None,
             scale: 1.0,
             style: None,
+            preset: None,
             models: None,
             device: DeviceChoice::Auto,
             ort_lib: None,
@@ -282,7 +289,36 @@ fn measure_inference_alone(
 /// Runs the live view with the given engine loader and recorder.
 pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary> {
     let dir = crate::styles::models_dir(opts.models.as_deref());
-    let (styles, first_style) = engine::choose_styles(&dir, opts.style.as_deref())?;
+    let catalog = engine::choose_styles(&dir, opts.style.as_deref())?;
+    let files = catalog.files();
+    let preset = opts.preset.unwrap_or(Preset::Auto);
+    if let (Some(p), None) = (opts.preset, catalog.start_variant) {
+        crate::styles::note_single_variant(&catalog.styles[catalog.start], p);
+    }
+    // `None`: auto on `--device auto`, settled by the first loaded model's provider.
+    let settled = preset.for_device(opts.device);
+    let pick = match settled {
+        Some(Preset::Full) | Some(Preset::Auto) => VariantPick::Full,
+        Some(Preset::Fast) | None => VariantPick::Fast,
+    };
+    let start_variant = catalog
+        .start_variant
+        .unwrap_or_else(|| pick.index(catalog.styles[catalog.start].variants.len()));
+    let first_style = catalog.file_index(catalog.start, start_variant);
+    {
+        let style = &catalog.styles[catalog.start];
+        tracing::info!(
+            "style '{}' {} ({}), --preset {preset}{}",
+            style.name,
+            style.variant_label(start_variant),
+            style.variants[start_variant].path.display(),
+            if settled.is_none() {
+                " (settled by the first model's provider)"
+            } else {
+                ""
+            }
+        );
+    }
 
     let shutdown = Arc::new(AtomicBool::new(false));
     let ctrl_c = ctrl_c_flag();
@@ -306,7 +342,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let alone_before = match opts.benchmark {
         Some(d) => Some(measure_inference_alone(
             &hooks.loader,
-            &styles[first_style],
+            &files[first_style],
             bench_frame,
             bench_infer,
             d / 4,
@@ -333,15 +369,22 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
     tracing::info!("source: {}", ready.description);
 
-    let inference = pipeline::spawn_inference(shared.clone(), styles.clone(), hooks.loader.clone());
+    let inference = pipeline::spawn_inference(shared.clone(), files.clone(), hooks.loader.clone());
+    let controls = Controls::new(catalog.start, catalog.styles.len(), opts.scale)
+        .with_variants(catalog.variant_counts(), pick);
+    let controls = Controls {
+        variant: start_variant,
+        ..controls
+    };
     let result = display_loop(
         &opts,
         &hooks,
-        &styles,
+        &catalog,
         &shared,
         &ready,
         &ctrl_c,
-        first_style,
+        controls,
+        settled.is_none(),
     );
 
     // Shutdown: stop the workers, finish a recording, join with a bound.
@@ -356,7 +399,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     if let (Some(d), Some(before)) = (opts.benchmark, alone_before) {
         let after = measure_inference_alone(
             &hooks.loader,
-            &styles[first_style],
+            &files[first_style],
             bench_frame,
             bench_infer,
             d / 4,
@@ -388,16 +431,16 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
 fn display_loop(
     opts: &LiveOptions,
     hooks: &LiveHooks,
-    styles: &[StyleChoice],
+    catalog: &Catalog,
     shared: &Shared,
     ready: &pipeline::SourceReady,
     ctrl_c: &AtomicBool,
-    first_style: usize,
+    mut controls: Controls,
+    mut auto_pending: bool,
 ) -> Result<LiveSummary> {
     let frame_size = ready.frame_size;
     let (ww, wh) = window_size(frame_size);
     let mut window = LiveWindow::open("stylecam", ww, wh, opts.fullscreen)?;
-    let mut controls = Controls::new(first_style, styles.len(), opts.scale);
     controls.overlay = opts.overlay;
     controls.strength = opts.strength;
 
@@ -452,6 +495,27 @@ fn display_loop(
                 None => {}
                 Some(Action::Quit) => quit = true,
                 Some(Action::Changed) => dirty = true,
+                Some(Action::StyleChanged) => dirty = true,
+                Some(Action::VariantChanged) => {
+                    // A variant chosen with L settles `--preset auto`.
+                    auto_pending = false;
+                    let style = &catalog.styles[controls.style];
+                    let label = style.variant_label(controls.variant);
+                    say(&mut messages, format!("{}  {label}", style.name));
+                    dirty = true;
+                }
+                Some(Action::NoOtherVariant) => {
+                    let style = &catalog.styles[controls.style];
+                    say(
+                        &mut messages,
+                        format!(
+                            "{} has one variant ({})",
+                            style.name,
+                            style.variants[0].short_arch()
+                        ),
+                    );
+                    dirty = true;
+                }
                 Some(Action::ToggleFullscreen) => {
                     let on = !window.is_fullscreen();
                     if let Err(e) = window.set_fullscreen(on) {
@@ -506,8 +570,19 @@ fn display_loop(
                 }
             }
         }
+        if auto_pending {
+            let provider = shared.engine_status().provider;
+            if !provider.is_empty() {
+                auto_pending = false;
+                if !provider.starts_with("CPU") {
+                    // --preset auto: not on the CPU, so the full variants.
+                    controls.set_pick(VariantPick::Full);
+                    tracing::info!("--preset auto: running on {provider}, full variants");
+                }
+            }
+        }
         let want = InferSettings {
-            style: controls.style,
+            style: catalog.file_index(controls.style, controls.variant),
             base_size: opts.size,
             scale: controls.scale,
             paused: controls.paused,
@@ -641,7 +716,7 @@ fn display_loop(
             display_meter.tick(now);
             let status = status_lines(
                 &controls,
-                styles,
+                catalog,
                 shared,
                 &ready.description,
                 frame_size,
@@ -716,7 +791,7 @@ fn window_size(frame: (u32, u32)) -> (usize, usize) {
 #[allow(clippy::too_many_arguments)]
 fn status_lines(
     c: &Controls,
-    styles: &[StyleChoice],
+    catalog: &Catalog,
     shared: &Shared,
     source: &str,
     frame: (u32, u32),
@@ -726,15 +801,18 @@ fn status_lines(
     no_recorder: bool,
 ) -> Vec<(String, u32)> {
     let status = shared.engine_status();
+    let current = &catalog.styles[c.style];
     let mut style = format!(
-        "style {}/{}: {}",
+        "style {}/{}: {}  {}",
         c.style + 1,
-        styles.len(),
-        styles[c.style].name
+        catalog.styles.len(),
+        current.name,
+        current.variant_label(c.variant)
     );
-    if status.loading_style == Some(c.style) {
+    let file = catalog.file_index(c.style, c.variant);
+    if status.loading_style == Some(file) {
         style.push_str(" (loading...)");
-    } else if status.running_style.is_some_and(|r| r != c.style) {
+    } else if status.running_style.is_some_and(|r| r != file) {
         style.push_str(" (unavailable)");
     }
     let provider = if status.provider.is_empty() {
@@ -784,7 +862,7 @@ fn status_lines(
             overlay::GREY,
         ));
     }
-    lines.push(("H: hotkeys  Tab: hide".into(), overlay::GREY));
+    lines.push(("H: hotkeys  L: variant  Tab: hide".into(), overlay::GREY));
     lines
 }
 
