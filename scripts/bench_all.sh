@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every number in BENCHMARKS.md: stage tables per architecture, stylecam vs onnxruntime vs torch,
-# ONNX Runtime session options, the final-layer experiment and the pixel kernels.
+# ONNX Runtime session options, the CPU graph forms (--cpu-graph) and the pixel kernels.
 #
 #   scripts/bench_all.sh [OUT_DIR]     (default: target/bench-results/; needs target/release/stylecam)
 #
@@ -24,7 +24,7 @@ section() { echo "### $1 — $(date -u +%H:%M:%S) UTC, load average: $(cut -d' '
   uname -srm
 } > "$OUT/machine.txt"
 
-for arch in w32-b5 w16-b5 w16-b3 w8-b3; do
+for arch in w32-b5 w16-b3 w8-b3 w8-b1; do
   section "stylecam bench --arch $arch"
   "$BIN" --device cpu --threads "$THREADS" bench --arch "$arch" --size 320x240,640x480,1280x720 \
     --frames "$FRAMES" --warmup 2 | tee "$OUT/bench-$arch.txt"
@@ -38,11 +38,11 @@ section "session options (w32-b5, 640x480)"
 "$BIN" --device cpu --threads "$THREADS" bench --arch w32-b5 --size 640x480 --frames "$FRAMES" \
   --warmup 2 --session-options | tee "$OUT/session-options.md"
 
-for arch in w32-b5 w8-b1; do
-  for extra in "" --final-as-conv; do
-    section "final layer ${extra:-as ConvTranspose} ($arch)"
-    "$BIN" --device cpu --threads "$THREADS" bench --arch "$arch" --size 640x480,1280x720 \
-      --frames "$FRAMES" --warmup 2 $extra | tee "$OUT/final-$arch${extra:+-conv}.txt"
+for arch in w32-b5 w16-b3 w8-b3 w8-b1; do
+  for graph in reference tail head-tail; do
+    section "graph form $graph ($arch)"
+    "$BIN" --device cpu --threads "$THREADS" --cpu-graph "$graph" bench --arch "$arch" \
+      --size 640x480,1280x720 --frames "$FRAMES" --warmup 2 | tee "$OUT/graph-$arch-$graph.txt"
   done
 done
 

@@ -355,12 +355,11 @@ impl<'a> Builder<'a> {
         output
     }
 
+    /// A `Conv` node; `inputs` = `[x, weight, bias]`.
     fn conv(
         &mut self,
         name: &str,
-        x: String,
-        weight: String,
-        bias: String,
+        inputs: [String; 3],
         kernel: usize,
         stride: usize,
         pads: [usize; 4],
@@ -369,7 +368,7 @@ impl<'a> Builder<'a> {
         self.node(
             "Conv",
             name.to_string(),
-            vec![x, weight, bias],
+            inputs.to_vec(),
             vec![
                 ints_attr("kernel_shape", &[kernel, kernel]),
                 ints_attr("strides", &[stride, stride]),
@@ -525,7 +524,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                     g.derived(&format!("{name}.phase_bias"), &bias),
                 );
                 split = true;
-                g.conv(name, s2d, wn, bn, kernel / 2 + 1, 1, [0; 4], out(name))
+                g.conv(name, [s2d, wn, bn], kernel / 2 + 1, 1, [0; 4], out(name))
             }
             Layer::Conv {
                 name,
@@ -540,7 +539,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 );
                 split = false;
                 let kk = k.shape[2];
-                g.conv(name, current, wn, bn, kk, 1, [0; 4], out(name))
+                g.conv(name, [current, wn, bn], kk, 1, [0; 4], out(name))
             }
             Layer::Conv {
                 name,
@@ -559,9 +558,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 );
                 g.conv(
                     name,
-                    current,
-                    wn,
-                    bn,
+                    [current, wn, bn],
                     *kernel,
                     *stride,
                     [*pad; 4],
@@ -588,7 +585,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                     g.derived(&format!("{name}.phase_bias"), &bias),
                 );
                 split = true;
-                g.conv(name, current, wn, bn, 2, 1, [0, 0, 1, 1], out(name))
+                g.conv(name, [current, wn, bn], 2, 1, [0, 0, 1, 1], out(name))
             }
             Layer::ConvTranspose {
                 name,
@@ -614,9 +611,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 );
                 let phases = g.conv(
                     name,
-                    current,
-                    wn,
-                    bn,
+                    [current, wn, bn],
                     k.shape[2],
                     1,
                     [zero_pad / 2; 4],
