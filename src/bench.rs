@@ -500,7 +500,10 @@ pub fn sweep_variants(base: &EngineOptions) -> Vec<(String, EngineOptions)> {
             with(&|o| o.cpu_arena = !base.cpu_arena),
         ),
         (
-            "memory pattern off".into(),
+            format!(
+                "memory pattern {}",
+                if base.memory_pattern { "off" } else { "on" }
+            ),
             with(&|o| o.memory_pattern = !base.memory_pattern),
         ),
         (

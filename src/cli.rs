@@ -115,9 +115,9 @@ pub struct BenchArgs {
     #[arg(long, hide = true)]
     pub no_cpu_arena: bool,
 
-    /// Run without ONNX Runtime's memory pattern planning.
+    /// Run with ONNX Runtime's memory pattern planning (off by default: more memory, no speed gain).
     #[arg(long, hide = true)]
-    pub no_memory_pattern: bool,
+    pub memory_pattern: bool,
 
     /// Instead: write the --arch model with random weights to PATH and exit (for
     /// scripts/compare.py, which times the same file in python).

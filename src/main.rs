@@ -335,7 +335,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     runtime::init(engine.ort_lib.as_deref())?;
     let mut opts = engine_options(engine);
     opts.cpu_arena &= !args.no_cpu_arena;
-    opts.memory_pattern &= !args.no_memory_pattern;
+    opts.memory_pattern |= args.memory_pattern;
     if args.session_options {
         let results = bench::session_option_sweep(
             &model,

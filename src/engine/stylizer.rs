@@ -91,7 +91,10 @@ pub struct EngineOptions {
     pub inter_threads: Option<usize>,
     /// ONNX Runtime's CPU memory arena (on by default in ONNX Runtime).
     pub cpu_arena: bool,
-    /// Memory pattern planning: reuses the allocation plan of the previous run of the same shape.
+    /// Memory pattern planning: from the second run of a shape on, ONNX Runtime allocates one
+    /// block for all intermediate tensors of the plan. Off by default: it nearly doubles the peak
+    /// memory of the seed network at 1280×720 (646 vs 363 MiB) for no measurable speed gain
+    /// (BENCHMARKS.md, *Memory*).
     pub memory_pattern: bool,
     /// Denormals-are-zero / flush-to-zero in ONNX Runtime's threads (`session.set_denormal_as_zero`).
     pub flush_to_zero: bool,
@@ -111,7 +114,7 @@ impl Default for EngineOptions {
             fp16: false,
             inter_threads: None,
             cpu_arena: true,
-            memory_pattern: true,
+            memory_pattern: false,
             flush_to_zero: false,
             nchwc_layout: true,
             intra_spinning: true,
