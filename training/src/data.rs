@@ -110,9 +110,28 @@ pub fn load_training_image(path: &Path, size: u32) -> Result<RgbImage> {
     Ok(center_crop(&resize_shorter_side(&img, size), size))
 }
 
+/// `--size`: crops must be a multiple of 4 (the network) and at least 16 px (VGG16 pools three
+/// times).
+pub fn check_crop_size(size: u32) -> Result<()> {
+    if size < 16 || !size.is_multiple_of(4) {
+        return Err(Error::InvalidArgument(format!(
+            "--size {size}: must be a multiple of 4 and at least 16 (VGG16 pools three times)"
+        )));
+    }
+    Ok(())
+}
+
 /// The style image, shorter side resized to `size` when given (VGG needs at least 16 px).
 pub fn load_style_image(path: &Path, size: Option<u32>) -> Result<RgbImage> {
-    let img = read_rgb(path)?;
+    let img = read_rgb(path).map_err(|e| match e {
+        Error::Input { path, reason } => Error::Input {
+            path,
+            reason: format!(
+                "{reason}\nFix: --style must name a readable image file (jpg, png, webp, …)"
+            ),
+        },
+        other => other,
+    })?;
     let img = match size {
         Some(s) => resize_shorter_side(&img, s),
         None => img,

@@ -27,6 +27,10 @@ pub enum Error {
     #[error("cannot write {}: {reason}", path.display())]
     Output { path: PathBuf, reason: String },
 
+    /// A model file to evaluate is unreadable or not a stylecam ImfwNet.
+    #[error("model {}: {problem}\nFix: check the path; --model takes .onnx files written by stylecam-train (`train`, `export` or `init`)", path.display())]
+    Model { path: PathBuf, problem: String },
+
     /// A checkpoint is missing, unreadable or does not match the requested run.
     #[error("checkpoint {}: {problem}", path.display())]
     Checkpoint { path: PathBuf, problem: String },

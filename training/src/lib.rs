@@ -3,13 +3,14 @@
 //!
 //! Data path: photos ([`data`]) + style image → [`net`] (ImfwNet in tch) → [`vgg`] features →
 //! [`loss`] → [`adam`] → [`checkpoint`] / [`report`] → [`export`] (ONNX, verified with ONNX Runtime).
-//! [`train`] ties them together.
+//! [`train`] ties them together; [`eval`] scores finished models with the same loss.
 
 pub mod adam;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod export;
 pub mod loss;
 pub mod net;

@@ -12,7 +12,8 @@
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
-use crate::vgg::Vgg16;
+use crate::vgg::{Vgg16, VggFeatures};
+use crate::{Error, Result};
 
 /// Index of relu3_3 in [`crate::vgg::VggFeatures::relu`].
 pub const CONTENT_LAYER: usize = 2;
@@ -23,6 +24,21 @@ pub struct LossWeights {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+}
+
+impl LossWeights {
+    /// Every weight must be finite and non-negative.
+    pub fn validate(&self) -> Result<()> {
+        if [self.content, self.style, self.tv]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 0.0)
+        {
+            return Err(Error::InvalidArgument(
+                "loss weights (--content-weight, --style-weight, --tv-weight) must be finite and non-negative".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for LossWeights {
@@ -117,6 +133,18 @@ pub fn perceptual_loss(
     output: &Tensor,
 ) -> LossTerms {
     let target = tch::no_grad(|| vgg.forward(content_batch));
+    perceptual_loss_against(vgg, style, weights, &target, output)
+}
+
+/// [`perceptual_loss`] with the content batch's VGG features already computed (so several
+/// networks can be scored on one batch without running VGG on it again).
+pub fn perceptual_loss_against(
+    vgg: &Vgg16,
+    style: &StyleTarget,
+    weights: &LossWeights,
+    target: &VggFeatures,
+    output: &Tensor,
+) -> LossTerms {
     let features = vgg.forward(output);
     let content =
         features.relu[CONTENT_LAYER].mse_loss(&target.relu[CONTENT_LAYER], Reduction::Mean);

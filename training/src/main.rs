@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use stylecam::net::ImfwArch;
 use stylecam_train::device::DeviceChoice;
+use stylecam_train::eval::{self, EvalConfig};
 use stylecam_train::loss::LossWeights;
 use stylecam_train::net::ImfwNet;
 use stylecam_train::train::{self, TrainConfig};
@@ -21,6 +22,7 @@ use stylecam_train::{checkpoint, export};
   stylecam-train train --style starry.jpg --data photos/ --vgg vgg16.safetensors --out models/starry.onnx --resume
   stylecam-train init --out untrained.onnx --width 16
   stylecam-train export --checkpoint runs/starry --out models/starry.onnx
+  stylecam-train eval --model models/starry.onnx models/starry-w8.onnx --style starry.jpg --data held-out/ --vgg vgg16.safetensors
 
 Progress, losses.csv, loss.png and samples-<step>.png go to the checkpoint folder (runs/<name> by default)."
 )]
@@ -38,14 +40,18 @@ enum Command {
     Init(InitArgs),
     /// Export a checkpoint (file, or folder: its newest checkpoint) to ONNX.
     Export(ExportArgs),
+    /// Score models on held-out photos with the training loss (content, style, TV; means).
+    Eval(EvalArgs),
 }
 
+/// What the loss is computed from: style image, photos, VGG16 and their sizes (`train` and
+/// `eval` take the same, so `eval` can repeat a training run's settings).
 #[derive(Args)]
-struct TrainArgs {
+struct LossInputArgs {
     /// The style image.
     #[arg(long)]
     style: PathBuf,
-    /// Folder of training photos (searched recursively; jpg, png, webp, …).
+    /// Folder of photos (searched recursively; jpg, png, webp, …).
     #[arg(long)]
     data: PathBuf,
     /// VGG16 weights: a .safetensors file with torchvision's names (see training/README.md for
@@ -55,18 +61,24 @@ struct TrainArgs {
     /// --content-weight 5e3 --style-weight 1e9 --tv-weight 1e-5.
     #[arg(long)]
     vgg: String,
+    /// Photos are resized (shorter side) and centre-cropped to this size in pixels (multiple of 4).
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Shorter side of the style image in pixels (default: the style image's own size).
+    #[arg(long)]
+    style_size: Option<u32>,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    input: LossInputArgs,
     /// Where to write the trained model.
     #[arg(long)]
     out: PathBuf,
     /// Style name stored in the model (default: the output file's stem).
     #[arg(long)]
     name: Option<String>,
-    /// Training crop size in pixels (multiple of 4).
-    #[arg(long, default_value_t = 256)]
-    size: u32,
-    /// Shorter side of the style image in pixels (default: the style image's own size).
-    #[arg(long)]
-    style_size: Option<u32>,
     #[arg(long, default_value_t = 4)]
     batch: usize,
     /// Passes over the data set (ignored when --steps is given).
@@ -78,12 +90,8 @@ struct TrainArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-    #[arg(long, default_value_t = 1.0)]
-    content_weight: f64,
-    #[arg(long, default_value_t = 1e5)]
-    style_weight: f64,
-    #[arg(long, default_value_t = 1e-5)]
-    tv_weight: f64,
+    #[command(flatten)]
+    loss: LossWeightArgs,
     /// Network width (32 as in the seed; 16 or 8 for light styles).
     #[arg(long, default_value_t = stylecam::net::arch::SEED_WIDTH)]
     width: usize,
@@ -105,18 +113,74 @@ struct TrainArgs {
     /// Seed for the network's initialisation and the data order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// auto (CUDA when available), cpu or cuda.
-    #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
+    #[command(flatten)]
+    compute: ComputeArgs,
     /// Continue from the newest checkpoint in the checkpoint folder.
     #[arg(long)]
     resume: bool,
-    /// libtorch CPU threads (default: libtorch's choice).
-    #[arg(long)]
-    threads: Option<i32>,
     /// Image-decoding threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+}
+
+/// Loss weights (defaults: the seed's, tuned for pretrained VGG16).
+#[derive(Args)]
+struct LossWeightArgs {
+    #[arg(long, default_value_t = LossWeights::default().content)]
+    content_weight: f64,
+    #[arg(long, default_value_t = LossWeights::default().style)]
+    style_weight: f64,
+    #[arg(long, default_value_t = LossWeights::default().tv)]
+    tv_weight: f64,
+}
+
+impl LossWeightArgs {
+    fn weights(&self) -> LossWeights {
+        LossWeights {
+            content: self.content_weight,
+            style: self.style_weight,
+            tv: self.tv_weight,
+        }
+    }
+}
+
+/// Where libtorch runs.
+#[derive(Args)]
+struct ComputeArgs {
+    /// auto (CUDA when available), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// libtorch CPU threads (default: libtorch's choice).
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+impl ComputeArgs {
+    /// Applies --threads and resolves --device.
+    fn device(&self) -> Result<tch::Device> {
+        if let Some(n) = self.threads {
+            tch::set_num_threads(n);
+        }
+        Ok(self.device.resolve()?)
+    }
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Model(s) to score (.onnx written by stylecam-train); repeat the flag or list several files.
+    #[arg(long = "model", required = true, num_args = 1..)]
+    models: Vec<PathBuf>,
+    // The style image the models were trained on, held-out photos, VGG16 and sizes: the training
+    // run's values give comparable numbers.
+    #[command(flatten)]
+    input: LossInputArgs,
+    #[command(flatten)]
+    loss: LossWeightArgs,
+    #[command(flatten)]
+    compute: ComputeArgs,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -185,9 +249,7 @@ fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(
 }
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    if let Some(n) = a.threads {
-        tch::set_num_threads(n);
-    }
+    let device = a.compute.device()?;
     let name = a.name.clone().unwrap_or_else(|| stem(&a.out));
     let cfg = TrainConfig {
         checkpoint_dir: a
@@ -195,29 +257,24 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| PathBuf::from("runs").join(&name)),
         name,
-        style: a.style,
-        data: a.data,
-        vgg: a.vgg,
+        style: a.input.style,
+        data: a.input.data,
+        vgg: a.input.vgg,
         width: a.width,
         blocks: a.blocks,
-        image_size: a.size,
-        style_size: a.style_size,
+        image_size: a.input.size,
+        style_size: a.input.style_size,
         batch: a.batch,
         epochs: a.epochs,
         steps: a.steps,
         lr: a.lr,
-        weights: LossWeights {
-            content: a.content_weight,
-            style: a.style_weight,
-            tv: a.tv_weight,
-        },
+        weights: a.loss.weights(),
         seed: a.seed,
         checkpoint_every: a.checkpoint_every,
         sample_every: a.sample_every,
         samples: a.samples,
         workers: a.workers,
     };
-    let device = a.device.resolve()?;
     let outcome = train::run(&cfg, device, a.resume)?;
     let losses = outcome
         .last_losses
@@ -300,12 +357,40 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+fn cmd_eval(a: EvalArgs) -> Result<()> {
+    let device = a.compute.device()?;
+    let cfg = EvalConfig {
+        models: a.models,
+        style: a.input.style,
+        data: a.input.data,
+        vgg: a.input.vgg,
+        image_size: a.input.size,
+        style_size: a.input.style_size,
+        weights: a.loss.weights(),
+    };
+    let report = eval::run(&cfg, device)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", eval::format_table(&report));
+    }
+    if let Some(first) = report.skipped.first() {
+        eprintln!(
+            "skipped {} unreadable image file(s), e.g. {}",
+            report.skipped.len(),
+            first.display()
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => cmd_train(a),
         Command::Init(a) => cmd_init(a),
         Command::Export(a) => cmd_export(a),
+        Command::Eval(a) => cmd_eval(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use stylecam::net::onnx::Weights;
 use stylecam::net::{ImfwArch, Layer};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -135,6 +136,21 @@ impl ImfwNet {
             ops.push(op);
         }
         Ok(Self { arch, vs, ops })
+    }
+
+    /// A network on `device` holding `weights` as the app's ONNX reader returns them
+    /// ([`stylecam::net::onnx::load_weights`]); the inverse of [`crate::export::weights`].
+    pub fn from_weights(arch: ImfwArch, weights: &Weights, device: Device) -> Result<Self> {
+        let tensors: BTreeMap<String, Tensor> = weights
+            .iter()
+            .map(|(name, t)| {
+                let values = Tensor::from_slice(&t.data).reshape(dims(&t.shape));
+                (name.clone(), values)
+            })
+            .collect();
+        let mut net = Self::new(arch, device, 0)?;
+        net.load(&tensors)?;
+        Ok(net)
     }
 
     /// Runs the network on an ImageNet-normalised batch `[N,3,H,W]` (H, W multiples of 4).

@@ -69,23 +69,14 @@ impl TrainConfig {
         if self.batch == 0 {
             return bad("--batch must be at least 1");
         }
-        if self.image_size < 16 || !self.image_size.is_multiple_of(4) {
-            return bad("--size must be a multiple of 4 and at least 16 (VGG16 pools three times)");
-        }
+        data::check_crop_size(self.image_size)?;
         if self.checkpoint_every == 0 || self.sample_every == 0 {
             return bad("--checkpoint-every and --sample-every must be at least 1");
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("--lr must be a positive number");
         }
-        let w = self.weights;
-        if [w.content, w.style, w.tv]
-            .iter()
-            .any(|v| !v.is_finite() || *v < 0.0)
-        {
-            return bad("loss weights must be finite and non-negative");
-        }
-        Ok(())
+        self.weights.validate()
     }
 
     /// Settings that must not change when resuming (they change the maths or the data stream).

@@ -3,33 +3,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use stylecam_train::checkpoint;
 use stylecam_train::report::read_csv;
 
-struct Fixture {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    data: PathBuf,
-    style: PathBuf,
-}
+use common::{run_err, run_ok, Fixture};
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let data = root.join("photos");
-    common::write_dataset(&data, 10);
-    let style = root.join("style.png");
-    common::style_image(96, 80).save(&style).unwrap();
-    Fixture {
-        _dir: dir,
-        root,
-        data,
-        style,
-    }
+    common::fixture("photos", 10, 96, 80)
 }
 
 /// Arguments of a tiny run writing to `run` (checkpoints) and `out` (model).
@@ -80,26 +63,6 @@ fn tiny_args(f: &Fixture, run: &Path, out: &Path, steps: u32) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
-}
-
-fn run_ok(args: &[String]) -> Output {
-    let out = common::trainer().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "stylecam-train failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn run_err(args: &[String]) -> String {
-    let out = common::trainer().args(args).output().unwrap();
-    assert!(
-        !out.status.success(),
-        "expected failure, got success:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
@@ -113,4 +113,57 @@ pub fn python() -> PathBuf {
 /// The trainer binary.
 pub fn trainer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stylecam-train"))
+}
+
+/// A temporary folder with a photo folder (from [`write_dataset`]) and a style image.
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub style: PathBuf,
+}
+
+/// `photos` photos in `root/<data_dir>` (plus one unreadable file) and a `style_w`×`style_h`
+/// [`style_image`] at `root/style.png`.
+pub fn fixture(data_dir: &str, photos: usize, style_w: u32, style_h: u32) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let data = root.join(data_dir);
+    write_dataset(&data, photos);
+    let style = root.join("style.png");
+    style_image(style_w, style_h).save(&style).unwrap();
+    Fixture {
+        _dir: dir,
+        root,
+        data,
+        style,
+    }
+}
+
+/// Runs the trainer and expects success.
+pub fn run_ok(args: &[String]) -> Output {
+    let out = trainer().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "stylecam-train {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs the trainer, expects a failure without a panic or anything on stdout, returns stderr.
+pub fn run_err(args: &[String]) -> String {
+    let out = trainer().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "expected failure, got success:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "a failed command must not print a partial result: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
 }
