@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use stylecam::net::graph::{GraphForm, Lowering};
 use stylecam::net::onnx::{self, ModelMetadata, Weights};
 use tch::{Device, Kind, Tensor};
 
@@ -13,6 +14,8 @@ use crate::{Error, Result};
 
 /// Largest acceptable |ONNX − tch| on the verification image.
 pub const TOLERANCE: f64 = 1e-4;
+/// The same for a float16 export (`--fp16`): half precision keeps ≈3 significant digits.
+pub const FP16_TOLERANCE: f64 = 5e-2;
 /// Side of the random verification image.
 const CHECK_SIZE: i64 = 64;
 
@@ -35,9 +38,30 @@ pub fn weights(net: &ImfwNet) -> Result<Weights> {
 /// Writes `net` to `out` (atomically) with `name` and free-form `info` as metadata, then checks
 /// it with ONNX Runtime. Returns the max absolute difference to tch's forward pass.
 pub fn export(net: &ImfwNet, name: &str, info: &[(String, String)], out: &Path) -> Result<f64> {
+    export_as(net, name, info, out, false)
+}
+
+/// [`export`], in float16 when `fp16` (convolutions and activations in float16, instance norms
+/// in float32, float32 input and output: `stylecam::net::graph::GraphForm::fp16`), for GPUs.
+pub fn export_as(
+    net: &ImfwNet,
+    name: &str,
+    info: &[(String, String)],
+    out: &Path,
+    fp16: bool,
+) -> Result<f64> {
     let mut meta = ModelMetadata::new(name);
     meta.extra = info.to_vec();
-    let bytes = onnx::write_model(&net.arch, &weights(net)?, &meta)?;
+    if fp16 {
+        meta.extra
+            .push(("precision".into(), "float16 (instance norm float32)".into()));
+    }
+    let form = GraphForm {
+        lowering: Lowering::NONE,
+        fp16,
+    };
+    let bytes = onnx::write_model_as(&net.arch, &weights(net)?, &meta, form)?;
+    let tolerance = if fp16 { FP16_TOLERANCE } else { TOLERANCE };
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -53,11 +77,11 @@ pub fn export(net: &ImfwNet, name: &str, info: &[(String, String)], out: &Path) 
             return Err(e);
         }
     };
-    if diff > TOLERANCE {
+    if diff > tolerance {
         return Err(Error::ExportMismatch {
             path: unverified,
             max_abs_diff: diff,
-            tolerance: TOLERANCE,
+            tolerance,
         });
     }
     std::fs::rename(&unverified, out).map_err(|e| Error::Output {

@@ -196,6 +196,9 @@ struct InitArgs {
     /// Style name stored in the model (default: the output file's stem).
     #[arg(long)]
     name: Option<String>,
+    /// Write float16 weights and activations (instance norm stays float32), for GPUs.
+    #[arg(long)]
+    fp16: bool,
 }
 
 #[derive(Args)]
@@ -208,6 +211,10 @@ struct ExportArgs {
     /// Style name stored in the model (default: the name the run was trained with).
     #[arg(long)]
     name: Option<String>,
+    /// Write float16 weights and activations (instance norm stays float32) for GPU inference
+    /// (`stylecam --fp16` builds the same form in memory from a float32 model).
+    #[arg(long)]
+    fp16: bool,
 }
 
 fn stem(path: &std::path::Path) -> String {
@@ -326,7 +333,7 @@ fn cmd_init(a: InitArgs) -> Result<()> {
             "untrained (random initialisation)".to_string(),
         ),
     ];
-    let diff = export::export(&net, &name, &info, &a.out)?;
+    let diff = export::export_as(&net, &name, &info, &a.out, a.fp16)?;
     println!(
         "wrote {} ({}, untrained; ONNX Runtime vs tch: max |diff| {diff:.2e})",
         a.out.display(),
@@ -347,7 +354,7 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
         .map(|l| train::describe_losses(&l, &cfg.weights));
     let info = training_info(cfg, ck.meta.step, losses);
     let name = a.name.unwrap_or_else(|| cfg.name.clone());
-    let diff = export::export(&net, &name, &info, &a.out)?;
+    let diff = export::export_as(&net, &name, &info, &a.out, a.fp16)?;
     println!(
         "wrote {} from {} (step {}; ONNX Runtime vs tch: max |diff| {diff:.2e})",
         a.out.display(),
