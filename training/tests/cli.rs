@@ -318,15 +318,27 @@ fn init_fp16_writes_half_weights_float32_norms_and_a_close_model() {
     }
     let m = ModelProto::decode(std::fs::read(&half).unwrap().as_slice()).unwrap();
     let g = m.graph.unwrap();
-    let dtype = |name: &str| g.initializer.iter().find(|t| t.name == name).unwrap().data_type;
+    let dtype = |name: &str| {
+        g.initializer
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .data_type
+    };
     assert_eq!(dtype("conv1.weight"), DATA_TYPE_FLOAT16);
     assert_eq!(dtype("deconv3.weight"), DATA_TYPE_FLOAT16);
     assert_eq!(dtype("in1.weight"), DATA_TYPE_FLOAT);
     assert!(m.metadata_props.iter().any(|p| p.key == "precision"));
     // Same network in both files: outputs agree to half precision, and are not identical.
-    let input: Vec<f32> = (0..3 * 24 * 32).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    let input: Vec<f32> = (0..3 * 24 * 32)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
     let run = |p: &Path| stylecam_train::export::run_ort(p, [1, 3, 24, 32], input.clone()).unwrap();
     let (a, b) = (run(&full), run(&half));
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
     assert!(diff > 0.0 && diff < 5e-2, "fp16 vs fp32: {diff}");
 }
