@@ -292,6 +292,14 @@ impl<'a> Builder<'a> {
         self.derived(name, t)
     }
 
+    /// The layer's own `{name}.weight` and `{name}.bias`, added as initializers.
+    fn weight_and_bias(&mut self, name: &str) -> (String, String) {
+        (
+            self.param(&format!("{name}.weight")),
+            self.param(&format!("{name}.bias")),
+        )
+    }
+
     /// Adds a derived convolution initializer in the graph's precision.
     fn derived(&mut self, name: &str, t: &Tensor) -> String {
         if self.names.insert(name.to_string()) {
@@ -448,6 +456,14 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Layers without a phase-split rewrite need the ordinary layout.
+fn assert_not_split(split: bool, layer: &str) {
+    assert!(
+        !split,
+        "ImfwNet lowering reached {layer} on a phase-split tensor"
+    );
+}
+
 /// The graph of `arch` with parameters from `weights` (already validated), in the form
 /// `lowering` asks for.
 pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -> GraphProto {
@@ -548,14 +564,8 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 pad,
                 ..
             } => {
-                assert!(
-                    !split,
-                    "ImfwNet lowering reached {name} on a phase-split tensor"
-                );
-                let (wn, bn) = (
-                    g.param(&format!("{name}.weight")),
-                    g.param(&format!("{name}.bias")),
-                );
+                assert_not_split(split, name);
+                let (wn, bn) = g.weight_and_bias(name);
                 g.conv(
                     name,
                     [current, wn, bn],
@@ -634,14 +644,8 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 output_pad,
                 ..
             } => {
-                assert!(
-                    !split,
-                    "ImfwNet lowering reached {name} on a phase-split tensor"
-                );
-                let (wn, bn) = (
-                    g.param(&format!("{name}.weight")),
-                    g.param(&format!("{name}.bias")),
-                );
+                assert_not_split(split, name);
+                let (wn, bn) = g.weight_and_bias(name);
                 g.node(
                     "ConvTranspose",
                     name.clone(),
