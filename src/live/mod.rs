@@ -79,6 +79,9 @@ pub struct LiveOptions {
     pub record: Option<PathBuf>,
     /// Temporal smoothing 0…1 (0 = off).
     pub smooth: f32,
+    /// Inference workers (`--workers`): sessions working on alternate frames. With more than
+    /// one, each session gets `cores / workers` threads unless `engine.intra_threads` is set.
+    pub workers: usize,
     /// Frame rate of the test card and image folders.
     pub source_fps: f64,
     /// Overlay visible at start.
@@ -106,6 +109,7 @@ impl Default for LiveOptions {
             out_dir: PathBuf::from("."),
             record: None,
             smooth: 0.0,
+            workers: 1,
             source_fps: 30.0,
             overlay: true,
             strength: 1.0,
@@ -133,6 +137,10 @@ pub struct LiveSummary {
     pub inferred: u64,
     /// Stale frames skipped by inference.
     pub dropped: u64,
+    /// Inference workers, and stylised frames not shown because another worker had already
+    /// shown a newer one.
+    pub workers: usize,
+    pub stale: u64,
     /// New stylised frames shown per second.
     pub displayed_fps: f64,
     /// Stylised frames produced per second by the pipeline's inference thread.
@@ -184,6 +192,13 @@ impl std::fmt::Display for LiveSummary {
             "  captured {}  stylised {}  dropped {}",
             self.captured, self.inferred, self.dropped
         )?;
+        if self.workers > 1 {
+            writeln!(
+                f,
+                "  inference workers {}; {} stylised frames arrived after a newer one and were not shown",
+                self.workers, self.stale
+            )?;
+        }
         writeln!(
             f,
             "  capture-to-display latency: median {:.1} ms, p95 {:.1} ms",
@@ -224,7 +239,11 @@ pub fn run_live(opts: LiveOptions) -> Result<()> {
 /// reported before any window opens).
 fn default_loader(opts: &LiveOptions) -> Result<EngineLoader> {
     crate::engine::runtime::init(opts.ort_lib.as_deref())?;
-    Ok(engine::onnx_loader(opts.device, opts.engine.clone()))
+    let mut engine = opts.engine.clone();
+    if opts.workers > 1 && engine.intra_threads.is_none() {
+        engine.intra_threads = Some((num_cpus::get_physical() / opts.workers).max(1));
+    }
+    Ok(engine::onnx_loader(opts.device, engine))
 }
 
 static CTRL_C: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -369,7 +388,12 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
     tracing::info!("source: {}", ready.description);
 
-    let inference = pipeline::spawn_inference(shared.clone(), files.clone(), hooks.loader.clone());
+    let inference = pipeline::spawn_inference_workers(
+        shared.clone(),
+        files.clone(),
+        hooks.loader.clone(),
+        opts.workers,
+    );
     let controls = Controls::new(catalog.start, catalog.styles.len(), opts.scale)
         .with_variants(catalog.variant_counts(), pick);
     let controls = Controls {
@@ -392,7 +416,9 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     shared.stop();
     // An engine call in flight is not interrupted; past this bound its thread is left to the exit.
     let deadline = Instant::now() + Duration::from_millis(1200);
-    join_bounded(inference, deadline, "inference");
+    for worker in inference {
+        join_bounded(worker, deadline, "inference");
+    }
     join_bounded(capture, deadline, "capture");
     tracing::debug!("workers stopped");
     let mut summary = result?;
@@ -410,6 +436,8 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     summary.captured = c.captured.load(Ordering::Relaxed);
     summary.inferred = c.inferred.load(Ordering::Relaxed);
     summary.dropped = shared.frames.dropped() + c.skipped.load(Ordering::Relaxed);
+    summary.workers = opts.workers;
+    summary.stale = c.stale.load(Ordering::Relaxed);
     let per = |ns: u64| ns as f64 / 1e6 / summary.inferred.max(1) as f64;
     summary.engine_ms = per(c.infer_ns.load(Ordering::Relaxed));
     summary.pipeline_infer_fps = summary.inferred as f64 / summary.seconds.max(1e-9);

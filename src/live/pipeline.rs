@@ -60,6 +60,9 @@ pub struct Counters {
     /// Frames the inference thread took but replaced by a newer one before it could run them
     /// (e.g. while the first style was loading).
     pub skipped: AtomicU64,
+    /// Stylised frames not shown because another inference worker had already published a newer
+    /// frame (several workers only).
+    pub stale: AtomicU64,
     /// CPU time of the capture thread (set when it ends).
     pub capture_cpu_ns: AtomicU64,
 }
@@ -86,6 +89,9 @@ pub struct Shared {
     pub messages: Mutex<Vec<String>>,
     /// Output buffers handed back by the display for reuse.
     pub recycled: Mutex<Vec<RgbImage>>,
+    /// Index + 1 of the newest frame any inference worker has published: with several workers
+    /// on alternate frames, a result older than that is dropped instead of shown out of order.
+    pub published: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +111,7 @@ impl Shared {
             engine: Mutex::new(EngineStatus::default()),
             messages: Mutex::new(Vec::new()),
             recycled: Mutex::new(Vec::new()),
+            published: AtomicU64::new(0),
         }
     }
 
@@ -259,13 +266,34 @@ pub fn spawn_inference(
     styles: Vec<StyleChoice>,
     loader: EngineLoader,
 ) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("stylecam-infer".into())
-        .spawn(move || inference_loop(&shared, &styles, &loader))
-        .expect("spawning a thread")
+    spawn_inference_workers(shared, styles, loader, 1)
+        .pop()
+        .expect("one worker")
 }
 
-fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader) {
+/// `workers` inference threads, each with its own engine, each taking the newest captured frame
+/// when it is free (so they work on alternate frames); results older than one already
+/// published are dropped, so the display never goes back in time.
+pub fn spawn_inference_workers(
+    shared: Arc<Shared>,
+    styles: Vec<StyleChoice>,
+    loader: EngineLoader,
+    workers: usize,
+) -> Vec<JoinHandle<()>> {
+    (0..workers.max(1))
+        .map(|worker| {
+            let (shared, styles, loader) = (shared.clone(), styles.clone(), loader.clone());
+            std::thread::Builder::new()
+                .name(format!("stylecam-infer{worker}"))
+                .spawn(move || inference_loop(&shared, &styles, &loader, worker))
+                .expect("spawning a thread")
+        })
+        .collect()
+}
+
+fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader, worker: usize) {
+    // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
+    let speaks = worker == 0;
     let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
     let mut loading: Option<Loading> = None;
     let mut failed: Option<usize> = None;
@@ -302,14 +330,18 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
                     loading = None;
                 }
                 Ok(Err(e)) => {
-                    shared.post(format!("cannot load style {}: {e}", styles[l.style].name));
+                    if speaks {
+                        shared.post(format!("cannot load style {}: {e}", styles[l.style].name));
+                    }
                     failed = Some(l.style);
                     lock(&shared.engine).loading_style = None;
                     loading = None;
                 }
                 Err(TryRecvError::Empty) => {}
                 Err(TryRecvError::Disconnected) => {
-                    shared.post(format!("loading style {} failed", styles[l.style].name));
+                    if speaks {
+                        shared.post(format!("loading style {} failed", styles[l.style].name));
+                    }
                     failed = Some(l.style);
                     lock(&shared.engine).loading_style = None;
                     loading = None;
@@ -400,6 +432,16 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
         c.infer_extra_ns
             .fetch_add(total.saturating_sub(engine_ns), Ordering::Relaxed);
         last_done = Some(key);
+        // Another worker may have published a newer frame meanwhile (the same frame again, e.g.
+        // restyled while paused, is fine).
+        let newest = shared
+            .published
+            .fetch_max(frame.index + 1, Ordering::SeqCst);
+        if newest > frame.index + 1 {
+            c.stale.fetch_add(1, Ordering::Relaxed);
+            shared.recycle(output);
+            continue;
+        }
         let stylized = Stylized {
             frame,
             output,
@@ -524,6 +566,79 @@ mod tests {
         assert!(
             captured - inferred - dropped <= 2,
             "every captured frame is stylised or counted as dropped: {captured} vs {inferred} + {dropped}"
+        );
+    }
+
+    /// Like [`Slow`], noting which thread ran each frame.
+    struct SlowNoting(Slow, Arc<Mutex<std::collections::HashSet<String>>>);
+
+    impl StyleEngine for SlowNoting {
+        fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
+            let me = std::thread::current().name().unwrap_or("?").to_string();
+            lock(&self.1).insert(me);
+            self.0.stylize_into(input, output)
+        }
+        fn provider(&self) -> String {
+            "test".into()
+        }
+        fn name(&self) -> &str {
+            "slow"
+        }
+    }
+
+    #[test]
+    fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
+        let settings = InferSettings {
+            style: 0,
+            base_size: None,
+            scale: 1.0,
+            paused: false,
+            smooth: 0.0,
+        };
+        let shared = Arc::new(Shared::new(Arc::new(AtomicBool::new(false)), settings));
+        let opts = SourceOptions {
+            resolution: Some((64, 48)),
+            fps: 400.0,
+        };
+        let (capture, ready) = spawn_capture(shared.clone(), SourceSpec::TestCard, opts);
+        assert_eq!(ready.recv().unwrap().unwrap().frame_size, (64, 48));
+        let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let noted = threads.clone();
+        let loader: EngineLoader = Arc::new(move |_: &std::path::Path| {
+            Ok(Box::new(SlowNoting(
+                Slow(PixelTransformEngine::new("slow", 0)),
+                noted.clone(),
+            )) as Box<dyn StyleEngine>)
+        });
+        let workers = spawn_inference_workers(shared.clone(), styles(), loader, 2);
+        assert_eq!(workers.len(), 2);
+
+        let mut seen = Vec::new();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(1200) {
+            if let Some(r) = shared.results.take_timeout(Duration::from_millis(50)) {
+                seen.push(r.frame.index);
+            }
+        }
+        shared.stop();
+        capture.join().unwrap();
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert!(seen.len() >= 10, "got {} results", seen.len());
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "never an older frame after a newer one: {seen:?}"
+        );
+        let names = lock(&threads).clone();
+        assert_eq!(names.len(), 2, "both workers stylised frames: {names:?}");
+        let c = &shared.counters;
+        let inferred = c.inferred.load(Ordering::Relaxed);
+        let stale = c.stale.load(Ordering::Relaxed);
+        assert!(stale <= inferred);
+        assert!(
+            shared.results.put_count() + stale == inferred,
+            "every stylised frame is published or counted as stale"
         );
     }
 }
