@@ -495,8 +495,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn inference_takes_the_newest_frame_and_counts_the_stale_ones() {
+    /// Shared state with a 64×48 test card captured at 400 fps (faster than any test style).
+    fn test_card_at_400_fps() -> (Arc<Shared>, JoinHandle<()>) {
         let settings = InferSettings {
             style: 0,
             base_size: None,
@@ -511,6 +511,12 @@ mod tests {
         };
         let (capture, ready) = spawn_capture(shared.clone(), SourceSpec::TestCard, opts);
         assert_eq!(ready.recv().unwrap().unwrap().frame_size, (64, 48));
+        (shared, capture)
+    }
+
+    #[test]
+    fn inference_takes_the_newest_frame_and_counts_the_stale_ones() {
+        let (shared, capture) = test_card_at_400_fps();
         let loader: EngineLoader = Arc::new(|_: &std::path::Path| {
             Ok(Box::new(Slow(PixelTransformEngine::new("slow", 0))) as Box<dyn StyleEngine>)
         });
@@ -588,20 +594,7 @@ mod tests {
 
     #[test]
     fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
-        let settings = InferSettings {
-            style: 0,
-            base_size: None,
-            scale: 1.0,
-            paused: false,
-            smooth: 0.0,
-        };
-        let shared = Arc::new(Shared::new(Arc::new(AtomicBool::new(false)), settings));
-        let opts = SourceOptions {
-            resolution: Some((64, 48)),
-            fps: 400.0,
-        };
-        let (capture, ready) = spawn_capture(shared.clone(), SourceSpec::TestCard, opts);
-        assert_eq!(ready.recv().unwrap().unwrap().frame_size, (64, 48));
+        let (shared, capture) = test_card_at_400_fps();
         let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let noted = threads.clone();
         let loader: EngineLoader = Arc::new(move |_: &std::path::Path| {
