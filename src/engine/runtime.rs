@@ -95,7 +95,7 @@ pub fn loaded_path() -> Option<PathBuf> {
 }
 
 /// The process-wide environment, initialising the runtime with the default search if needed.
-pub(crate) fn environment() -> Result<&'static Environment> {
+pub fn environment() -> Result<&'static Environment> {
     if RUNTIME.get().is_none() {
         init(None)?;
     }

@@ -2,7 +2,6 @@
 //! against tch's own forward pass.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use stylecam::net::graph::{GraphForm, Lowering};
 use stylecam::net::onnx::{self, ModelMetadata, Weights};
@@ -132,74 +131,35 @@ pub fn run_ort(model: &Path, shape: [usize; 4], data: Vec<f32>) -> Result<Vec<f3
     Ok(values.to_vec())
 }
 
-/// Loads libonnxruntime once: `$ORT_DYLIB_PATH`, next to the executable, the project's `.venv`
-/// (looked for in the executable's and the current directory's ancestors), or the onnxruntime
-/// package beside the torch this binary was built against.
+/// The process's ONNX Runtime: stylecam's own search (`stylecam::engine::runtime`:
+/// `$ORT_DYLIB_PATH`, next to the executable, a project `.venv` above the executable or the
+/// current folder, the system loader), and failing that the onnxruntime package beside the torch
+/// this binary was built against.
 pub fn init_ort() -> Result<&'static ort::environment::Environment> {
-    static LOADED: OnceLock<std::result::Result<ort::environment::Environment, String>> =
-        OnceLock::new();
-    LOADED
-        .get_or_init(|| {
-            let candidates = ort_candidates();
-            let mut tried = Vec::new();
-            for path in &candidates {
-                if !path.is_file() {
-                    tried.push(format!("  {} (not found)", path.display()));
-                    continue;
-                }
-                match ort::init_from(path) {
-                    Ok(builder) => match builder.with_name("stylecam-train").build() {
-                        Ok(env) => return Ok(env),
-                        Err(e) => tried.push(format!("  {} ({e})", path.display())),
-                    },
-                    Err(e) => tried.push(format!("  {} ({e})", path.display())),
-                }
-            }
-            Err(tried.join("\n"))
-        })
-        .as_ref()
-        .map_err(|tried| {
-            Error::App(stylecam::Error::RuntimeNotFound {
-                tried: tried.clone(),
-            })
-        })
-}
-
-fn ort_candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
-        out.push(PathBuf::from(p));
-    }
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf));
-    if let Some(dir) = &exe_dir {
-        out.push(dir.join("libonnxruntime.so"));
-    }
-    let roots = exe_dir
-        .iter()
-        .chain(std::env::current_dir().ok().iter())
-        .flat_map(|d| d.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
-        .collect::<Vec<_>>();
-    for root in roots {
-        let lib = root.join(".venv/lib");
-        let Ok(pythons) = std::fs::read_dir(&lib) else {
-            continue;
-        };
-        for py in pythons.flatten() {
-            out.extend(onnxruntime_in(
-                &py.path().join("site-packages/onnxruntime/capi"),
-            ));
-        }
-        if !out.is_empty() && out.iter().any(|p| p.starts_with(&root)) {
-            break;
+    use stylecam::engine::runtime;
+    if runtime::loaded_path().is_none() {
+        if let Err(searched) = runtime::init(None) {
+            let torch_lib = Path::new(env!("STYLECAM_TORCH_LIB_DIR"));
+            let beside_torch = torch_lib.parent().and_then(Path::parent).and_then(|site| {
+                onnxruntime_in(&site.join("onnxruntime/capi"))
+                    .into_iter()
+                    .next()
+            });
+            let Some(lib) = beside_torch else {
+                return Err(Error::App(searched));
+            };
+            runtime::init(Some(&lib)).map_err(|beside| match (searched, beside) {
+                (
+                    stylecam::Error::RuntimeNotFound { tried: a },
+                    stylecam::Error::RuntimeNotFound { tried: b },
+                ) => Error::App(stylecam::Error::RuntimeNotFound {
+                    tried: format!("{a}\n{b}"),
+                }),
+                (_, other) => Error::App(other),
+            })?;
         }
     }
-    let torch_lib = Path::new(env!("STYLECAM_TORCH_LIB_DIR"));
-    if let Some(site) = torch_lib.parent().and_then(Path::parent) {
-        out.extend(onnxruntime_in(&site.join("onnxruntime/capi")));
-    }
-    out
+    Ok(runtime::environment()?)
 }
 
 /// `libonnxruntime.so*` files in an onnxruntime wheel's `capi` folder, newest name first.
