@@ -666,6 +666,23 @@ fn open_err(path: &Path) -> String {
         .to_string()
 }
 
+/// Three frames of ffmpeg's 64×48 test pattern encoded with `codec_args`, as `dir/file`.
+fn three_testsrc_frames(dir: &Path, file: &str, codec_args: &[&str]) -> PathBuf {
+    let out = dir.join(file);
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-frames:v",
+        "3",
+    ];
+    args.extend_from_slice(codec_args);
+    args.push(out.to_str().unwrap());
+    ffmpeg(&args);
+    out
+}
+
 #[test]
 fn unsupported_containers_and_codecs_say_what_is_supported() {
     let dir = tempfile::tempdir().unwrap();
@@ -681,52 +698,23 @@ fn unsupported_containers_and_codecs_say_what_is_supported() {
     let e = open_err(&renamed);
     assert!(e.contains("Matroska") && e.contains("H.264"), "{e}");
 
-    let vp9 = dir.path().join("vp9.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-frames:v",
-        "3",
-        "-c:v",
-        "libvpx-vp9",
-        vp9.to_str().unwrap(),
-    ]);
+    let vp9 = three_testsrc_frames(dir.path(), "vp9.mp4", &["-c:v", "libvpx-vp9"]);
     let e = open_err(&vp9);
     assert!(e.contains("VP9") && e.contains("H.264"), "{e}");
 
-    let hevc = dir.path().join("hevc.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-frames:v",
-        "3",
-        "-c:v",
-        "libx265",
-        "-x265-params",
-        "log-level=error",
-        hevc.to_str().unwrap(),
-    ]);
+    let hevc = three_testsrc_frames(
+        dir.path(),
+        "hevc.mp4",
+        &["-c:v", "libx265", "-x265-params", "log-level=error"],
+    );
     let e = open_err(&hevc);
     assert!(e.contains("HEVC") && e.contains("H.264"), "{e}");
 
-    let yuv444 = dir.path().join("yuv444.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-frames:v",
-        "3",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv444p",
-        yuv444.to_str().unwrap(),
-    ]);
+    let yuv444 = three_testsrc_frames(
+        dir.path(),
+        "yuv444.mp4",
+        &["-c:v", "libx264", "-pix_fmt", "yuv444p"],
+    );
     let e = open_err(&yuv444);
     assert!(e.contains("4:4:4") && e.contains("yuv420p"), "{e}");
 
