@@ -491,10 +491,14 @@ fn tensor_info(v: &ValueInfoProto) -> TensorInfo {
 /// Decode an ONNX model's interface (inputs, outputs, opset) and metadata. Works for any ONNX
 /// file, not only ours; bytes that are not an ONNX model give [`Error::InvalidArgument`].
 pub fn read_model_info(bytes: &[u8]) -> Result<ModelInfo> {
-    let model = decode_model(bytes)?;
+    Ok(model_info(&decode_model(bytes)?))
+}
+
+/// The interface and metadata of a decoded model.
+fn model_info(model: &ModelProto) -> ModelInfo {
     let graph = model.graph.as_ref().expect("decode_model checks the graph");
     let is_initializer = |name: &str| graph.initializer.iter().any(|t| t.name == name);
-    Ok(ModelInfo {
+    ModelInfo {
         ir_version: model.ir_version,
         opset: model
             .opset_import
@@ -517,7 +521,7 @@ pub fn read_model_info(bytes: &[u8]) -> Result<ModelInfo> {
             .iter()
             .map(|e| (e.key.clone(), e.value.clone()))
             .collect(),
-    })
+    }
 }
 
 /// [`read_model_info`] on a file; errors name the file.
@@ -575,14 +579,17 @@ fn float_tensor(t: &TensorProto) -> Result<Tensor> {
 /// Read back the architecture (from metadata) and the float32 initializers of a model written by
 /// [`write_model`]; the weights are validated against the architecture.
 pub fn load_weights(bytes: &[u8]) -> Result<(ImfwArch, Weights)> {
-    let info = read_model_info(bytes)?;
-    let arch = info.arch().ok_or_else(|| {
+    arch_and_weights(&decode_model(bytes)?)
+}
+
+/// [`load_weights`] of a decoded model.
+fn arch_and_weights(model: &ModelProto) -> Result<(ImfwArch, Weights)> {
+    let arch = model_info(model).arch().ok_or_else(|| {
         Error::InvalidArgument(
             "the model's metadata names no ImfwNet architecture (`architecture` or `width` + `blocks`); only models written by stylecam can be read back".into(),
         )
     })?;
-    let model = decode_model(bytes)?;
-    let graph = model.graph.expect("decode_model checks the graph");
+    let graph = model.graph.as_ref().expect("decode_model checks the graph");
     let mut weights = Weights::new();
     for t in &graph.initializer {
         if t.data_type == DATA_TYPE_FLOAT {
@@ -621,8 +628,8 @@ pub fn rewrite_model(
     bytes: &[u8],
     form_for: impl FnOnce(&ImfwArch) -> GraphForm,
 ) -> std::result::Result<LoweredModel, String> {
-    let (arch, weights) = load_weights(bytes).map_err(|e| e.to_string())?;
     let mut model = decode_model(bytes).map_err(|e| e.to_string())?;
+    let (arch, weights) = arch_and_weights(&model).map_err(|e| e.to_string())?;
     let graph = model.graph.as_ref().expect("decode_model checks the graph");
     let reference = build_graph(&arch, &weights, GraphForm::REFERENCE);
     if graph.node != reference.node {
