@@ -4,7 +4,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use image::{Rgb, RgbImage};
-use stylecam::pixels::{blend, postprocess, preprocess, preserve_colour, PadGeometry};
+use stylecam::pixels::{
+    blend, phase_input_shape, phase_output_shape, postprocess, postprocess_phases, preprocess,
+    preprocess_phases, preserve_colour, PadGeometry,
+};
 
 fn frame(w: u32, h: u32, salt: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
@@ -29,6 +32,18 @@ fn bench_pixels(c: &mut Criterion) {
         preprocess(&input, &geometry, &mut tensor).unwrap();
         group.bench_function(BenchmarkId::new("postprocess", &id), |b| {
             b.iter(|| postprocess(&tensor, &geometry, &mut out).unwrap())
+        });
+        // The phase-split ends of a lowered graph (reflection pad 4 and SpaceToDepth fused into
+        // the preprocess, DepthToSpace into the postprocess).
+        let [c_in, h_in, w_in] = phase_input_shape(&geometry, 4);
+        let mut phases_in = vec![0f32; c_in * h_in * w_in];
+        group.bench_function(BenchmarkId::new("preprocess_phases", &id), |b| {
+            b.iter(|| preprocess_phases(&input, &geometry, 4, &mut phases_in).unwrap())
+        });
+        let [c_out, h_out, w_out] = phase_output_shape(&geometry);
+        let phases_out: Vec<f32> = tensor.iter().copied().take(c_out * h_out * w_out).collect();
+        group.bench_function(BenchmarkId::new("postprocess_phases", &id), |b| {
+            b.iter(|| postprocess_phases(&phases_out, &geometry, &mut out).unwrap())
         });
         if (w, h) == (640, 480) {
             let stylized = frame(w, h, 77);

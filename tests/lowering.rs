@@ -89,6 +89,30 @@ fn every_cpu_graph_gives_the_reference_frames() {
 }
 
 #[test]
+fn lowered_graphs_written_with_image_ends_are_ordinary_image_models() {
+    // The engine feeds its own lowered graphs phase-split tensors; a lowered graph written to a
+    // file keeps the [N, 3, H, W] interface and runs anywhere as stored.
+    use stylecam::net::graph::{GraphForm, Lowering};
+    use stylecam::net::onnx::write_model_as;
+    let dir = tempfile::tempdir().unwrap();
+    let arch = ImfwArch::new(8, 1);
+    let weights = random_weights(&arch, 6);
+    let frame = pattern(37, 23);
+    let want = reference_stylize(&arch, &weights, &frame);
+    for lowering in [Lowering::TAIL, Lowering::FULL] {
+        let form = GraphForm::lowered(lowering);
+        let meta = ModelMetadata::new("image ends");
+        let bytes = write_model_as(&arch, &weights, &meta, form).unwrap();
+        let path = dir.path().join(format!("{}.onnx", lowering.describe()));
+        std::fs::write(&path, bytes).unwrap();
+        let mut st = Stylizer::load(&path, DeviceChoice::Cpu, &opts(CpuGraph::Reference)).unwrap();
+        assert_eq!(st.input_shape()[1], 3);
+        let d = max_diff(&st.stylize(&frame).unwrap(), &want);
+        assert!(d <= 1, "{}: frames differ by {d} levels", form.describe());
+    }
+}
+
+#[test]
 fn the_stylizer_reports_which_graph_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (thin, _) = model(dir.path(), ImfwArch::new(8, 1), 1);

@@ -16,7 +16,7 @@ use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::device::{self, DeviceChoice, Provider};
-use crate::net::graph::{GraphForm, Lowering};
+use crate::net::graph::{GraphForm, Lowering, PHASE_INPUT_PAD};
 use crate::net::onnx::{lower_model, rewrite_model, LoweredModel};
 use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
@@ -70,8 +70,8 @@ impl CpuGraph {
         match self {
             CpuGraph::Auto => Some(None),
             CpuGraph::Reference => None,
-            CpuGraph::Tail => Some(Some(Lowering::TAIL)),
-            CpuGraph::HeadTail => Some(Some(Lowering::FULL)),
+            CpuGraph::Tail => Some(Some(Lowering::TAIL.with_phase_io())),
+            CpuGraph::HeadTail => Some(Some(Lowering::FULL.with_phase_io())),
         }
     }
 }
@@ -162,6 +162,8 @@ pub struct Stylizer {
     input_name: String,
     output_name: String,
     input_shape: [i64; 4],
+    /// The tensors' layout: planar images, or phase-split ends of a lowered graph.
+    io: Lowering,
     buffers: Option<Buffers>,
     /// Scratch frames for models with a fixed input size.
     scaled_in: RgbImage,
@@ -248,6 +250,10 @@ impl Stylizer {
         };
         let (session, provider, runs_lowered) =
             device::open_session(model, model_bytes, device, opts)?;
+        let io = match &lowered {
+            Some(l) if runs_lowered => l.form.lowering,
+            _ => Lowering::NONE,
+        };
         let graph = match &lowered {
             Some(l) if runs_lowered => l.form.describe(),
             _ if provider == Provider::Cuda && gpu_fp16.is_some() => GraphForm {
@@ -276,11 +282,24 @@ impl Stylizer {
             )));
         }
         let (input, output) = (&session.inputs()[0], &session.outputs()[0]);
+        // A graph lowered here is checked like a file's, with its phase-split ends.
+        let form = GraphForm::lowered(io);
         let input_shape =
-            check_image_tensor("input", input.name(), input.dtype()).map_err(&invalid)?;
-        let output_shape =
-            check_image_tensor("output", output.name(), output.dtype()).map_err(&invalid)?;
-        let _ = output_shape;
+            check_image_tensor("input", input.name(), input.dtype(), form.input_channels())
+                .map_err(&invalid)?;
+        check_image_tensor(
+            "output",
+            output.name(),
+            output.dtype(),
+            form.output_channels(),
+        )
+        .map_err(&invalid)?;
+        // Callers see the image interface the graph stands for (lowered graphs are dynamic).
+        let input_shape = if io.phase_input() {
+            [input_shape[0], 3, -1, -1]
+        } else {
+            input_shape
+        };
 
         let (name, metadata) = read_metadata(&session, model);
         let (input_name, output_name) = (input.name().to_string(), output.name().to_string());
@@ -298,6 +317,7 @@ impl Stylizer {
             input_name,
             output_name,
             input_shape,
+            io,
             buffers: None,
             scaled_in: RgbImage::new(0, 0),
             scaled_out: RgbImage::new(0, 0),
@@ -390,20 +410,32 @@ impl Stylizer {
         let frame = if resized { &self.scaled_in } else { input };
 
         let (_, data) = buffers.input.extract_tensor_mut();
-        pixels::preprocess(frame, &geometry, data)?;
+        if self.io.phase_input() {
+            pixels::preprocess_phases(frame, &geometry, PHASE_INPUT_PAD, data)?;
+        } else {
+            pixels::preprocess(frame, &geometry, data)?;
+        }
         let t_pre = Instant::now();
         drop(self.session.run_binding(&buffers.binding)?);
         let t_run = Instant::now();
         let (shape, data) = buffers.output.extract_tensor();
         debug_assert_eq!(
-            shape[2..],
-            [geometry.padded_height as i64, geometry.padded_width as i64]
+            shape[1..],
+            output_shape(self.io, &geometry).map(|d| d as i64)
         );
+        let phase_output = self.io.phase_output();
+        let post = |data: &[f32], out: &mut RgbImage| {
+            if phase_output {
+                pixels::postprocess_phases(data, &geometry, out)
+            } else {
+                pixels::postprocess(data, &geometry, out)
+            }
+        };
         if resized {
-            pixels::postprocess(data, &geometry, &mut self.scaled_out)?;
+            post(data, &mut self.scaled_out)?;
             *output = imageops::resize(&self.scaled_out, w as u32, h as u32, FilterType::Triangle);
         } else {
-            pixels::postprocess(data, &geometry, output)?;
+            post(data, output)?;
         }
         self.timings = StageTimings {
             preprocess: t_pre - t_start,
@@ -432,10 +464,11 @@ impl Stylizer {
         }
         // Drop the old binding before allocating the new tensors.
         self.buffers = None;
-        let shape = [1usize, 3, geometry.padded_height, geometry.padded_width];
+        let [ci, hi, wi] = input_shape(self.io, &geometry);
+        let [co, ho, wo] = output_shape(self.io, &geometry);
         let allocator = self.session.allocator();
-        let input = Tensor::<f32>::new(allocator, shape)?;
-        let mut output = Tensor::<f32>::new(allocator, shape)?;
+        let input = Tensor::<f32>::new(allocator, [1usize, ci, hi, wi])?;
+        let mut output = Tensor::<f32>::new(allocator, [1usize, co, ho, wo])?;
         let mut binding = self.session.create_binding()?;
         binding.bind_input(self.input_name.as_str(), &input)?;
         binding.bind_output(self.output_name.as_str(), &mut output)?;
@@ -450,11 +483,32 @@ impl Stylizer {
     }
 }
 
-/// Checks a `[N, 3, H, W]` float32 tensor declaration; returns its shape (-1 = dynamic).
+/// `[C, H, W]` of the tensor the session takes for `geometry`: the planar image, or its
+/// padded phases.
+fn input_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
+    if io.phase_input() {
+        pixels::phase_input_shape(geometry, PHASE_INPUT_PAD)
+    } else {
+        [3, geometry.padded_height, geometry.padded_width]
+    }
+}
+
+/// `[C, H, W]` of the tensor the session returns for `geometry`: the planar image, or its phases.
+fn output_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
+    if io.phase_output() {
+        pixels::phase_output_shape(geometry)
+    } else {
+        [3, geometry.padded_height, geometry.padded_width]
+    }
+}
+
+/// Checks a `[N, channels, H, W]` float32 tensor declaration (`channels`: 3 for an image, 12 for
+/// the phase-split ends of a lowered graph); returns its shape (-1 = dynamic).
 fn check_image_tensor(
     role: &str,
     name: &str,
     dtype: &ValueType,
+    channels: usize,
 ) -> std::result::Result<[i64; 4], String> {
     let ValueType::Tensor { ty, shape, .. } = dtype else {
         return Err(format!(
@@ -475,9 +529,14 @@ fn check_image_tensor(
             show_dims(dims)
         ));
     };
-    if *c != 3 {
+    if *c != channels as i64 {
+        let expected = if channels == 3 {
+            "3 (RGB) [N, 3, H, W]".to_string()
+        } else {
+            format!("{channels} (phase-split RGB) [N, {channels}, H, W]")
+        };
         return Err(format!(
-            "{role} '{name}' has {} channels ({}), expected 3 (RGB) [N, 3, H, W]",
+            "{role} '{name}' has {} channels ({}), expected {expected}",
             if *c < 0 {
                 "a dynamic number of".to_string()
             } else {
@@ -580,29 +639,37 @@ mod tests {
     fn interface_check_names_the_mismatch() {
         let f = TensorElementType::Float32;
         assert_eq!(
-            check_image_tensor("input", "x", &tensor(f, &[1, 3, -1, -1])),
+            check_image_tensor("input", "x", &tensor(f, &[1, 3, -1, -1]), 3),
             Ok([1, 3, -1, -1])
         );
         assert_eq!(
-            check_image_tensor("input", "x", &tensor(f, &[-1, 3, 224, 224])),
+            check_image_tensor("input", "x", &tensor(f, &[-1, 3, 224, 224]), 3),
             Ok([-1, 3, 224, 224])
         );
         let e = check_image_tensor(
             "input",
             "x",
             &tensor(TensorElementType::Int64, &[1, 3, 8, 8]),
+            3,
         )
         .unwrap_err();
         assert_eq!(e, "input 'x' has element type int64, expected float32");
-        let e = check_image_tensor("input", "x", &tensor(f, &[3, 8, 8])).unwrap_err();
+        let e = check_image_tensor("input", "x", &tensor(f, &[3, 8, 8]), 3).unwrap_err();
         assert!(e.contains("rank 3") && e.contains("[3, 8, 8]"), "{e}");
-        let e = check_image_tensor("output", "y", &tensor(f, &[1, 1, -1, -1])).unwrap_err();
+        let e = check_image_tensor("output", "y", &tensor(f, &[1, 1, -1, -1]), 3).unwrap_err();
         assert!(
             e.starts_with("output 'y' has 1 channels ([1, 1, ?, ?])"),
             "{e}"
         );
-        let e = check_image_tensor("input", "x", &tensor(f, &[4, 3, 8, 8])).unwrap_err();
+        let e = check_image_tensor("input", "x", &tensor(f, &[4, 3, 8, 8]), 3).unwrap_err();
         assert!(e.contains("batch size 4"), "{e}");
+        // The phase-split ends of a lowered graph.
+        assert_eq!(
+            check_image_tensor("input", "x", &tensor(f, &[-1, 12, -1, -1]), 12),
+            Ok([-1, 12, -1, -1])
+        );
+        let e = check_image_tensor("input", "x", &tensor(f, &[1, 3, -1, -1]), 12).unwrap_err();
+        assert!(e.contains("expected 12 (phase-split RGB)"), "{e}");
     }
 
     /// Loads an ImfwNet written by the ONNX writer into a temporary folder.
@@ -648,6 +715,9 @@ mod tests {
             (b.geometry.padded_width, b.geometry.padded_height),
             (100, 20)
         );
-        assert_eq!(b.input.shape()[..], [1, 3, 20, 100]);
+        // The thin test net runs the lowered head: padded by 4 more on each side, in phases.
+        assert!(st.io.phase_input() && st.io.phase_output());
+        assert_eq!(b.input.shape()[..], [1, 12, (20 + 8) / 2, (100 + 8) / 2]);
+        assert_eq!(b.output.shape()[..], [1, 12, 20 / 2, 100 / 2]);
     }
 }

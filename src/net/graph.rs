@@ -24,6 +24,12 @@
 //!   trades ≈25 % more multiply-adds in `conv1`/`conv2` for channel counts that MLAS's blocked
 //!   (NCHWc) kernels handle well; it pays off only for thin networks (width ≤ 8).
 //!
+//! * **phase I/O** ([`Lowering::phase_io`], what the engine runs): the graph drops the
+//!   full-resolution moves at its two ends — the first reflection pad and `SpaceToDepth`, the
+//!   final `DepthToSpace` — and takes and returns phase-split tensors; the engine's pre- and
+//!   postprocessing, which pass over every pixel anyway, do those moves in the same pass
+//!   (≈10 % of the fast preset's inference time at 640×480, BENCHMARKS.md).
+//!
 //! The lowered graph needs H and W to be multiples of 2 (the engine always feeds multiples of
 //! [`SIZE_MULTIPLE`](super::arch::SIZE_MULTIPLE)), and is meant for the process that built it:
 //! exports keep the reference form.
@@ -46,6 +52,15 @@ pub struct Lowering {
     pub space_to_depth_head: bool,
     /// Run `deconv2`…`deconv3` as sub-pixel convolutions on phases.
     pub sub_pixel_tail: bool,
+    /// Leave the layout changes at the graph's ends to the caller: with the head lowered, the
+    /// graph takes the input already reflect-padded by [`PHASE_INPUT_PAD`] and split into phases
+    /// (`[N, 12, (H+8)/2, (W+8)/2]`, `SpaceToDepth` order) instead of starting with `Pad` and
+    /// `SpaceToDepth`; with the tail lowered, it returns the phase-split output
+    /// (`[N, 12, H/2, W/2]`, `DepthToSpace` CRD order) instead of ending with `DepthToSpace`. The
+    /// engine's pre- and postprocessing do those moves in the pass they make anyway
+    /// ([`crate::pixels::preprocess_phases`], [`crate::pixels::postprocess_phases`]), which
+    /// saves two full-resolution copies per frame.
+    pub phase_io: bool,
 }
 
 impl Lowering {
@@ -53,30 +68,53 @@ impl Lowering {
     pub const NONE: Lowering = Lowering {
         space_to_depth_head: false,
         sub_pixel_tail: false,
+        phase_io: false,
     };
-    /// Both rewrites.
+    /// Both rewrites, image input and output.
     pub const FULL: Lowering = Lowering {
         space_to_depth_head: true,
         sub_pixel_tail: true,
+        phase_io: false,
     };
-    /// The tail rewrite only.
+    /// The tail rewrite only, image input and output.
     pub const TAIL: Lowering = Lowering {
         space_to_depth_head: false,
         sub_pixel_tail: true,
+        phase_io: false,
     };
 
     /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
-    /// *Graph lowering*): the tail always; the head only for thin networks.
+    /// *Graph lowering*): the tail always; the head only for thin networks; phase-split input
+    /// and output, which the engine's pre- and postprocessing handle.
     pub fn cpu_default(arch: &ImfwArch) -> Lowering {
         Lowering {
             space_to_depth_head: arch.width <= 8,
             sub_pixel_tail: true,
+            phase_io: true,
+        }
+    }
+
+    /// The same rewrites with phase-split input/output (see [`Lowering::phase_io`]).
+    pub fn with_phase_io(self) -> Lowering {
+        Lowering {
+            phase_io: true,
+            ..self
         }
     }
 
     /// True when no rewrite is applied.
     pub fn is_none(&self) -> bool {
-        *self == Lowering::NONE
+        !self.space_to_depth_head && !self.sub_pixel_tail
+    }
+
+    /// True when the graph's input is the padded, phase-split image.
+    pub fn phase_input(&self) -> bool {
+        self.phase_io && self.space_to_depth_head
+    }
+
+    /// True when the graph's output is the phase-split image.
+    pub fn phase_output(&self) -> bool {
+        self.phase_io && self.sub_pixel_tail
     }
 
     /// A short description for logs and benchmark tables.
@@ -116,6 +154,26 @@ impl GraphForm {
         }
     }
 
+    /// Channels of the graph's input: 3, or 12 for a phase-split input
+    /// ([`Lowering::phase_input`]).
+    pub fn input_channels(&self) -> usize {
+        if self.lowering.phase_input() {
+            12
+        } else {
+            3
+        }
+    }
+
+    /// Channels of the graph's output: 3, or 12 for a phase-split output
+    /// ([`Lowering::phase_output`]).
+    pub fn output_channels(&self) -> usize {
+        if self.lowering.phase_output() {
+            12
+        } else {
+            3
+        }
+    }
+
     /// A short description for logs and benchmark tables, e.g. `lowered tail`, `reference fp16`.
     pub fn describe(&self) -> String {
         if self.fp16 {
@@ -141,6 +199,10 @@ fn half_initializer(name: &str, t: &Tensor) -> TensorProto {
         ..Default::default()
     }
 }
+
+/// The reflection padding of the network's first layer, which a phase-split input
+/// ([`Lowering::phase_input`]) already carries.
+pub const PHASE_INPUT_PAD: usize = 4;
 
 /// Output phase `(a, b)` → index `a·2 + b`.
 fn phase(a: usize, b: usize) -> usize {
@@ -504,6 +566,13 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
             }
         };
         current = match layer {
+            Layer::ReflectPad { pad } if idx == 0 && lowering.phase_input() => {
+                assert_eq!(
+                    *pad, PHASE_INPUT_PAD,
+                    "ImfwNet starts with a reflection pad of 4"
+                );
+                current
+            }
             Layer::ReflectPad { pad } => {
                 let p = *pad as i64;
                 let pads = g.int64s(&format!("pads_reflect{pad}"), &[0, 0, p, p, 0, 0, p, p]);
@@ -525,13 +594,17 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 ..
             } if lowering.space_to_depth_head && idx == 1 => {
                 // Padded input → phases → every output phase with one half-resolution Conv.
-                let s2d = g.node(
-                    "SpaceToDepth",
-                    format!("{name}_space_to_depth"),
-                    vec![current],
-                    vec![int_attr("blocksize", 2)],
-                    format!("{name}_input_phases"),
-                );
+                let s2d = if lowering.phase_input() {
+                    current
+                } else {
+                    g.node(
+                        "SpaceToDepth",
+                        format!("{name}_space_to_depth"),
+                        vec![current],
+                        vec![int_attr("blocksize", 2)],
+                        format!("{name}_input_phases"),
+                    )
+                };
                 let w = g.weight(&format!("{name}.weight"));
                 let k = phase_conv_kernel(w, |c, p| dcr(c, p, w.shape[1]));
                 let bias = phase_bias(g.weight(&format!("{name}.bias")));
@@ -619,22 +692,28 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                     zero_pad % 2 == 0,
                     "{name}: odd padding cannot be split in phases"
                 );
-                let phases = g.conv(
-                    name,
-                    [current, wn, bn],
-                    k.shape[2],
-                    1,
-                    [zero_pad / 2; 4],
-                    format!("{name}_phases"),
-                );
-                split = false;
-                g.node(
-                    "DepthToSpace",
-                    format!("{name}_depth_to_space"),
-                    vec![phases],
-                    vec![int_attr("blocksize", 2), string_attr("mode", "CRD")],
-                    out(name),
-                )
+                if lowering.phase_output() {
+                    // The caller interleaves the phases (`crate::pixels::postprocess_phases`).
+                    let o = out(name);
+                    g.conv(name, [current, wn, bn], k.shape[2], 1, [zero_pad / 2; 4], o)
+                } else {
+                    let phases = g.conv(
+                        name,
+                        [current, wn, bn],
+                        k.shape[2],
+                        1,
+                        [zero_pad / 2; 4],
+                        format!("{name}_phases"),
+                    );
+                    split = false;
+                    g.node(
+                        "DepthToSpace",
+                        format!("{name}_depth_to_space"),
+                        vec![phases],
+                        vec![int_attr("blocksize", 2), string_attr("mode", "CRD")],
+                        out(name),
+                    )
+                }
             }
             Layer::ConvTranspose {
                 name,
@@ -684,7 +763,11 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
             }
         };
     }
-    assert!(!split, "ImfwNet lowering left the output phase-split");
+    assert_eq!(
+        split,
+        lowering.phase_output(),
+        "ImfwNet lowering left the output in the wrong layout"
+    );
     assert_eq!(current, final_name, "ImfwArch::layers ends with a layer");
     if fp16 {
         g.cast(current, DATA_TYPE_FLOAT, OUTPUT_NAME.to_string());
@@ -698,8 +781,8 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
         node: g.nodes,
         name,
         initializer: g.initializers,
-        input: vec![image_value_info(INPUT_NAME)],
-        output: vec![image_value_info(OUTPUT_NAME)],
+        input: vec![image_value_info(INPUT_NAME, form.input_channels())],
+        output: vec![image_value_info(OUTPUT_NAME, form.output_channels())],
         ..Default::default()
     }
 }
@@ -761,6 +844,28 @@ mod tests {
             .find(|t| t.name == "conv1.phase_weight")
             .unwrap();
         assert_eq!(k.dims, vec![32, 12, 5, 5]);
+    }
+
+    #[test]
+    fn phase_io_leaves_the_pad_and_the_layout_moves_to_the_caller() {
+        let arch = ImfwArch::new(8, 1);
+        let form = GraphForm::lowered(Lowering::FULL.with_phase_io());
+        let g = build_graph(&arch, &random_weights(&arch, 1), form);
+        let o = ops(&g);
+        assert_eq!(o[0], "Conv", "starts on the padded phases");
+        assert_eq!(o.last(), Some(&"Conv"), "ends on the output phases");
+        assert!(!o.contains(&"SpaceToDepth") && !o.contains(&"DepthToSpace"));
+        assert_eq!(
+            o.iter().filter(|&&op| op == "Pad").count(),
+            1,
+            "only conv3's pad is left"
+        );
+        assert_eq!((form.input_channels(), form.output_channels()), (12, 12));
+        // The tail alone keeps an image input.
+        let tail = GraphForm::lowered(Lowering::TAIL.with_phase_io());
+        let g = build_graph(&arch, &random_weights(&arch, 1), tail);
+        assert_eq!(ops(&g)[..2], ["Pad", "Conv"]);
+        assert_eq!((tail.input_channels(), tail.output_channels()), (3, 12));
     }
 
     #[test]

@@ -287,7 +287,14 @@ pub(super) fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
 }
 
 /// `[N,3,H,W]` float32 with symbolic N, H, W.
-pub(super) fn image_value_info(name: &str) -> ValueInfoProto {
+/// `[N, channels, H, W]` float32 (3 channels: an image; 12: a phase-split one, whose height
+/// and width get their own symbols because they are not the image's).
+pub(super) fn image_value_info(name: &str, channels: usize) -> ValueInfoProto {
+    let (h, w) = if channels == 3 {
+        ("H".to_string(), "W".to_string())
+    } else {
+        (format!("H_{name}_phases"), format!("W_{name}_phases"))
+    };
     use tensor_shape_proto::dimension::Value as D;
     let dim = |v: D| tensor_shape_proto::Dimension {
         value: Some(v),
@@ -301,9 +308,9 @@ pub(super) fn image_value_info(name: &str) -> ValueInfoProto {
                 shape: Some(TensorShapeProto {
                     dim: vec![
                         dim(D::DimParam("N".into())),
-                        dim(D::DimValue(3)),
-                        dim(D::DimParam("H".into())),
-                        dim(D::DimParam("W".into())),
+                        dim(D::DimValue(channels as i64)),
+                        dim(D::DimParam(h)),
+                        dim(D::DimParam(w)),
                     ],
                 }),
             })),

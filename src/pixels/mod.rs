@@ -17,7 +17,10 @@ mod tensor;
 
 pub use crate::net::arch::{network_size, MEAN, MIN_SIZE, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
 pub use mix::{blend, preserve_colour};
-pub use tensor::{normalise, postprocess, preprocess};
+pub use tensor::{
+    normalise, phase_input_shape, phase_output_shape, postprocess, postprocess_phases, preprocess,
+    preprocess_phases,
+};
 
 /// Where a frame sits inside the padded tensor: padded size and the padding on each side.
 ///
