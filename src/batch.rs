@@ -203,6 +203,29 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Image files named by `inputs`: files as given, folders searched recursively (sorted). A
+/// folder without images is an error naming it.
+pub fn find_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found = Vec::new();
+            collect_images(input, &mut found)?;
+            if found.is_empty() {
+                return Err(Error::Input {
+                    path: input.clone(),
+                    reason: "the folder contains no image files".into(),
+                });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
 /// Read, resize and return the image of one job (decode errors name the file).
 pub fn load_input(job: &Job, resize: Resize) -> Result<RgbImage> {
     Ok(resize.apply(read_rgb(&job.input)?))

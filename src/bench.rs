@@ -550,21 +550,32 @@ fn run_mode_sweep(
 ) -> Result<Vec<(String, Vec<f64>)>> {
     use ort::value::{Tensor, TensorRef};
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let lowered = crate::engine::stylizer::cpu_lowering(path, &bytes, DeviceChoice::Cpu, opts);
+    let lowered = crate::engine::stylizer::cpu_lowering(path, &bytes, DeviceChoice::Cpu, opts)?;
     let model = crate::engine::device::ModelBytes {
         stored: &bytes,
         cpu: lowered.as_ref().map(|l| l.bytes.as_slice()),
         cuda: None,
     };
-    let (mut session, _, _) =
+    let (mut session, _, runs_lowered) =
         crate::engine::device::open_session(path, model, DeviceChoice::Cpu, opts)?;
+    let io = match &lowered {
+        Some(l) if runs_lowered => l.form.lowering,
+        _ => crate::net::graph::Lowering::NONE,
+    };
     let input_name = session.inputs()[0].name().to_string();
     let output_name = session.outputs()[0].name().to_string();
     let geometry = PadGeometry::for_frame(w as usize, h as usize);
-    let shape = [1usize, 3, geometry.padded_height, geometry.padded_width];
+    let [ci, hi, wi] = crate::engine::stylizer::input_shape(io, &geometry);
+    let [co, ho, wo] = crate::engine::stylizer::output_shape(io, &geometry);
+    let (shape, out_shape) = ([1usize, ci, hi, wi], [1usize, co, ho, wo]);
     let frame = crate::source::testcard::render(w, h, 3);
-    let mut data = vec![0f32; geometry.tensor_len()];
-    crate::pixels::preprocess(&frame, &geometry, &mut data)?;
+    let mut data = vec![0f32; ci * hi * wi];
+    if io.phase_input() {
+        let pad = crate::net::graph::PHASE_INPUT_PAD;
+        crate::pixels::preprocess_phases(&frame, &geometry, pad, &mut data)?;
+    } else {
+        crate::pixels::preprocess(&frame, &geometry, &mut data)?;
+    }
 
     let timed = |run: &mut dyn FnMut() -> Result<()>| -> Result<Vec<f64>> {
         let mut times = Vec::with_capacity(frames);
@@ -608,7 +619,7 @@ fn run_mode_sweep(
     results.push(("I/O binding, ORT-allocated output".into(), bound_device));
 
     // I/O binding with a preallocated bound output (the engine's path).
-    let mut output = Tensor::<f32>::new(session.allocator(), shape)?;
+    let mut output = Tensor::<f32>::new(session.allocator(), out_shape)?;
     let mut binding = session.create_binding()?;
     binding.bind_input(input_name.as_str(), &input)?;
     binding.bind_output(output_name.as_str(), &mut output)?;

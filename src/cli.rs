@@ -65,6 +65,12 @@ pub struct EngineArgs {
     /// in float32), TensorRT builds fp16 engines. Slightly different output; ignored on the CPU.
     #[arg(long, global = true)]
     pub fp16: bool,
+
+    /// 8-bit residual blocks on the CPU: about 1.3× faster for the full models, output within a
+    /// few levels of float32. Needs a model calibrated once with `stylecam calibrate`; GPUs
+    /// ignore it.
+    #[arg(long, global = true)]
+    pub int8: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +85,30 @@ pub enum Command {
     Cameras,
     /// Time every stage of the frame path (decode, pre, inference, post, blit) on test frames.
     Bench(BenchArgs),
+    /// Measure the activation ranges --int8 needs by running models on a few photos; stores them
+    /// in each model's metadata (weights untouched).
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Style models (.onnx written by stylecam) to calibrate; each file is rewritten in place
+    /// with the ranges added to its metadata.
+    #[arg(required = true, value_name = "MODEL.onnx")]
+    pub models: Vec<PathBuf>,
+
+    /// Photos to measure on: image files or folders (searched recursively). Use photos like
+    /// the ones you will stylize; a dozen is plenty.
+    #[arg(long, required = true, value_name = "PATH", num_args = 1..)]
+    pub photos: Vec<PathBuf>,
+
+    /// Scale the photos down so the longer side is at most N pixels (the size you stylize at).
+    #[arg(long, value_name = "N", default_value_t = 640, value_parser = stylecam::batch::parse_max_side)]
+    pub max_side: u32,
+
+    /// Use at most N photos (the first in name order).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{BenchArgs, Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
+use cli::{BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
 use stylecam::batch::{self, OutputSpec, Resize};
 use stylecam::engine::{runtime, EngineOptions, Provider, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
@@ -41,6 +41,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Live(args) => live(&cli.engine, args),
         Command::Cameras => cameras(),
         Command::Bench(args) => bench(&cli.engine, args),
+        Command::Calibrate(args) => calibrate(&cli.engine, args),
     }
 }
 
@@ -48,12 +49,49 @@ fn engine_options(engine: &EngineArgs) -> EngineOptions {
     let mut opts = EngineOptions {
         cpu_graph: engine.cpu_graph,
         fp16: engine.fp16,
+        int8: engine.int8,
         ..EngineOptions::default()
     };
     if let Some(t) = engine.threads {
         opts.intra_threads = Some(t as usize);
     }
     opts
+}
+
+fn calibrate(engine: &EngineArgs, args: CalibrateArgs) -> Result<ExitCode> {
+    use stylecam::net::int8::METADATA_KEY;
+    use stylecam::net::onnx::with_metadata;
+    runtime::init(engine.ort_lib.as_deref())?;
+    let mut files = batch::find_images(&args.photos)?;
+    files.truncate(args.limit as usize);
+    let resize = Resize::MaxSide(args.max_side);
+    let photos = files
+        .iter()
+        .map(|f| Ok(resize.apply(stylecam::source::image_file::read_rgb(f)?)))
+        .collect::<stylecam::Result<Vec<_>>>()?;
+    let opts = engine_options(engine);
+    let size = format!("longer side ≤ {}", args.max_side);
+    for model in &args.models {
+        let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+        let calibration =
+            stylecam::engine::calibrate::calibrate(model, &bytes, &photos, &size, &opts)?;
+        let updated = with_metadata(&bytes, METADATA_KEY, &calibration.to_metadata())?;
+        // Replace the file atomically: it appears updated or not at all.
+        let tmp = model.with_extension("onnx.part");
+        std::fs::write(&tmp, &updated)
+            .and_then(|()| std::fs::rename(&tmp, model))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+            .with_context(|| format!("writing {}", model.display()))?;
+        println!(
+            "{}: int8 ranges of {} residual blocks measured on {} photos; run it with --int8",
+            model.display(),
+            calibration.blocks.len(),
+            photos.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {

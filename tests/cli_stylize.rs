@@ -603,3 +603,72 @@ fn preset_fast_stylizes_with_the_light_variant() {
     assert!(log.contains("has one variant"), "{log}");
     assert!(log.contains("udnie.onnx"), "{log}");
 }
+
+#[test]
+fn calibrate_then_stylize_with_int8() {
+    let d = tempfile::tempdir().unwrap();
+    let model = write_style(d.path(), "m.onnx", "eight", ImfwArch::new(8, 1), 31);
+    let photos = d.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for (i, (w, h)) in [(64, 48), (40, 56)].into_iter().enumerate() {
+        test_image(w, h)
+            .save(photos.join(format!("p{i}.png")))
+            .unwrap();
+    }
+    let inp = d.path().join("x.png");
+    test_image(50, 38).save(&inp).unwrap();
+    let stylize = |extra: &[&str], out: &str| {
+        let o = run(bin()
+            .args(["--device", "cpu"])
+            .args(extra)
+            .args(["stylize", "--style"])
+            .arg(&model)
+            .arg(&inp)
+            .arg("-o")
+            .arg(d.path().join(out)));
+        (o.status.success(), text(&o), d.path().join(out))
+    };
+
+    // Before calibration --int8 refuses, names the fix, and writes nothing.
+    let (ok, log, out) = stylize(&["--int8"], "early.png");
+    assert!(
+        !ok && log.contains("stylecam calibrate") && !log.contains("panicked"),
+        "{log}"
+    );
+    assert!(!out.exists());
+
+    let o = run(bin()
+        .arg("calibrate")
+        .arg(&model)
+        .arg("--photos")
+        .arg(&photos));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("measured on 2 photos"), "{}", text(&o));
+
+    let (ok, log, float) = stylize(&[], "float.png");
+    assert!(ok, "{log}");
+    let (ok, log, quantised) = stylize(&["--int8"], "int8.png");
+    assert!(ok, "{log}");
+    let (a, b) = (
+        image::open(float).unwrap().to_rgb8(),
+        image::open(quantised).unwrap().to_rgb8(),
+    );
+    let max = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap();
+    assert!(max <= 8, "int8 output differs from float32 by {max} levels");
+
+    // Photos that are not there: a clean error naming the folder.
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = run(bin()
+        .arg("calibrate")
+        .arg(&model)
+        .arg("--photos")
+        .arg(&empty));
+    assert_clean_failure(&o, &["empty", "no image files"]);
+}

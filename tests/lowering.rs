@@ -169,6 +169,7 @@ fn the_fp16_form_keeps_instance_norm_in_float32_and_the_frames_close() {
         let form = GraphForm {
             lowering,
             fp16: true,
+            int8: false,
         };
         let bytes = write_model_as(&arch, &weights, &ModelMetadata::new("fp16"), form).unwrap();
         let m = ModelProto::decode(bytes.as_slice()).unwrap();

@@ -17,7 +17,7 @@ use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::device::{self, DeviceChoice, Provider};
 use crate::net::graph::{GraphForm, Lowering, PHASE_INPUT_PAD};
-use crate::net::onnx::{lower_model, rewrite_model, LoweredModel};
+use crate::net::onnx::{rewrite_model, LoweredModel};
 use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
 
@@ -104,6 +104,9 @@ pub struct EngineOptions {
     pub intra_spinning: bool,
     /// The graph CPU sessions run (lowered for speed and memory by default).
     pub cpu_graph: CpuGraph,
+    /// 8-bit residual blocks on the CPU ([`GraphForm::int8`]): faster, slightly different
+    /// output; needs a calibrated stylecam model (`stylecam calibrate`). GPUs ignore it.
+    pub int8: bool,
 }
 
 impl Default for EngineOptions {
@@ -119,6 +122,7 @@ impl Default for EngineOptions {
             nchwc_layout: true,
             intra_spinning: true,
             cpu_graph: CpuGraph::Auto,
+            int8: false,
         }
     }
 }
@@ -185,23 +189,43 @@ impl std::fmt::Debug for Stylizer {
     }
 }
 
-/// The CPU-lowered form of the model in `bytes` that `opts` asks for, if it is a stylecam ImfwNet
-/// and the device may run on the CPU.
+/// The CPU form of the model in `bytes` that `opts` asks for (lowered and/or int8), if it is a
+/// stylecam ImfwNet and the device may run on the CPU. `--int8` on a model that cannot run in
+/// int8 (not written by stylecam, or not calibrated) is an error naming the fix; a model that
+/// merely cannot be lowered runs as stored.
 pub(crate) fn cpu_lowering(
     model: &Path,
     bytes: &[u8],
     device: DeviceChoice,
     opts: &EngineOptions,
-) -> Option<LoweredModel> {
-    let choice = opts.cpu_graph.lowering()?;
+) -> Result<Option<LoweredModel>> {
     if matches!(device, DeviceChoice::Cuda | DeviceChoice::TensorRt) {
-        return None;
+        if opts.int8 {
+            tracing::info!("int8 applies to the CPU only; {device:?} runs the float32 graph");
+        }
+        return Ok(None);
     }
-    match lower_model(bytes, choice) {
-        Ok(l) => Some(l),
+    let choice = opts.cpu_graph.lowering();
+    if choice.is_none() && !opts.int8 {
+        return Ok(None);
+    }
+    let form_for = |arch: &crate::net::ImfwArch| GraphForm {
+        lowering: match choice {
+            None => Lowering::NONE,
+            Some(l) => l.unwrap_or_else(|| Lowering::cpu_default(arch)),
+        },
+        int8: opts.int8,
+        ..GraphForm::REFERENCE
+    };
+    match rewrite_model(bytes, form_for) {
+        Ok(l) => Ok(Some(l)),
+        Err(why) if opts.int8 => Err(Error::InvalidModel {
+            path: model.to_path_buf(),
+            problem: format!("cannot run in int8: {why} (or leave out --int8)"),
+        }),
         Err(why) => {
             tracing::debug!("{}: CPU runs the stored graph ({why})", model.display());
-            None
+            Ok(None)
         }
     }
 }
@@ -218,8 +242,8 @@ fn cuda_fp16(
         return None;
     }
     let fp16 = GraphForm {
-        lowering: Lowering::NONE,
         fp16: true,
+        ..GraphForm::REFERENCE
     };
     match rewrite_model(bytes, |_| fp16) {
         Ok(l) => Some(l),
@@ -241,7 +265,7 @@ impl Stylizer {
             path: model.to_path_buf(),
             problem: format!("cannot read the file: {e}"),
         })?;
-        let lowered = cpu_lowering(model, &bytes, device, opts);
+        let lowered = cpu_lowering(model, &bytes, device, opts)?;
         let gpu_fp16 = cuda_fp16(model, &bytes, device, opts);
         let model_bytes = device::ModelBytes {
             stored: &bytes,
@@ -257,8 +281,8 @@ impl Stylizer {
         let graph = match &lowered {
             Some(l) if runs_lowered => l.form.describe(),
             _ if provider == Provider::Cuda && gpu_fp16.is_some() => GraphForm {
-                lowering: Lowering::NONE,
                 fp16: true,
+                ..GraphForm::REFERENCE
             }
             .describe(),
             _ => "stored".to_string(),
@@ -485,7 +509,7 @@ impl Stylizer {
 
 /// `[C, H, W]` of the tensor the session takes for `geometry`: the planar image, or its
 /// padded phases.
-fn input_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
+pub(crate) fn input_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
     if io.phase_input() {
         pixels::phase_input_shape(geometry, PHASE_INPUT_PAD)
     } else {
@@ -494,7 +518,7 @@ fn input_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
 }
 
 /// `[C, H, W]` of the tensor the session returns for `geometry`: the planar image, or its phases.
-fn output_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
+pub(crate) fn output_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
     if io.phase_output() {
         pixels::phase_output_shape(geometry)
     } else {

@@ -37,12 +37,14 @@
 use std::collections::HashSet;
 
 use super::arch::{ImfwArch, Layer, IN_EPS};
+use super::int8::{activation_params, quantise_bias, quantise_weight, Int8Calibration};
 use super::onnx::{
     float_attr, float_initializer, image_value_info, int_attr, ints_attr, string_attr, Tensor,
     Weights, INPUT_NAME, OUTPUT_NAME,
 };
 use super::onnx_proto::{
-    GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16, DATA_TYPE_INT64,
+    GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16, DATA_TYPE_INT32,
+    DATA_TYPE_INT64, DATA_TYPE_INT8, DATA_TYPE_UINT8,
 };
 
 /// Which rewrites [`build_graph`] applies (see the module docs).
@@ -137,6 +139,9 @@ pub struct GraphForm {
     /// input and output stay float32. For GPUs (CUDA's tensor cores); ONNX Runtime's CPU
     /// provider runs it, slowly.
     pub fp16: bool,
+    /// Residual blocks in 8 bits (QDQ), for the CPU; everything else float32. Needs the model's
+    /// [`Int8Calibration`] (see [`super::int8`]).
+    pub int8: bool,
 }
 
 impl GraphForm {
@@ -144,13 +149,14 @@ impl GraphForm {
     pub const REFERENCE: GraphForm = GraphForm {
         lowering: Lowering::NONE,
         fp16: false,
+        int8: false,
     };
 
     /// Float32 with the given lowering.
     pub fn lowered(lowering: Lowering) -> GraphForm {
         GraphForm {
             lowering,
-            fp16: false,
+            ..GraphForm::REFERENCE
         }
     }
 
@@ -176,11 +182,14 @@ impl GraphForm {
 
     /// A short description for logs and benchmark tables, e.g. `lowered tail`, `reference fp16`.
     pub fn describe(&self) -> String {
+        let mut d = self.lowering.describe().to_string();
         if self.fp16 {
-            format!("{} fp16", self.lowering.describe())
-        } else {
-            self.lowering.describe().to_string()
+            d.push_str(" fp16");
         }
+        if self.int8 {
+            d.push_str(" int8");
+        }
+        d
     }
 }
 
@@ -425,6 +434,102 @@ impl<'a> Builder<'a> {
         output
     }
 
+    /// A raw initializer of `data_type` (no-op if the name exists).
+    fn raw(&mut self, name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> String {
+        if self.names.insert(name.to_string()) {
+            self.initializers.push(TensorProto {
+                name: name.to_string(),
+                dims: dims.iter().map(|&d| d as i64).collect(),
+                data_type,
+                raw_data,
+                ..Default::default()
+            });
+        }
+        name.to_string()
+    }
+
+    fn floats(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.raw(name, DATA_TYPE_FLOAT, dims, raw)
+    }
+
+    /// `x` quantised to uint8 at (`scale`, `zero_point`) and back: the QDQ pair ONNX Runtime
+    /// turns into 8-bit kernels around it. A zero point of 0 also clamps negatives (a ReLU).
+    fn qdq(&mut self, x: String, scale: f32, zero_point: u8, label: &str) -> String {
+        let s = self.floats(&format!("{label}.scale"), &[], &[scale]);
+        let z = self.raw(
+            &format!("{label}.zero_point"),
+            DATA_TYPE_UINT8,
+            &[],
+            vec![zero_point],
+        );
+        let q = self.node(
+            "QuantizeLinear",
+            format!("{label}_quantize"),
+            vec![x, s.clone(), z.clone()],
+            Vec::new(),
+            format!("{label}_q"),
+        );
+        self.node(
+            "DequantizeLinear",
+            format!("{label}_dequantize"),
+            vec![q, s, z],
+            Vec::new(),
+            format!("{label}_dq"),
+        )
+    }
+
+    /// Convolution `name`'s weight in int8 (per output channel) and bias in int32 at
+    /// `input_scale × weight scale`, each behind a `DequantizeLinear`; returns their outputs.
+    fn quantised_params(&mut self, name: &str, input_scale: f32) -> (String, String) {
+        let q = quantise_weight(self.weight(&format!("{name}.weight")));
+        let cout = q.shape[0];
+        let w = self.raw(
+            &format!("{name}.weight_int8"),
+            DATA_TYPE_INT8,
+            &q.shape,
+            q.values.iter().map(|&v| v as u8).collect(),
+        );
+        let ws = self.floats(&format!("{name}.weight_scale"), &[cout], &q.scales);
+        let wz = self.raw(
+            &format!("{name}.weight_zero_point"),
+            DATA_TYPE_INT8,
+            &[cout],
+            vec![0; cout],
+        );
+        let (bias, bias_scales) =
+            quantise_bias(self.weight(&format!("{name}.bias")), input_scale, &q.scales);
+        let b = self.raw(
+            &format!("{name}.bias_int32"),
+            DATA_TYPE_INT32,
+            &[cout],
+            bias.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        let bs = self.floats(&format!("{name}.bias_scale"), &[cout], &bias_scales);
+        let bz = self.raw(
+            &format!("{name}.bias_zero_point"),
+            DATA_TYPE_INT32,
+            &[cout],
+            vec![0; cout * 4],
+        );
+        let axis = vec![int_attr("axis", 0)];
+        let wd = self.node(
+            "DequantizeLinear",
+            format!("{name}.weight_dequantize"),
+            vec![w, ws, wz],
+            axis.clone(),
+            format!("{name}.weight_dq"),
+        );
+        let bd = self.node(
+            "DequantizeLinear",
+            format!("{name}.bias_dequantize"),
+            vec![b, bs, bz],
+            axis,
+            format!("{name}.bias_dq"),
+        );
+        (wd, bd)
+    }
+
     /// A `Conv` node; `inputs` = `[x, weight, bias]`.
     fn conv(
         &mut self,
@@ -529,7 +634,40 @@ fn assert_not_split(split: bool, layer: &str) {
 /// The graph of `arch` with parameters from `weights` (already validated), in the form
 /// `lowering` asks for.
 pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -> GraphProto {
-    let GraphForm { lowering, fp16 } = form;
+    assert!(!form.int8, "an int8 graph needs a calibration");
+    build_graph_with(arch, weights, form, None)
+}
+
+/// [`build_graph`] for any form; `calibration` must be given for an int8 form (one range set
+/// per residual block).
+pub(crate) fn build_graph_with(
+    arch: &ImfwArch,
+    weights: &Weights,
+    form: GraphForm,
+    calibration: Option<&Int8Calibration>,
+) -> GraphProto {
+    let GraphForm {
+        lowering,
+        fp16,
+        int8,
+    } = form;
+    let quant = if int8 {
+        let c = calibration.expect("an int8 graph needs a calibration");
+        assert_eq!(
+            c.blocks.len(),
+            arch.blocks,
+            "one calibration range per block"
+        );
+        assert!(!fp16, "int8 and fp16 do not mix");
+        Some(c)
+    } else {
+        None
+    };
+    // Inside a quantised residual block: its number (1-based), convolutions seen, and the scale
+    // of the tensor the next convolution reads.
+    let mut block = 0usize;
+    let mut block_convs = 0usize;
+    let mut input_scale = 0.0f32;
     let layers = arch.layers();
     let mut g = Builder {
         weights,
@@ -549,6 +687,7 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
         OUTPUT_NAME.to_string()
     };
     let mut residual: Option<String> = None;
+    let mut residual_blocks_seen = 0usize;
     // The current activation is phase-split (half resolution, CRD channels).
     let mut split = false;
     let last = layers.len() - 1;
@@ -629,6 +768,34 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 split = false;
                 let kk = k.shape[2];
                 g.conv(name, [current, wn, bn], kk, 1, [0; 4], out(name))
+            }
+            Layer::Conv {
+                name,
+                kernel,
+                stride,
+                pad,
+                ..
+            } if quant.is_some() && block > 0 => {
+                let ranges = quant.expect("guarded").blocks[block - 1];
+                let (wn, bn) = g.quantised_params(name, input_scale);
+                let conv = g.conv(
+                    name,
+                    [current, wn, bn],
+                    *kernel,
+                    *stride,
+                    [*pad; 4],
+                    format!("{name}_out"),
+                );
+                block_convs += 1;
+                // The first conv's ReLU is the zero point-0 quantisation itself.
+                let (min, max) = if block_convs == 1 {
+                    (0.0, ranges.inner_max)
+                } else {
+                    (ranges.output_min, ranges.output_max)
+                };
+                let (scale, zero_point) = activation_params(min, max);
+                input_scale = scale;
+                g.qdq(conv, scale, zero_point, &format!("{name}.output"))
             }
             Layer::Conv {
                 name,
@@ -744,16 +911,37 @@ pub(crate) fn build_graph(arch: &ImfwArch, weights: &Weights, form: GraphForm) -
                 let phase_channels = split.then_some(*channels);
                 g.instance_norm(name, current, phase_channels, out(name))
             }
+            // Quantised: the inner ReLU is done by the uint8 quantisation after the first conv;
+            // the one after the skip add by the next block's input quantisation.
+            Layer::Relu
+                if quant.is_some()
+                    && ((block > 0 && block_convs == 1)
+                        || (block == 0
+                            && matches!(layers.get(idx + 1), Some(Layer::SaveResidual))
+                            && matches!(layers.get(idx - 1), Some(Layer::AddResidual)))) =>
+            {
+                current
+            }
             Layer::Relu => {
                 let name = format!("relu{idx}");
                 let o = out(&name);
                 g.node("Relu", name, vec![current], Vec::new(), o)
             }
             Layer::SaveResidual => {
+                if let Some(c) = quant {
+                    // Block k's input: a ReLU output, quantised once for both its uses.
+                    let number = residual_blocks_seen + 1;
+                    let (scale, zero_point) =
+                        activation_params(0.0, c.blocks[number - 1].input_max);
+                    current = g.qdq(current, scale, zero_point, &format!("res{number}.input"));
+                    (block, block_convs, input_scale) = (number, 0, scale);
+                }
+                residual_blocks_seen += 1;
                 residual = Some(current.clone());
                 current
             }
             Layer::AddResidual => {
+                block = 0;
                 let skip = residual
                     .take()
                     .expect("ImfwArch::layers pairs every AddResidual with a SaveResidual");
@@ -866,6 +1054,58 @@ mod tests {
         let g = build_graph(&arch, &random_weights(&arch, 1), tail);
         assert_eq!(ops(&g)[..2], ["Pad", "Conv"]);
         assert_eq!((tail.input_channels(), tail.output_channels()), (3, 12));
+    }
+
+    #[test]
+    fn int8_quantises_the_residual_blocks_only() {
+        use crate::net::int8::{BlockRanges, Int8Calibration};
+        let arch = ImfwArch::new(8, 2);
+        let ranges = BlockRanges {
+            input_max: 4.0,
+            inner_max: 3.0,
+            output_min: -2.0,
+            output_max: 2.0,
+        };
+        let calibration = Int8Calibration {
+            photos: 1,
+            size: "t".into(),
+            blocks: vec![ranges; 2],
+        };
+        let form = GraphForm {
+            int8: true,
+            ..GraphForm::lowered(Lowering::cpu_default(&arch))
+        };
+        let g = build_graph_with(&arch, &random_weights(&arch, 1), form, Some(&calibration));
+        let dtype = |name: &str| {
+            g.initializer
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.data_type)
+        };
+        for k in 1..=2 {
+            for c in 1..=2 {
+                let conv = format!("res{k}.conv{c}");
+                assert_eq!(dtype(&format!("{conv}.weight_int8")), Some(DATA_TYPE_INT8));
+                assert_eq!(dtype(&format!("{conv}.bias_int32")), Some(DATA_TYPE_INT32));
+                assert_eq!(dtype(&format!("{conv}.weight")), None, "no float copy");
+                // Every quantised conv reads a dequantised activation and is quantised after.
+                let node = g.node.iter().position(|n| n.name == conv).unwrap();
+                let producer = g
+                    .node
+                    .iter()
+                    .find(|n| n.output[0] == g.node[node].input[0])
+                    .unwrap();
+                assert_eq!(producer.op_type, "DequantizeLinear", "{conv}");
+                assert_eq!(g.node[node + 1].op_type, "QuantizeLinear", "{conv}");
+            }
+        }
+        // The end layers stay float32, and the blocks have no ReLU left (quantisation does it);
+        // only the last block's output ReLU before deconv1 remains.
+        assert_eq!(dtype("conv2.phase_weight"), Some(DATA_TYPE_FLOAT));
+        assert_eq!(dtype("deconv1.weight"), Some(DATA_TYPE_FLOAT));
+        let relus = g.node.iter().filter(|n| n.op_type == "Relu").count();
+        assert_eq!(relus, 3 + 1 + 2, "head, last block, deconv1/deconv2");
+        assert_eq!(form.describe(), "lowered head+tail int8");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod graph;
+pub mod int8;
 pub mod onnx;
 pub mod onnx_proto;
 

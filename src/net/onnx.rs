@@ -19,7 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::arch::{ImfwArch, Layer};
-use super::graph::{build_graph, GraphForm, Lowering};
+use super::graph::{build_graph, build_graph_with, GraphForm, Lowering};
+use super::int8::{self, Int8Calibration};
 use super::onnx_proto::{
     attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
@@ -286,7 +287,6 @@ pub(super) fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
     }
 }
 
-/// `[N,3,H,W]` float32 with symbolic N, H, W.
 /// `[N, channels, H, W]` float32 (3 channels: an image; 12: a phase-split one, whose height
 /// and width get their own symbols because they are not the image's).
 pub(super) fn image_value_info(name: &str, channels: usize) -> ValueInfoProto {
@@ -380,6 +380,13 @@ pub fn write_model_as(
         )));
     }
     validate_weights(arch, weights)?;
+    if form.int8 {
+        return Err(Error::InvalidArgument(
+            "an int8 model is built from a calibrated float32 model when it is loaded \
+             (stylecam calibrate, then --int8); write the float32 model"
+                .into(),
+        ));
+    }
     let metadata_props = metadata_props(arch, meta)?;
     let model = ModelProto {
         ir_version: IR_VERSION,
@@ -646,12 +653,109 @@ pub fn rewrite_model(
         ));
     }
     let form = form_for(&arch);
-    model.graph = Some(build_graph(&arch, &weights, form));
+    let calibration = if form.int8 {
+        Some(calibration(&model, &arch)?)
+    } else {
+        None
+    };
+    model.graph = Some(build_graph_with(
+        &arch,
+        &weights,
+        form,
+        calibration.as_ref(),
+    ));
     Ok(LoweredModel {
         arch,
         form,
         bytes: model.encode_to_vec(),
     })
+}
+
+/// The model's int8 calibration ([`int8::METADATA_KEY`]), checked against its architecture.
+fn calibration(
+    model: &ModelProto,
+    arch: &ImfwArch,
+) -> std::result::Result<Int8Calibration, String> {
+    let value = model
+        .metadata_props
+        .iter()
+        .rev()
+        .find(|e| e.key == int8::METADATA_KEY)
+        .map(|e| e.value.as_str())
+        .ok_or_else(|| {
+            "it has no int8 calibration: run `stylecam calibrate MODEL --photos DIR` once to \
+             measure it on a few photos"
+                .to_string()
+        })?;
+    let c = Int8Calibration::from_metadata(value)?;
+    if c.blocks.len() != arch.blocks {
+        return Err(format!(
+            "its int8 calibration covers {} residual blocks but the network has {}: run \
+             `stylecam calibrate` again",
+            c.blocks.len(),
+            arch.blocks
+        ));
+    }
+    Ok(c)
+}
+
+/// Graph outputs the calibration reads for each residual block: its input, the inner ReLU's
+/// output and the second convolution's output (see [`Int8Calibration`]).
+pub type CalibrationTaps = Vec<[String; 3]>;
+
+/// The model in `bytes` (a stylecam ImfwNet in reference form) with every residual block's
+/// calibration tensors added as graph outputs, after the image output.
+pub fn calibration_model(bytes: &[u8]) -> std::result::Result<(Vec<u8>, CalibrationTaps), String> {
+    let mut model = rewrite_model(bytes, |_| GraphForm::REFERENCE)?;
+    let mut proto = decode_model(&model.bytes).map_err(|e| e.to_string())?;
+    let graph = proto.graph.as_mut().expect("decode_model checks the graph");
+    let node = |name: &str| {
+        graph
+            .node
+            .iter()
+            .find(|n| n.name == name)
+            .expect("the reference graph names every convolution")
+    };
+    let taps: CalibrationTaps = (1..=model.arch.blocks)
+        .map(|k| {
+            let (c1, c2) = (
+                node(&format!("res{k}.conv1")),
+                node(&format!("res{k}.conv2")),
+            );
+            [
+                c1.input[0].clone(),
+                c2.input[0].clone(),
+                c2.output[0].clone(),
+            ]
+        })
+        .collect();
+    for name in taps.iter().flatten() {
+        graph.output.push(ValueInfoProto {
+            name: name.clone(),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: DATA_TYPE_FLOAT,
+                    shape: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    model.bytes = proto.encode_to_vec();
+    Ok((model.bytes, taps))
+}
+
+/// `bytes` with metadata entry `key` set to `value` (replacing any entry of that key); the
+/// graph and weights are untouched.
+pub fn with_metadata(bytes: &[u8], key: &str, value: &str) -> Result<Vec<u8>> {
+    let mut model = decode_model(bytes)?;
+    model.metadata_props.retain(|e| e.key != key);
+    model.metadata_props.push(StringStringEntryProto {
+        key: key.to_string(),
+        value: value.to_string(),
+    });
+    Ok(model.encode_to_vec())
 }
 
 #[cfg(test)]

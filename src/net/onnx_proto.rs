@@ -12,6 +12,12 @@ pub const DATA_TYPE_FLOAT: i32 = 1;
 pub const DATA_TYPE_FLOAT16: i32 = 10;
 /// `TensorProto.DataType.INT64`.
 pub const DATA_TYPE_INT64: i32 = 7;
+/// `TensorProto.DataType.UINT8`.
+pub const DATA_TYPE_UINT8: i32 = 2;
+/// `TensorProto.DataType.INT8`.
+pub const DATA_TYPE_INT8: i32 = 3;
+/// `TensorProto.DataType.INT32`.
+pub const DATA_TYPE_INT32: i32 = 6;
 
 /// `AttributeProto.AttributeType` values used here.
 pub mod attribute_type {

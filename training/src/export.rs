@@ -58,6 +58,7 @@ pub fn export_as(
     let form = GraphForm {
         lowering: Lowering::NONE,
         fp16,
+        int8: false,
     };
     let bytes = onnx::write_model_as(&net.arch, &weights(net)?, &meta, form)?;
     let tolerance = if fp16 { FP16_TOLERANCE } else { TOLERANCE };
