@@ -113,9 +113,14 @@ pub struct CalibrateArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Style name (its full variant) or .onnx file to time (default: random weights, see --arch).
+    /// Style name or .onnx file to time (default: random weights, see --arch).
     #[arg(short, long, value_name = "NAME|PATH.onnx", conflicts_with = "arch")]
     pub style: Option<String>,
+
+    /// Which variant of a style name to time: full (default), fast, or auto (full with
+    /// --device cuda/tensorrt, else fast).
+    #[arg(long, value_enum, value_name = "PRESET", requires = "style")]
+    pub preset: Option<stylecam::styles::Preset>,
 
     /// Architecture timed with random weights: wWIDTH-bBLOCKS (the seed is w32-b5).
     #[arg(long, value_name = "wW-bB", default_value = "w32-b5", value_parser = |s: &str| stylecam::bench::parse_arch(s).map_err(|e| e.to_string()))]

@@ -365,7 +365,10 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     let model = match &args.style {
         Some(s) => {
             let models = styles::models_dir(engine.models.as_deref());
-            BenchModel::File(styles::resolve(s, &models, Preset::Full)?.path)
+            // Auto follows --device; with --device auto it times the light variant.
+            let preset = args.preset.unwrap_or(Preset::Full);
+            let preset = preset.for_device(engine.device).unwrap_or(Preset::Fast);
+            BenchModel::File(styles::resolve(s, &models, preset)?.path)
         }
         None => BenchModel::Random(args.arch),
     };

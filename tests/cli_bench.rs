@@ -113,3 +113,43 @@ fn bad_architecture_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn preset_picks_the_variant_of_a_style_name() {
+    use stylecam::net::onnx::{random_weights, write_model, ModelMetadata};
+    use stylecam::net::ImfwArch;
+    let d = tempfile::tempdir().unwrap();
+    for (file, arch) in [
+        ("full.onnx", ImfwArch::new(8, 2)),
+        ("light.onnx", ImfwArch::new(4, 1)),
+    ] {
+        let bytes =
+            write_model(&arch, &random_weights(&arch, 1), &ModelMetadata::new("duo")).unwrap();
+        std::fs::write(d.path().join(file), bytes).unwrap();
+    }
+    let models = d.path().to_str().unwrap();
+    let arch_timed = |extra: &[&str]| {
+        let mut args = vec!["--models", models, "--style", "duo", "--size", "16x16"];
+        args.extend_from_slice(&["--frames", "1", "--warmup", "0", "--json"]);
+        args.extend_from_slice(extra);
+        let out = bench(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["architecture"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        arch_timed(&[]),
+        "imfwnet-w8-b2",
+        "a name times its full variant"
+    );
+    assert_eq!(arch_timed(&["--preset", "fast"]), "imfwnet-w4-b1");
+    assert_eq!(
+        arch_timed(&["--preset", "auto"]),
+        "imfwnet-w4-b1",
+        "auto on the CPU"
+    );
+}
