@@ -25,9 +25,11 @@ import numpy as np
 try:
     import onnxruntime as ort
     import torch
-    import torch.nn as nn
 except ImportError as e:  # pragma: no cover
     sys.exit(f"needs onnxruntime and torch ({e}); run `make setup` to install .venv")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imfwnet_torch import ImfwNet  # noqa: E402
 
 
 # --- a minimal ONNX reader: initializers only (no `onnx` package needed) -------------------------
@@ -100,48 +102,7 @@ def onnx_initializers(path):
     return out
 
 
-# --- the network in PyTorch (parameter names as src/net/arch.rs) ---------------------------------
-
-class ResBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return torch.relu(self.conv2(torch.relu(self.conv1(x))) + x)
-
-
-class ImfwNet(nn.Module):
-    def __init__(self, w=32, blocks=5):
-        super().__init__()
-        self.blocks = blocks
-        self.pad1 = nn.ReflectionPad2d(4)
-        self.conv1 = nn.Conv2d(3, w, 9)
-        self.in1 = nn.InstanceNorm2d(w, affine=True)
-        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.pad3 = nn.ReflectionPad2d(1)
-        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
-        for i in range(1, blocks + 1):
-            setattr(self, f"res{i}", ResBlock(4 * w))
-        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1)
-        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1)
-        self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, stride=1, padding=4)
-
-    def forward(self, x):
-        x = torch.relu(self.in1(self.conv1(self.pad1(x))))
-        x = torch.relu(self.in2(self.conv2(x)))
-        x = torch.relu(self.in3(self.conv3(self.pad3(x))))
-        for i in range(1, self.blocks + 1):
-            x = getattr(self, f"res{i}")(x)
-        x = torch.relu(self.in4(self.deconv1(x)))
-        x = torch.relu(self.in5(self.deconv2(x)))
-        return self.deconv3(x)
-
+# --- the network in PyTorch (imfwnet_torch.ImfwNet: parameter names as src/net/arch.rs) --------
 
 def torch_net(weights):
     width = weights["conv1.weight"].shape[0]

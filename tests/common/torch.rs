@@ -13,7 +13,8 @@ use std::process::Command;
 use stylecam::net::{ImfwArch, Weights};
 
 /// The reference script. `python -c PY DIR WIDTH BLOCKS` reads `DIR/manifest.txt` +
-/// `DIR/weights.bin` into a PyTorch ImfwNet (strict names) and then, depending on the files in DIR:
+/// `DIR/weights.bin` into a PyTorch ImfwNet (`scripts/imfwnet_torch.py`, embedded after the import
+/// check; strict names) and then, depending on the files in DIR:
 /// - always: prints `torch_param_count N` and `seed_param_count N` (a fresh w32/b5 net);
 /// - `model.onnx` + `sizes.txt` (`HxW` per line): runs onnxruntime and torch on the same random
 ///   input of each size and prints `ort_vs_torch HxW MAXDIFF`, after checking the interface;
@@ -22,7 +23,8 @@ use stylecam::net::{ImfwArch, Weights};
 /// - `model.onnx` + `images.txt` (`NAME H W` per line, pixels in `NAME.u8`, packed RGB): runs the
 ///   whole pipeline with numpy and onnxruntime (normalise, reflect-pad to ×4 and at least 8 with
 ///   before = extra//2, net, crop, clamp, denormalise, clip, round) and writes `NAME.out.u8`.
-pub const PY: &str = r#"
+pub const PY: &str = concat!(
+    r#"
 import os, sys
 try:
     import numpy as np
@@ -37,43 +39,9 @@ d, width, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
 torch.set_num_threads(2)
 
-class ResBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-    def forward(self, x):
-        return torch.relu(self.conv2(torch.relu(self.conv1(x))) + x)
-
-class ImfwNet(nn.Module):
-    def __init__(self, w=32, blocks=5):
-        super().__init__()
-        self.blocks = blocks
-        self.pad1 = nn.ReflectionPad2d(4)
-        self.conv1 = nn.Conv2d(3, w, 9)
-        self.in1 = nn.InstanceNorm2d(w, affine=True)
-        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.pad3 = nn.ReflectionPad2d(1)
-        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
-        for i in range(1, blocks + 1):
-            setattr(self, f"res{i}", ResBlock(4 * w))
-        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1)
-        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1)
-        self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, stride=1, padding=4)
-    def forward(self, x):
-        x = torch.relu(self.in1(self.conv1(self.pad1(x))))
-        x = torch.relu(self.in2(self.conv2(x)))
-        x = torch.relu(self.in3(self.conv3(self.pad3(x))))
-        for i in range(1, self.blocks + 1):
-            x = getattr(self, f"res{i}")(x)
-        x = torch.relu(self.in4(self.deconv1(x)))
-        x = torch.relu(self.in5(self.deconv2(x)))
-        return self.deconv3(x)
-
+"#,
+    include_str!("../../scripts/imfwnet_torch.py"),
+    r#"
 def count(net):
     return sum(p.numel() for p in net.parameters())
 
@@ -150,7 +118,8 @@ if os.path.exists(model) and os.path.exists(images):
         y = y[:, pt:pt + h, pl:pl + w].transpose(1, 2, 0)
         y = np.clip(np.clip(y, -2.1, 2.7) * std + mean, 0.0, 1.0)
         np.floor(y * 255.0 + 0.5).astype(np.uint8).tofile(os.path.join(d, name + ".out.u8"))
-"#;
+"#
+);
 
 /// The Python that has torch and onnxruntime, or a panic saying how to get one.
 pub fn python() -> PathBuf {

@@ -3,85 +3,21 @@
 
     python training/bench/seed_loop.py --threads 2 --batch 4 --size 256 --steps 10
 
-Same network (ImfwNet w32 b5), the same VGG16 slices (random, torchvision's init), the same loss
-and Adam as stylecam-train; the batch is a fixed random tensor (data loading is excluded here, and
-overlapped with compute in stylecam-train, which reports its data wait separately).
+Same network (ImfwNet w32 b5), the same VGG16 slices (random, torchvision's init; both from
+scripts/imfwnet_torch.py), the same loss and Adam as stylecam-train; the batch is a fixed random
+tensor (data loading is excluded here, and overlapped with compute in stylecam-train, which reports
+its data wait separately).
 """
 import argparse
+import os
+import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class ResidualBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return F.relu(self.conv2(F.relu(self.conv1(x))) + x)
-
-
-class ImfwNet(nn.Module):
-    def __init__(self, w=32, blocks=5):
-        super().__init__()
-        self.blocks = blocks
-        self.conv1 = nn.Conv2d(3, w, 9)
-        self.in1 = nn.InstanceNorm2d(w, affine=True)
-        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
-        for i in range(1, blocks + 1):
-            setattr(self, f"res{i}", ResidualBlock(4 * w))
-        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, 2, 1, output_padding=1)
-        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, 2, 1, output_padding=1)
-        self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, 1, 4)
-
-    def forward(self, x):
-        y = F.relu(self.in1(self.conv1(F.pad(x, (4, 4, 4, 4), mode="reflect"))))
-        y = F.relu(self.in2(self.conv2(y)))
-        y = F.relu(self.in3(self.conv3(F.pad(y, (1, 1, 1, 1), mode="reflect"))))
-        for i in range(1, self.blocks + 1):
-            y = getattr(self, f"res{i}")(y)
-        y = F.relu(self.in4(self.deconv1(y)))
-        y = F.relu(self.in5(self.deconv2(y)))
-        return self.deconv3(y)
-
-
-class Vgg16Features(nn.Module):
-    def __init__(self):
-        super().__init__()
-        layers, cin = [], 3
-        for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                conv = nn.Conv2d(cin, v, 3, padding=1)
-                nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(conv.bias)
-                layers += [conv, nn.ReLU(inplace=True)]
-                cin = v
-        self.features = nn.Sequential(*layers)
-
-    def forward(self, x):
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in (3, 8, 15, 22):
-                out.append(x)
-        return out
-
-
-def gram_matrix(y):
-    b, ch, h, w = y.size()
-    f = y.view(b, ch, w * h)
-    return f.bmm(f.transpose(1, 2)) / (ch * h * w)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from imfwnet_torch import ImfwNet, Vgg16Features, gram_matrix  # noqa: E402
 
 
 def main():

@@ -13,13 +13,14 @@ use stylecam_train::net::ImfwNet;
 use stylecam_train::vgg::{Vgg16, VggSource};
 use tch::{Device, Kind, Tensor};
 
-/// The seed's network, VGG slices, loss and optimiser in PyTorch. Reads `inputs.safetensors`,
-/// writes `outputs.safetensors` and prints the losses as JSON.
-const REFERENCE: &str = r#"
+/// The seed's network, VGG slices (both from `scripts/imfwnet_torch.py`, embedded), loss and
+/// optimiser in PyTorch. Reads `inputs.safetensors`, writes `outputs.safetensors` and prints the
+/// losses as JSON.
+const REFERENCE: &str = concat!(
+    r#"
 import json, struct, sys
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 torch.set_num_threads(1)
@@ -50,66 +51,9 @@ def write_st(path, tensors):
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
-class ResidualBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-    def forward(self, x):
-        return F.relu(self.conv2(F.relu(self.conv1(x))) + x)
-
-class ImfwNet(nn.Module):
-    def __init__(self, w, blocks):
-        super().__init__()
-        self.blocks = blocks
-        self.conv1 = nn.Conv2d(3, w, 9)
-        self.in1 = nn.InstanceNorm2d(w, affine=True)
-        self.conv2 = nn.Conv2d(w, 2 * w, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(4 * w, affine=True)
-        for i in range(1, blocks + 1):
-            setattr(self, f"res{i}", ResidualBlock(4 * w))
-        self.deconv1 = nn.ConvTranspose2d(4 * w, 2 * w, 3, stride=2, padding=1, output_padding=1)
-        self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
-        self.deconv2 = nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1)
-        self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = nn.ConvTranspose2d(w, 3, 9, stride=1, padding=4)
-    def forward(self, x):
-        y = F.relu(self.in1(self.conv1(nn.ReflectionPad2d(4)(x))))
-        y = F.relu(self.in2(self.conv2(y)))
-        y = F.relu(self.in3(self.conv3(nn.ReflectionPad2d(1)(y))))
-        for i in range(1, self.blocks + 1):
-            y = getattr(self, f"res{i}")(y)
-        y = F.relu(self.in4(self.deconv1(y)))
-        y = F.relu(self.in5(self.deconv2(y)))
-        return self.deconv3(y)
-
-class Vgg16Features(nn.Module):
-    """torchvision's vgg16().features[:23] and the seed's four slices."""
-    def __init__(self):
-        super().__init__()
-        layers, cin = [], 3
-        for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]:
-            if v == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(cin, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-                cin = v
-        self.features = nn.Sequential(*layers)
-    def forward(self, x):
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in (3, 8, 15, 22):
-                out.append(x)
-        return out
-
-def gram_matrix(y):
-    b, ch, h, w = y.size()
-    features = y.view(b, ch, w * h)
-    return features.bmm(features.transpose(1, 2)) / (ch * h * w)
-
+"#,
+    include_str!("../../scripts/imfwnet_torch.py"),
+    r#"
 inp = read_st(sys.argv[1])
 cfg = json.loads(sys.argv[3])
 net = ImfwNet(cfg["width"], cfg["blocks"])
@@ -139,7 +83,8 @@ out = {"output": y}
 out.update({"param." + k: v for k, v in net.state_dict().items()})
 write_st(sys.argv[2], out)
 print(json.dumps({"content": content_loss.item(), "style": style_loss.item(), "tv": tv_loss.item(), "total": total.item()}))
-"#;
+"#
+);
 
 fn rel_diff(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)
