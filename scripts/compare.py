@@ -2,13 +2,20 @@
 """stylecam vs python onnxruntime vs PyTorch eager, same network, same weights, same threads.
 
     .venv/bin/python scripts/compare.py [--arch w32-b5] [--model M.onnx] [--threads 2]
-        [--sizes 320x240,640x480,1280x720] [--frames 10] [--warmup 2] [--stylecam target/release/stylecam]
+        [--sizes 320x240,640x480,1280x720] [--frames 10] [--warmup 2] [--rounds 3]
+        [--stylecam target/release/stylecam]
 
 Without --model, `stylecam bench --arch A --write-model` writes the architecture with random
 weights; the weights are read back from that .onnx (its initializers) into a PyTorch ImfwNet,
 so all three engines run one set of weights. Prints a markdown table (inference median ms per
 frame; stylecam's full path too) and the largest torch-vs-onnxruntime output difference as a
 check that the networks agree.
+
+The engines take turns: each of --rounds rounds times every engine once per size, and the table
+gives each engine's median over the rounds, so a slow spell of a shared machine hits all of
+them alike. stylecam runs as shipped (CPU graph lowering), on the file's own graph (the
+like-for-like overhead check against onnxruntime), and with --int8 (a copy of the model
+calibrated on synthetic photos: timing does not depend on the ranges).
 """
 
 import argparse
@@ -140,6 +147,7 @@ def main():
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--stylecam", default=os.path.join(root, "target", "release", "stylecam"))
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians over them)")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
 
@@ -162,63 +170,107 @@ def main():
     sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     in_name = sess.get_inputs()[0].name
 
-    def stylecam_bench(cpu_graph):
-        cmd = [args.stylecam, "--device", "cpu", "--threads", str(args.threads),
-               "--cpu-graph", cpu_graph, "bench",
-               "--style", model, "--size", args.sizes, "--frames", str(args.frames),
+    # int8 needs a calibrated model: calibrate a copy on a few synthetic photos.
+    int8_model = os.path.join(tmp.name, "int8.onnx")
+    with open(model, "rb") as src, open(int8_model, "wb") as dst:
+        dst.write(src.read())
+    photos = []
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        yy, xx = np.mgrid[0:240, 0:320]
+        img = np.stack([xx * 255 // 320, yy * 255 // 240, (xx + yy + 60 * i) % 256], -1)
+        img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+        path = os.path.join(tmp.name, f"photo{i}.ppm")
+        with open(path, "wb") as f:
+            f.write(b"P6 320 240 255\n" + img.tobytes())
+        photos.append(path)
+    subprocess.run([args.stylecam, "calibrate", int8_model, "--photos", *photos], check=True,
+                   capture_output=True)
+
+    def stylecam_bench(path, size, flags):
+        cmd = [args.stylecam, "--device", "cpu", "--threads", str(args.threads), *flags, "bench",
+               "--style", path, "--size", f"{size[0]}x{size[1]}", "--frames", str(args.frames),
                "--warmup", str(args.warmup), "--json"]
         report = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        return report["graph"], {(r["width"], r["height"]): r for r in report["sizes"]}
+        return report["graph"], report["sizes"][0]
 
-    # The app as shipped (CPU graph lowering on), and on the file's own graph: the latter is
-    # the like-for-like check of the app's overhead against raw onnxruntime.
-    graph, by_size = stylecam_bench("auto")
-    _, by_size_ref = stylecam_bench("reference")
+    def stylize_ms(r):
+        return sum(r["stages"][k]["median_ms"] for k in ("preprocess", "inference", "postprocess"))
 
-    rows, max_diff = [], 0.0
     rng = np.random.default_rng(0)
-    for w, h in sizes:
-        x = rng.standard_normal((1, 3, padded(h), padded(w))).astype(np.float32)
-        t_ort = timed(lambda: sess.run(None, {in_name: x}), args.frames, args.warmup)
-        xt = torch.from_numpy(x)
+    inputs = {(w, h): rng.standard_normal((1, 3, padded(h), padded(w))).astype(np.float32)
+              for w, h in sizes}
+    max_diff = 0.0
+    for x in inputs.values():
         with torch.inference_mode():
-            t_torch = timed(lambda: net(xt), args.frames, args.warmup)
-            diff = float(np.abs(net(xt).numpy() - sess.run(None, {in_name: x})[0]).max())
+            diff = float(np.abs(net(torch.from_numpy(x)).numpy() - sess.run(None, {in_name: x})[0]).max())
         max_diff = max(max_diff, diff)
-        r, rr = by_size[(w, h)], by_size_ref[(w, h)]
-        stylize = lambda rep: sum(rep["stages"][k]["median_ms"] for k in ("preprocess", "inference", "postprocess"))
+
+    # samples[size][engine] = one value per round
+    samples = {size: {} for size in sizes}
+    graph = graph_int8 = None
+    for _ in range(args.rounds):
+        for size in sizes:
+            x = inputs[size]
+            got = samples[size]
+            got.setdefault("torch", [])
+            xt = torch.from_numpy(x)
+            with torch.inference_mode():
+                got["torch"].append(timed(lambda: net(xt), args.frames, args.warmup))
+            got.setdefault("ort", []).append(
+                timed(lambda: sess.run(None, {in_name: x}), args.frames, args.warmup))
+            # The app as shipped (CPU graph lowering on) and on the file's own graph.
+            graph, r = stylecam_bench(model, size, ["--cpu-graph", "auto"])
+            for key, value in (("inference", r["stages"]["inference"]["median_ms"]),
+                               ("total", r["stages"]["total"]["median_ms"]),
+                               ("stylize", stylize_ms(r))):
+                got.setdefault(key, []).append(value)
+            _, rr = stylecam_bench(model, size, ["--cpu-graph", "reference"])
+            got.setdefault("reference_stylize", []).append(stylize_ms(rr))
+            graph_int8, ri = stylecam_bench(int8_model, size, ["--int8"])
+            got.setdefault("int8_total", []).append(ri["stages"]["total"]["median_ms"])
+
+    rows = []
+    for w, h in sizes:
+        m = {k: statistics.median(v) for k, v in samples[(w, h)].items()}
         rows.append({
             "size": f"{w}x{h}",
-            "ort_python_ms": t_ort,
-            "torch_eager_ms": t_torch,
-            "stylecam_inference_ms": r["stages"]["inference"]["median_ms"],
-            "stylecam_total_ms": r["stages"]["total"]["median_ms"],
-            "stylecam_stylize_ms": stylize(r),
-            "stylecam_fps": r["fps"],
-            "stylecam_reference_graph_stylize_ms": stylize(rr),
+            "ort_python_ms": m["ort"],
+            "torch_eager_ms": m["torch"],
+            "stylecam_inference_ms": m["inference"],
+            "stylecam_total_ms": m["total"],
+            "stylecam_stylize_ms": m["stylize"],
+            "stylecam_fps": 1000.0 / m["total"],
+            "stylecam_reference_graph_stylize_ms": m["reference_stylize"],
+            "stylecam_int8_total_ms": m["int8_total"],
+            "rounds": samples[(w, h)],
         })
 
     load = os.getloadavg()
     print(f"network: ImfwNet width {width}, {blocks} blocks ({os.path.basename(model)}); "
-          f"threads {args.threads}; {args.frames} frames (+{args.warmup} warm-up), medians; "
+          f"threads {args.threads}; {args.frames} frames (+{args.warmup} warm-up), medians of "
+          f"{args.rounds} interleaved rounds; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"onnxruntime {ort.__version__}, torch {torch.__version__}; "
           f"max |torch - onnxruntime| = {max_diff:.2e}\n")
-    print(f"stylecam runs the {graph} graph; the last column runs the file's graph (--cpu-graph reference)\n")
+    print(f"stylecam runs the {graph} graph; 'same graph' runs the file's graph (--cpu-graph "
+          f"reference); int8 runs the {graph_int8} graph\n")
     print("| size | PyTorch eager ms | onnxruntime (python) ms | stylecam inference ms "
           "| stylecam stylize ms (pre+inf+post) | stylecam full path ms (decode→blit) | stylecam FPS "
-          "| full path vs torch | stylize vs raw ORT | same graph: stylize vs raw ORT |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| full path vs torch | stylize vs raw ORT | same graph: stylize vs raw ORT "
+          "| --int8 full path ms | --int8 vs torch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['size']} | {r['torch_eager_ms']:.1f} | {r['ort_python_ms']:.1f} | "
               f"{r['stylecam_inference_ms']:.1f} | {r['stylecam_stylize_ms']:.1f} | {r['stylecam_total_ms']:.1f} | "
               f"{r['stylecam_fps']:.2f} | {r['torch_eager_ms'] / r['stylecam_total_ms']:.2f}× | "
               f"{100 * (r['stylecam_stylize_ms'] / r['ort_python_ms'] - 1):+.1f} % | "
-              f"{100 * (r['stylecam_reference_graph_stylize_ms'] / r['ort_python_ms'] - 1):+.1f} % |")
+              f"{100 * (r['stylecam_reference_graph_stylize_ms'] / r['ort_python_ms'] - 1):+.1f} % | "
+              f"{r['stylecam_int8_total_ms']:.1f} | {r['torch_eager_ms'] / r['stylecam_int8_total_ms']:.2f}× |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "max_diff": max_diff, "load": load, "threads": args.threads,
-                       "stylecam_graph": graph}, f, indent=2)
+                       "stylecam_graph": graph, "stylecam_int8_graph": graph_int8}, f, indent=2)
 
 
 if __name__ == "__main__":
