@@ -31,7 +31,7 @@ for arch in w32-b5 w16-b3 w8-b3 w8-b1; do
 done
 
 section "compare.py"
-"$PY" scripts/compare.py --threads "$THREADS" --frames "$FRAMES" --warmup 2 \
+"$PY" scripts/compare.py --threads "$THREADS" --frames "$FRAMES" --warmup 2 --rounds 3 \
   --json "$OUT/compare.json" | tee "$OUT/compare.md"
 
 section "session options (w32-b5, 640x480)"
