@@ -111,9 +111,10 @@ pub struct LiveArgs {
     pub smooth: f32,
 
     /// Inference workers: N model sessions on alternate frames, each with cores/N threads. On a
-    /// CPU, 2 gives more frames per second than 1 session with all cores (fast preset on 2 cores:
-    /// ≈20 instead of ≈15 FPS at 640×480) at the cost of about one frame more latency and N× the
-    /// model's memory. Not with --smooth (smoothing needs every frame through one worker).
+    /// CPU, 2 gives more frames per second than 1 session with all cores (fast preset on 2
+    /// cores: ≈15–19 instead of ≈13–14 FPS displayed at 640×480) at the cost of about one frame
+    /// more latency and N× the model's memory. Not with --smooth (smoothing needs every frame
+    /// through one worker).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8), conflicts_with = "smooth")]
     pub workers: u8,
 
