@@ -91,6 +91,38 @@ pub fn export_as(
     Ok(diff)
 }
 
+/// Photos `calibrate` measures on, at most.
+pub const CALIBRATION_PHOTOS: usize = 16;
+
+/// Measures the int8 activation ranges of the exported `model` on up to [`CALIBRATION_PHOTOS`]
+/// of the training photos in `data` (spread over the folder, longer side ≤ 640) and stores
+/// them in its metadata, so the app's `--int8` works on it without a separate
+/// `stylecam calibrate`. Returns the number of photos used.
+pub fn calibrate(model: &Path, data: &Path) -> Result<usize> {
+    use stylecam::net::int8::METADATA_KEY;
+    init_ort()?;
+    let files = crate::data::list_images(data)?;
+    let step = files.len().div_ceil(CALIBRATION_PHOTOS).max(1);
+    let resize = stylecam::batch::Resize::MaxSide(640);
+    // Unreadable files are skipped here as in training.
+    let photos: Vec<_> = files
+        .iter()
+        .step_by(step)
+        .filter_map(|f| crate::data::read_rgb(f).ok())
+        .map(|img| resize.apply(img))
+        .collect();
+    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    let opts = stylecam::engine::EngineOptions {
+        intra_threads: Some(1),
+        ..Default::default()
+    };
+    let c =
+        stylecam::engine::calibrate::calibrate(model, &bytes, &photos, "longer side ≤ 640", &opts)?;
+    let updated = onnx::with_metadata(&bytes, METADATA_KEY, &c.to_metadata())?;
+    write_atomic(model, &updated)?;
+    Ok(photos.len())
+}
+
 /// Runs `model` in ONNX Runtime (CPU) on a fixed random image and returns the max absolute
 /// difference to `net`'s output.
 pub fn verify(net: &ImfwNet, model: &Path) -> Result<f64> {

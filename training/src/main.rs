@@ -311,6 +311,14 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         "wrote {} (ONNX Runtime vs tch: max |diff| {diff:.2e})",
         a.out.display()
     );
+    // The model is complete without it: a failed calibration only costs `--int8`.
+    match export::calibrate(&a.out, &cfg.data) {
+        Ok(n) => println!("int8 calibration: measured on {n} training photos (stylecam --int8)"),
+        Err(e) => eprintln!(
+            "warning: int8 calibration failed ({e}); `stylecam calibrate {} --photos DIR` can redo it",
+            a.out.display()
+        ),
+    }
     Ok(())
 }
 

@@ -76,7 +76,10 @@ fn tiny_run_loss_falls_and_exports_a_working_model() {
         stderr.contains("skipped 1 unreadable image"),
         "the broken file should be reported: {stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("max |diff|"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("max |diff|"));
+    // Calibrated for the app's --int8 on the training photos (the broken one skipped).
+    assert!(stdout.contains("int8 calibration: measured on"), "{stdout}");
 
     let rows = read_csv(&run.join("losses.csv")).unwrap();
     assert_eq!(
@@ -107,6 +110,9 @@ fn tiny_run_loss_falls_and_exports_a_working_model() {
     let info = stylecam::net::onnx::read_model_info_file(&model).unwrap();
     assert_eq!(info.name(), Some("tiny"));
     assert_eq!(info.arch(), Some(stylecam::net::ImfwArch::new(8, 2)));
+    let calibration = &info.metadata[stylecam::net::int8::METADATA_KEY];
+    let c = stylecam::net::int8::Int8Calibration::from_metadata(calibration).unwrap();
+    assert_eq!(c.blocks.len(), 2);
 }
 
 #[test]
