@@ -278,12 +278,13 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     } else {
         let (fw, fh) = styles::COST_FRAME;
         println!(
-            "{:<3} {:<24} {:<10} {:<16} {:>12}  FILE",
+            "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} FILE",
             "#",
             "NAME",
             "PRESET",
             "ARCHITECTURE",
-            format!("GFLOP@{fw}x{fh}")
+            format!("GFLOP@{fw}x{fh}"),
+            "INT8"
         );
         for (i, s) in found.iter().enumerate() {
             for (j, v) in s.variants.iter().enumerate() {
@@ -296,12 +297,13 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                     .flops()
                     .map_or_else(|| "?".to_string(), |f| format!("{:.2}", f as f64 / 1e9));
                 println!(
-                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {}",
+                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {}",
                     num,
                     name,
                     s.preset_label(j),
                     v.architecture.as_deref().unwrap_or("?"),
                     gflop,
+                    if v.int8_calibrated() { "yes" } else { "-" },
                     v.path.display()
                 );
             }

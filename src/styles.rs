@@ -45,6 +45,11 @@ impl StyleEntry {
         self.arch().map(|a| a.flops(COST_FRAME.1, COST_FRAME.0))
     }
 
+    /// True when the model carries the calibration `--int8` needs (`stylecam calibrate`).
+    pub fn int8_calibrated(&self) -> bool {
+        self.metadata.contains_key(crate::net::int8::METADATA_KEY)
+    }
+
     /// The short architecture label shown in the live view: `w8-b1`, else the metadata label,
     /// else `?`.
     pub fn short_arch(&self) -> String {

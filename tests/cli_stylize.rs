@@ -637,6 +637,16 @@ fn calibrate_then_stylize_with_int8() {
     );
     assert!(!out.exists());
 
+    let int8_column = || {
+        let o = run(bin()
+            .args(["--device", "cpu", "styles", "--models"])
+            .arg(d.path()));
+        assert!(o.status.success(), "{}", text(&o));
+        let listing = String::from_utf8_lossy(&o.stdout).to_string();
+        let row = listing.lines().find(|l| l.contains("m.onnx")).unwrap();
+        row.split_whitespace().nth_back(1).unwrap().to_string()
+    };
+    assert_eq!(int8_column(), "-", "not calibrated yet");
     let o = run(bin()
         .arg("calibrate")
         .arg(&model)
@@ -644,6 +654,11 @@ fn calibrate_then_stylize_with_int8() {
         .arg(&photos));
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("measured on 2 photos"), "{}", text(&o));
+    assert_eq!(
+        int8_column(),
+        "yes",
+        "`stylecam styles` shows the calibration"
+    );
 
     let (ok, log, float) = stylize(&[], "float.png");
     assert!(ok, "{log}");
