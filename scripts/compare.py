@@ -174,17 +174,16 @@ def main():
     int8_model = os.path.join(tmp.name, "int8.onnx")
     with open(model, "rb") as src, open(int8_model, "wb") as dst:
         dst.write(src.read())
-    photos = []
+    photos = os.path.join(tmp.name, "photos")
+    os.mkdir(photos)
     rng = np.random.default_rng(1)
     for i in range(3):
         yy, xx = np.mgrid[0:240, 0:320]
         img = np.stack([xx * 255 // 320, yy * 255 // 240, (xx + yy + 60 * i) % 256], -1)
         img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
-        path = os.path.join(tmp.name, f"photo{i}.ppm")
-        with open(path, "wb") as f:
+        with open(os.path.join(photos, f"photo{i}.ppm"), "wb") as f:
             f.write(b"P6 320 240 255\n" + img.tobytes())
-        photos.append(path)
-    subprocess.run([args.stylecam, "calibrate", int8_model, "--photos", *photos], check=True,
+    subprocess.run([args.stylecam, "calibrate", int8_model, "--photos", photos], check=True,
                    capture_output=True)
 
     def stylecam_bench(path, size, flags):

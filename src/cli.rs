@@ -97,9 +97,9 @@ pub struct CalibrateArgs {
     #[arg(required = true, value_name = "MODEL.onnx")]
     pub models: Vec<PathBuf>,
 
-    /// Photos to measure on: image files or folders (searched recursively). Use photos like
-    /// the ones you will stylize; a dozen is plenty.
-    #[arg(long, required = true, value_name = "PATH", num_args = 1..)]
+    /// Photos to measure on: an image file or a folder (searched recursively); repeat the flag
+    /// for more. Use photos like the ones you will stylize; a dozen is plenty.
+    #[arg(long, required = true, value_name = "PATH")]
     pub photos: Vec<PathBuf>,
 
     /// Scale the photos down so the longer side is at most N pixels (the size you stylize at).
