@@ -117,16 +117,7 @@ pub fn plan(inputs: &[PathBuf], output: &OutputSpec) -> Result<Vec<Job>> {
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (file, path relative to its root)
     for input in inputs {
         if input.is_dir() {
-            let mut found = Vec::new();
-            collect_images(input, &mut found)?;
-            found.sort();
-            if found.is_empty() {
-                return Err(Error::Input {
-                    path: input.clone(),
-                    reason: "the folder contains no image files".into(),
-                });
-            }
-            for f in found {
+            for f in images_in_folder(input)? {
                 let rel = f.strip_prefix(input).unwrap_or(&f).to_path_buf();
                 files.push((f, rel));
             }
@@ -187,6 +178,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// The image files under `dir` (recursively), sorted; an error naming `dir` when there are none.
+fn images_in_folder(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    collect_images(dir, &mut found)?;
+    if found.is_empty() {
+        return Err(Error::Input {
+            path: dir.to_path_buf(),
+            reason: "the folder contains no image files".into(),
+        });
+    }
+    found.sort();
+    Ok(found)
+}
+
 fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::Input {
         path: dir.to_path_buf(),
@@ -209,16 +214,7 @@ pub fn find_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let mut found = Vec::new();
-            collect_images(input, &mut found)?;
-            if found.is_empty() {
-                return Err(Error::Input {
-                    path: input.clone(),
-                    reason: "the folder contains no image files".into(),
-                });
-            }
-            found.sort();
-            files.extend(found);
+            files.extend(images_in_folder(input)?);
         } else {
             files.push(input.clone());
         }

@@ -570,12 +570,7 @@ fn run_mode_sweep(
     let (shape, out_shape) = ([1usize, ci, hi, wi], [1usize, co, ho, wo]);
     let frame = crate::source::testcard::render(w, h, 3);
     let mut data = vec![0f32; ci * hi * wi];
-    if io.phase_input() {
-        let pad = crate::net::graph::PHASE_INPUT_PAD;
-        crate::pixels::preprocess_phases(&frame, &geometry, pad, &mut data)?;
-    } else {
-        crate::pixels::preprocess(&frame, &geometry, &mut data)?;
-    }
+    crate::engine::stylizer::preprocess_for(io, &frame, &geometry, &mut data)?;
 
     let timed = |run: &mut dyn FnMut() -> Result<()>| -> Result<Vec<f64>> {
         let mut times = Vec::with_capacity(frames);

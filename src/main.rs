@@ -59,8 +59,6 @@ fn engine_options(engine: &EngineArgs) -> EngineOptions {
 }
 
 fn calibrate(engine: &EngineArgs, args: CalibrateArgs) -> Result<ExitCode> {
-    use stylecam::net::int8::METADATA_KEY;
-    use stylecam::net::onnx::with_metadata;
     runtime::init(engine.ort_lib.as_deref())?;
     let mut files = batch::find_images(&args.photos)?;
     files.truncate(args.limit as usize);
@@ -72,18 +70,8 @@ fn calibrate(engine: &EngineArgs, args: CalibrateArgs) -> Result<ExitCode> {
     let opts = engine_options(engine);
     let size = format!("longer side ≤ {}", args.max_side);
     for model in &args.models {
-        let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
         let calibration =
-            stylecam::engine::calibrate::calibrate(model, &bytes, &photos, &size, &opts)?;
-        let updated = with_metadata(&bytes, METADATA_KEY, &calibration.to_metadata())?;
-        // Replace the file atomically: it appears updated or not at all.
-        let tmp = model.with_extension("onnx.part");
-        std::fs::write(&tmp, &updated)
-            .and_then(|()| std::fs::rename(&tmp, model))
-            .inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
-            .with_context(|| format!("writing {}", model.display()))?;
+            stylecam::engine::calibrate::calibrate_file(model, &photos, &size, &opts)?;
         println!(
             "{}: int8 ranges of {} residual blocks measured on {} photos; run it with --int8",
             model.display(),

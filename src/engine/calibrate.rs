@@ -8,8 +8,8 @@ use ort::value::TensorRef;
 
 use super::device::{self, DeviceChoice, ModelBytes};
 use super::EngineOptions;
-use crate::net::int8::{BlockRanges, Int8Calibration};
-use crate::net::onnx::{calibration_model, INPUT_NAME};
+use crate::net::int8::{BlockRanges, Int8Calibration, METADATA_KEY};
+use crate::net::onnx::{calibration_model, with_metadata, INPUT_NAME};
 use crate::pixels::{self, PadGeometry};
 use crate::{Error, Result};
 
@@ -74,4 +74,30 @@ pub fn calibrate(
         size: size.to_string(),
         blocks,
     })
+}
+
+/// [`calibrate`] the model file `model` and store the result in its metadata, replacing the file
+/// atomically (a temporary file in the same folder renamed over it): it holds the old model or
+/// the calibrated one, never a partial file. The weights are untouched.
+pub fn calibrate_file(
+    model: &Path,
+    photos: &[RgbImage],
+    size: &str,
+    opts: &EngineOptions,
+) -> Result<Int8Calibration> {
+    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    let calibration = calibrate(model, &bytes, photos, size, opts)?;
+    let updated = with_metadata(&bytes, METADATA_KEY, &calibration.to_metadata())?;
+    let dir = match model.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stylecam-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(model, e))?;
+    std::io::Write::write_all(&mut tmp, &updated).map_err(|e| Error::io(model, e))?;
+    tmp.persist(model).map_err(|e| Error::io(model, e.error))?;
+    Ok(calibration)
 }

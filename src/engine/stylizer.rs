@@ -434,11 +434,7 @@ impl Stylizer {
         let frame = if resized { &self.scaled_in } else { input };
 
         let (_, data) = buffers.input.extract_tensor_mut();
-        if self.io.phase_input() {
-            pixels::preprocess_phases(frame, &geometry, PHASE_INPUT_PAD, data)?;
-        } else {
-            pixels::preprocess(frame, &geometry, data)?;
-        }
+        preprocess_for(self.io, frame, &geometry, data)?;
         let t_pre = Instant::now();
         drop(self.session.run_binding(&buffers.binding)?);
         let t_run = Instant::now();
@@ -504,6 +500,20 @@ impl Stylizer {
         });
         self.buffer_builds += 1;
         Ok(())
+    }
+}
+
+/// Writes `frame` into the tensor a session with ends `io` takes: planar, or padded phases.
+pub(crate) fn preprocess_for(
+    io: Lowering,
+    frame: &RgbImage,
+    geometry: &PadGeometry,
+    out: &mut [f32],
+) -> Result<()> {
+    if io.phase_input() {
+        pixels::preprocess_phases(frame, geometry, PHASE_INPUT_PAD, out)
+    } else {
+        pixels::preprocess(frame, geometry, out)
     }
 }
 

@@ -39,8 +39,8 @@ use std::collections::HashSet;
 use super::arch::{ImfwArch, Layer, IN_EPS};
 use super::int8::{activation_params, quantise_bias, quantise_weight, Int8Calibration};
 use super::onnx::{
-    float_attr, float_initializer, image_value_info, int_attr, ints_attr, string_attr, Tensor,
-    Weights, INPUT_NAME, OUTPUT_NAME,
+    float_attr, float_initializer, image_value_info, int_attr, ints_attr, raw_initializer,
+    string_attr, Tensor, Weights, INPUT_NAME, OUTPUT_NAME,
 };
 use super::onnx_proto::{
     GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16, DATA_TYPE_INT32,
@@ -196,17 +196,12 @@ impl GraphForm {
 /// A float16 initializer (round to nearest even; values beyond ±65504 become ±inf, which trained
 /// weights never reach).
 fn half_initializer(name: &str, t: &Tensor) -> TensorProto {
-    let mut raw = Vec::with_capacity(t.data.len() * 2);
-    for v in &t.data {
-        raw.extend_from_slice(&half::f16::from_f32(*v).to_le_bytes());
-    }
-    TensorProto {
-        name: name.to_string(),
-        dims: t.shape.iter().map(|&d| d as i64).collect(),
-        data_type: DATA_TYPE_FLOAT16,
-        raw_data: raw,
-        ..Default::default()
-    }
+    let raw = t
+        .data
+        .iter()
+        .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+        .collect();
+    raw_initializer(name, DATA_TYPE_FLOAT16, &t.shape, raw)
 }
 
 /// The reflection padding of the network's first layer, which a phase-split input
@@ -437,13 +432,8 @@ impl<'a> Builder<'a> {
     /// A raw initializer of `data_type` (no-op if the name exists).
     fn raw(&mut self, name: &str, data_type: i32, dims: &[usize], raw_data: Vec<u8>) -> String {
         if self.names.insert(name.to_string()) {
-            self.initializers.push(TensorProto {
-                name: name.to_string(),
-                dims: dims.iter().map(|&d| d as i64).collect(),
-                data_type,
-                raw_data,
-                ..Default::default()
-            });
+            self.initializers
+                .push(raw_initializer(name, data_type, dims, raw_data));
         }
         name.to_string()
     }

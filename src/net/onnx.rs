@@ -274,15 +274,22 @@ pub(super) fn string_attr(name: &str, s: &str) -> AttributeProto {
 }
 
 pub(super) fn float_initializer(name: &str, t: &Tensor) -> TensorProto {
-    let mut raw = Vec::with_capacity(t.data.len() * 4);
-    for v in &t.data {
-        raw.extend_from_slice(&v.to_le_bytes());
-    }
+    let raw = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    raw_initializer(name, DATA_TYPE_FLOAT, &t.shape, raw)
+}
+
+/// An initializer of any element type from its little-endian bytes.
+pub(super) fn raw_initializer(
+    name: &str,
+    data_type: i32,
+    dims: &[usize],
+    raw_data: Vec<u8>,
+) -> TensorProto {
     TensorProto {
         name: name.to_string(),
-        dims: t.shape.iter().map(|&d| d as i64).collect(),
-        data_type: DATA_TYPE_FLOAT,
-        raw_data: raw,
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type,
+        raw_data,
         ..Default::default()
     }
 }
@@ -642,16 +649,7 @@ pub fn rewrite_model(
     bytes: &[u8],
     form_for: impl FnOnce(&ImfwArch) -> GraphForm,
 ) -> std::result::Result<LoweredModel, String> {
-    let mut model = decode_model(bytes).map_err(|e| e.to_string())?;
-    let (arch, weights) = arch_and_weights(&model).map_err(|e| e.to_string())?;
-    let graph = model.graph.as_ref().expect("decode_model checks the graph");
-    let reference = build_graph(&arch, &weights, GraphForm::REFERENCE);
-    if graph.node != reference.node {
-        return Err(format!(
-            "its graph differs from the reference {} graph stylecam writes",
-            arch.label()
-        ));
-    }
+    let (mut model, arch, weights) = reference_model(bytes)?;
     let form = form_for(&arch);
     let calibration = if form.int8 {
         Some(calibration(&model, &arch)?)
@@ -669,6 +667,22 @@ pub fn rewrite_model(
         form,
         bytes: model.encode_to_vec(),
     })
+}
+
+/// The decoded model in `bytes`, its architecture and weights, if its graph is exactly the
+/// reference graph stylecam writes; otherwise why not.
+fn reference_model(bytes: &[u8]) -> std::result::Result<(ModelProto, ImfwArch, Weights), String> {
+    let model = decode_model(bytes).map_err(|e| e.to_string())?;
+    let (arch, weights) = arch_and_weights(&model).map_err(|e| e.to_string())?;
+    let graph = model.graph.as_ref().expect("decode_model checks the graph");
+    let reference = build_graph(&arch, &weights, GraphForm::REFERENCE);
+    if graph.node != reference.node {
+        return Err(format!(
+            "its graph differs from the reference {} graph stylecam writes",
+            arch.label()
+        ));
+    }
+    Ok((model, arch, weights))
 }
 
 /// The model's int8 calibration ([`int8::METADATA_KEY`]), checked against its architecture.
@@ -706,9 +720,8 @@ pub type CalibrationTaps = Vec<[String; 3]>;
 /// The model in `bytes` (a stylecam ImfwNet in reference form) with every residual block's
 /// calibration tensors added as graph outputs, after the image output.
 pub fn calibration_model(bytes: &[u8]) -> std::result::Result<(Vec<u8>, CalibrationTaps), String> {
-    let mut model = rewrite_model(bytes, |_| GraphForm::REFERENCE)?;
-    let mut proto = decode_model(&model.bytes).map_err(|e| e.to_string())?;
-    let graph = proto.graph.as_mut().expect("decode_model checks the graph");
+    let (mut model, arch, _) = reference_model(bytes)?;
+    let graph = model.graph.as_mut().expect("decode_model checks the graph");
     let node = |name: &str| {
         graph
             .node
@@ -716,7 +729,7 @@ pub fn calibration_model(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Calibrat
             .find(|n| n.name == name)
             .expect("the reference graph names every convolution")
     };
-    let taps: CalibrationTaps = (1..=model.arch.blocks)
+    let taps: CalibrationTaps = (1..=arch.blocks)
         .map(|k| {
             let (c1, c2) = (
                 node(&format!("res{k}.conv1")),
@@ -742,8 +755,7 @@ pub fn calibration_model(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Calibrat
             ..Default::default()
         });
     }
-    model.bytes = proto.encode_to_vec();
-    Ok((model.bytes, taps))
+    Ok((model.encode_to_vec(), taps))
 }
 
 /// `bytes` with metadata entry `key` set to `value` (replacing any entry of that key); the

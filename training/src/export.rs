@@ -99,7 +99,6 @@ pub const CALIBRATION_PHOTOS: usize = 16;
 /// them in its metadata, so the app's `--int8` works on it without a separate
 /// `stylecam calibrate`. Returns the number of photos used.
 pub fn calibrate(model: &Path, data: &Path) -> Result<usize> {
-    use stylecam::net::int8::METADATA_KEY;
     init_ort()?;
     let files = crate::data::list_images(data)?;
     let step = files.len().div_ceil(CALIBRATION_PHOTOS).max(1);
@@ -111,15 +110,11 @@ pub fn calibrate(model: &Path, data: &Path) -> Result<usize> {
         .filter_map(|f| crate::data::read_rgb(f).ok())
         .map(|img| resize.apply(img))
         .collect();
-    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
     let opts = stylecam::engine::EngineOptions {
         intra_threads: Some(1),
         ..Default::default()
     };
-    let c =
-        stylecam::engine::calibrate::calibrate(model, &bytes, &photos, "longer side ≤ 640", &opts)?;
-    let updated = onnx::with_metadata(&bytes, METADATA_KEY, &c.to_metadata())?;
-    write_atomic(model, &updated)?;
+    stylecam::engine::calibrate::calibrate_file(model, &photos, "longer side ≤ 640", &opts)?;
     Ok(photos.len())
 }
 
