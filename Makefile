@@ -94,7 +94,14 @@ live: build
 	fi
 
 ## ---------- tests ----------
+# The build runs first, on its own: a linker error's note (the whole command line, thousands of
+# characters) buries the linker's own words, so on failure they are repeated at the end.
 test: setup
+	@mkdir -p target
+	@set -o pipefail; $(CARGO) test --release --workspace --no-run 2>&1 | tee target/test-build.log || { \
+	  echo "build failed; the compiler's and linker's own words:" >&2; \
+	  grep -E '^error|ld:|ld returned|collect2|undefined reference|cannot find|No space|Killed|signal' target/test-build.log | cut -c1-400 | tail -40 >&2; \
+	  df -h . >&2; exit 1; }
 	@$(CARGO) test --release --workspace
 
 bench: build
