@@ -58,7 +58,8 @@ impl Drop for Xvfb {
     }
 }
 
-/// `stylecam live` on CPU with one inference thread (the tests run side by side).
+/// `stylecam live` on CPU with one intra-op thread per session (the tests run side by side; the
+/// default `--workers auto` runs two sessions on the CPU, so the tests below drive that path).
 fn live_command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stylecam"));
     c.args(["live", "--device", "cpu", "--threads", "1"]);
@@ -484,23 +485,40 @@ fn without_a_camera_the_default_source_shows_the_test_card_with_a_banner() {
     }
 }
 
+/// Runs `stylecam live` with two generated styles and `args`, expects it to fail without a
+/// panic, and returns its stderr.
+fn live_error(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models(dir.path());
+    let out = live_command()
+        .args(["--models", models.to_str().unwrap()])
+        .args(args)
+        .env("DISPLAY", ":0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
 #[test]
 fn an_explicit_camera_that_is_missing_is_a_clear_error() {
     if Path::new("/dev/video0").exists() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let models = models(dir.path());
-    let out = live_command()
-        .args(["--source", "camera", "--models", models.to_str().unwrap()])
-        .env("DISPLAY", ":0")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = live_error(&["--source", "camera"]);
     assert!(
         err.contains("--source testcard"),
         "names the way out: {err}"
     );
-    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn smoothing_with_two_workers_is_refused_with_the_way_out() {
+    let err = live_error(&["--source", "testcard", "--workers", "2", "--smooth", "0.5"]);
+    assert!(
+        err.contains("--smooth") && err.contains("--workers 1"),
+        "says which flags clash and what to use: {err}"
+    );
 }

@@ -28,6 +28,7 @@ use compose::{Composer, Look};
 use control::{Action, Controls, VariantPick, View};
 pub use engine::{Catalog, EngineLoader, PixelTransformEngine, StyleChoice, StyleEngine};
 use overlay::OverlayContent;
+pub use pipeline::WorkerPlan;
 use pipeline::{InferSettings, Shared, Stylized};
 pub use record::{FrameRecorder, RecorderFactory};
 use stats::{median_p95, RateMeter};
@@ -79,9 +80,10 @@ pub struct LiveOptions {
     pub record: Option<PathBuf>,
     /// Temporal smoothing 0…1 (0 = off).
     pub smooth: f32,
-    /// Inference workers (`--workers`): sessions working on alternate frames. With more than
-    /// one, each session gets `cores / workers` threads unless `engine.intra_threads` is set.
-    pub workers: usize,
+    /// Inference workers (`--workers`): sessions working on alternate frames; `None` is auto
+    /// (see [`WorkerPlan::resolve`]). With more than one, each session gets `cores / workers`
+    /// threads unless `engine.intra_threads` is set.
+    pub workers: Option<usize>,
     /// Frame rate of the test card and image folders.
     pub source_fps: f64,
     /// Overlay visible at start.
@@ -109,12 +111,24 @@ impl Default for LiveOptions {
             out_dir: PathBuf::from("."),
             record: None,
             smooth: 0.0,
-            workers: 1,
+            workers: None,
             source_fps: 30.0,
             overlay: true,
             strength: 1.0,
             benchmark: None,
         }
+    }
+}
+
+impl LiveOptions {
+    /// The inference workers these options ask for, on this machine's physical cores.
+    pub fn worker_plan(&self) -> WorkerPlan {
+        WorkerPlan::resolve(
+            self.workers,
+            self.device,
+            self.smooth,
+            num_cpus::get_physical(),
+        )
     }
 }
 
@@ -137,8 +151,8 @@ pub struct LiveSummary {
     pub inferred: u64,
     /// Stale frames skipped by inference.
     pub dropped: u64,
-    /// Inference workers, and stylised frames not shown because another worker had already
-    /// shown a newer one.
+    /// Inference workers that took part, and stylised frames not shown because another worker
+    /// had already shown a newer one.
     pub workers: usize,
     pub stale: u64,
     /// New stylised frames shown per second.
@@ -240,8 +254,9 @@ pub fn run_live(opts: LiveOptions) -> Result<()> {
 fn default_loader(opts: &LiveOptions) -> Result<EngineLoader> {
     crate::engine::runtime::init(opts.ort_lib.as_deref())?;
     let mut engine = opts.engine.clone();
-    if opts.workers > 1 && engine.intra_threads.is_none() {
-        engine.intra_threads = Some((num_cpus::get_physical() / opts.workers).max(1));
+    let plan = opts.worker_plan();
+    if plan.count > 1 && engine.intra_threads.is_none() {
+        engine.intra_threads = Some((num_cpus::get_physical() / plan.count).max(1));
     }
     Ok(engine::onnx_loader(opts.device, engine))
 }
@@ -307,6 +322,13 @@ fn measure_inference_alone(
 
 /// Runs the live view with the given engine loader and recorder.
 pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary> {
+    if opts.workers.is_some_and(|n| n > 1) && opts.smooth > 0.0 {
+        return Err(Error::InvalidArgument(
+            "--smooth needs every frame through one inference worker; drop --smooth or use \
+             --workers 1 (or auto)"
+                .into(),
+        ));
+    }
     let dir = crate::styles::models_dir(opts.models.as_deref());
     let catalog = engine::choose_styles(&dir, opts.style.as_deref())?;
     let files = catalog.files();
@@ -388,11 +410,21 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
     tracing::info!("source: {}", ready.description);
 
+    let plan = opts.worker_plan();
+    tracing::info!(
+        "inference workers: {}{}",
+        plan.count,
+        match (opts.workers, plan.extra_only_on_cpu) {
+            (Some(_), _) => "",
+            (None, true) => " (auto: the second joins if the model runs on the CPU)",
+            (None, false) => " (auto)",
+        }
+    );
     let inference = pipeline::spawn_inference_workers(
         shared.clone(),
         files.clone(),
         hooks.loader.clone(),
-        opts.workers,
+        plan,
     );
     let controls = Controls::new(catalog.start, catalog.styles.len(), opts.scale)
         .with_variants(catalog.variant_counts(), pick);
@@ -436,7 +468,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     summary.captured = c.captured.load(Ordering::Relaxed);
     summary.inferred = c.inferred.load(Ordering::Relaxed);
     summary.dropped = shared.frames.dropped() + c.skipped.load(Ordering::Relaxed);
-    summary.workers = opts.workers;
+    summary.workers = c.workers.load(Ordering::Relaxed) as usize;
     summary.stale = c.stale.load(Ordering::Relaxed);
     let per = |ns: u64| ns as f64 / 1e6 / summary.inferred.max(1) as f64;
     summary.engine_ms = per(c.infer_ns.load(Ordering::Relaxed));

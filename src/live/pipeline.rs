@@ -22,6 +22,7 @@ use super::compose::resize_into;
 use super::control::inference_size;
 use super::engine::{EngineLoader, StyleChoice, StyleEngine};
 use super::slot::NewestSlot;
+use crate::engine::DeviceChoice;
 use crate::source::{open_source, Frame, SourceOptions, SourceSpec};
 use crate::Result;
 
@@ -65,6 +66,9 @@ pub struct Counters {
     pub stale: AtomicU64,
     /// CPU time of the capture thread (set when it ends).
     pub capture_cpu_ns: AtomicU64,
+    /// Inference workers that took part (a worker of [`WorkerPlan::extra_only_on_cpu`] that
+    /// found a GPU running does not).
+    pub workers: AtomicU64,
 }
 
 /// Which engine is running, for the overlay.
@@ -266,29 +270,101 @@ pub fn spawn_inference(
     styles: Vec<StyleChoice>,
     loader: EngineLoader,
 ) -> JoinHandle<()> {
-    spawn_inference_workers(shared, styles, loader, 1)
+    spawn_inference_workers(shared, styles, loader, WorkerPlan::fixed(1))
         .pop()
         .expect("one worker")
 }
 
-/// `workers` inference threads, each with its own engine, each taking the newest captured frame
-/// when it is free (so they work on alternate frames); results older than one already
+/// How many inference workers run, and whether the extra ones wait for the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerPlan {
+    /// Inference threads started (at least 1).
+    pub count: usize,
+    /// Workers after the first join only once the first has a model running and it runs on the
+    /// CPU (`--workers auto` with `--device auto`: a GPU is faster with one session, and its
+    /// provider is known only once a model is loaded). Otherwise they start at once.
+    pub extra_only_on_cpu: bool,
+}
+
+impl WorkerPlan {
+    /// Exactly `count` workers, all from the start.
+    pub fn fixed(count: usize) -> Self {
+        WorkerPlan {
+            count: count.max(1),
+            extra_only_on_cpu: false,
+        }
+    }
+
+    /// `--workers`: `Some(n)` is n workers; `None` (auto) is two on a CPU with at least two
+    /// physical cores, where two single-threaded sessions on alternate frames show more frames
+    /// per second than one session with both threads (BENCHMARKS.md, S4), and one otherwise:
+    /// on CUDA/TensorRT, with `--smooth` (every frame goes through one worker), or on a single
+    /// core.
+    pub fn resolve(
+        requested: Option<usize>,
+        device: DeviceChoice,
+        smooth: f32,
+        cores: usize,
+    ) -> Self {
+        if let Some(n) = requested {
+            return WorkerPlan::fixed(n);
+        }
+        let one = WorkerPlan::fixed(1);
+        if smooth > 0.0 || cores < 2 {
+            return one;
+        }
+        match device {
+            DeviceChoice::Cuda | DeviceChoice::TensorRt => one,
+            DeviceChoice::Cpu => WorkerPlan::fixed(2),
+            DeviceChoice::Auto => WorkerPlan {
+                count: 2,
+                extra_only_on_cpu: true,
+            },
+        }
+    }
+}
+
+/// `plan.count` inference threads, each with its own engine, each taking the newest captured
+/// frame when it is free (so they work on alternate frames); results older than one already
 /// published are dropped, so the display never goes back in time.
 pub fn spawn_inference_workers(
     shared: Arc<Shared>,
     styles: Vec<StyleChoice>,
     loader: EngineLoader,
-    workers: usize,
+    plan: WorkerPlan,
 ) -> Vec<JoinHandle<()>> {
-    (0..workers.max(1))
+    (0..plan.count.max(1))
         .map(|worker| {
             let (shared, styles, loader) = (shared.clone(), styles.clone(), loader.clone());
+            let wait_for_cpu = worker > 0 && plan.extra_only_on_cpu;
             std::thread::Builder::new()
                 .name(format!("stylecam-infer{worker}"))
-                .spawn(move || inference_loop(&shared, &styles, &loader, worker))
+                .spawn(move || {
+                    if wait_for_cpu && !first_worker_runs_on_cpu(&shared) {
+                        tracing::debug!("inference worker {worker} not needed: not on the CPU");
+                        return;
+                    }
+                    shared.counters.workers.fetch_add(1, Ordering::Relaxed);
+                    inference_loop(&shared, &styles, &loader, worker)
+                })
                 .expect("spawning a thread")
         })
         .collect()
+}
+
+/// Waits until the first worker has a model running; true when it runs on the CPU (false on a
+/// GPU, or when the view closes first).
+fn first_worker_runs_on_cpu(shared: &Shared) -> bool {
+    loop {
+        if shared.is_shutdown() {
+            return false;
+        }
+        let provider = lock(&shared.engine).provider.clone();
+        if !provider.is_empty() {
+            return provider == crate::engine::Provider::Cpu.to_string();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader, worker: usize) {
@@ -575,8 +651,8 @@ mod tests {
         );
     }
 
-    /// Like [`Slow`], noting which thread ran each frame.
-    struct SlowNoting(Slow, Arc<Mutex<std::collections::HashSet<String>>>);
+    /// Like [`Slow`] on the provider it names, noting which thread ran each frame.
+    struct SlowNoting(Slow, Noted, &'static str);
 
     impl StyleEngine for SlowNoting {
         fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
@@ -585,25 +661,36 @@ mod tests {
             self.0.stylize_into(input, output)
         }
         fn provider(&self) -> String {
-            "test".into()
+            self.2.into()
         }
         fn name(&self) -> &str {
             "slow"
         }
     }
 
-    #[test]
-    fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
-        let (shared, capture) = test_card_at_400_fps();
-        let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    /// Threads that ran a frame, as [`SlowNoting`] notes them.
+    type Noted = Arc<Mutex<std::collections::HashSet<String>>>;
+
+    /// A loader of [`SlowNoting`] engines on `provider`, and the set they note threads in.
+    fn noting_loader(provider: &'static str) -> (EngineLoader, Noted) {
+        let threads: Noted = Default::default();
         let noted = threads.clone();
         let loader: EngineLoader = Arc::new(move |_: &std::path::Path| {
             Ok(Box::new(SlowNoting(
                 Slow(PixelTransformEngine::new("slow", 0)),
                 noted.clone(),
+                provider,
             )) as Box<dyn StyleEngine>)
         });
-        let workers = spawn_inference_workers(shared.clone(), styles(), loader, 2);
+        (loader, threads)
+    }
+
+    #[test]
+    fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
+        let (shared, capture) = test_card_at_400_fps();
+        let (loader, threads) = noting_loader("test");
+        let workers =
+            spawn_inference_workers(shared.clone(), styles(), loader, WorkerPlan::fixed(2));
         assert_eq!(workers.len(), 2);
 
         let mut seen = Vec::new();
@@ -633,5 +720,71 @@ mod tests {
             shared.results.put_count() + stale == inferred,
             "every stylised frame is published or counted as stale"
         );
+    }
+
+    /// `--workers auto` on `--device auto`: the second worker joins a CPU session and stays out
+    /// of a GPU one (which only needs one).
+    #[test]
+    fn auto_second_worker_joins_only_when_the_model_runs_on_the_cpu() {
+        for (provider, want) in [("CPU", 2), ("CUDA", 1)] {
+            let (shared, capture) = test_card_at_400_fps();
+            let (loader, threads) = noting_loader(provider);
+            let plan = WorkerPlan::resolve(None, DeviceChoice::Auto, 0.0, 2);
+            assert_eq!(
+                plan,
+                WorkerPlan {
+                    count: 2,
+                    extra_only_on_cpu: true
+                }
+            );
+            let workers = spawn_inference_workers(shared.clone(), styles(), loader, plan);
+            let t = Instant::now();
+            let mut results = 0;
+            while t.elapsed() < Duration::from_millis(800) {
+                if shared
+                    .results
+                    .take_timeout(Duration::from_millis(50))
+                    .is_some()
+                {
+                    results += 1;
+                }
+            }
+            shared.stop();
+            capture.join().unwrap();
+            for w in workers {
+                w.join().unwrap();
+            }
+            assert!(results >= 5, "{provider}: {results} results");
+            let names = lock(&threads).clone();
+            assert_eq!(
+                names.len(),
+                want,
+                "{provider}: threads that stylised: {names:?}"
+            );
+            assert_eq!(
+                shared.counters.workers.load(Ordering::Relaxed),
+                want as u64,
+                "{provider}: workers counted as taking part"
+            );
+        }
+    }
+
+    #[test]
+    fn worker_plan_auto_is_two_on_a_cpu_with_two_cores_else_one() {
+        let r = WorkerPlan::resolve;
+        let fixed = WorkerPlan::fixed;
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 2), fixed(2));
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 16), fixed(2));
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 1), fixed(1), "one core");
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.5, 8), fixed(1), "--smooth");
+        assert_eq!(r(None, DeviceChoice::Cuda, 0.0, 8), fixed(1));
+        assert_eq!(r(None, DeviceChoice::TensorRt, 0.0, 8), fixed(1));
+        assert!(r(None, DeviceChoice::Auto, 0.0, 8).extra_only_on_cpu);
+        assert_eq!(
+            r(Some(3), DeviceChoice::Cuda, 0.0, 1),
+            fixed(3),
+            "asked for"
+        );
+        assert_eq!(r(Some(1), DeviceChoice::Cpu, 0.0, 8), fixed(1));
     }
 }
