@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             |catalog| {
                 let hooks = LiveHooks {
                     loader: PixelTransformEngine::loader(&catalog.files()),
+                    solo_loader: None,
                     recorder: None,
                 };
                 live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))

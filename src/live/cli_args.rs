@@ -126,12 +126,12 @@ pub struct LiveArgs {
     pub smooth: f32,
 
     /// Inference workers: auto, or N model sessions on alternate frames, each with
-    /// cores/N threads. auto (default): 2 on a CPU with at least 2 cores (the second joins
-    /// only once the model runs on the CPU), else 1; 1 with --smooth. On a 2-core CPU two
-    /// workers show more frames per second than one session with both threads (fast preset
-    /// at 640×480: ≈30.6 instead of ≈25.5 FPS on AVX-512, ≈15–19 instead of ≈13–14 on AVX2)
-    /// for 10–25 ms more latency and twice the model's memory. An explicit N > 1 cannot be
-    /// combined with --smooth (smoothing needs every frame through one worker).
+    /// cores/N threads. auto (default): on a CPU with at least 2 cores, light styles (the w8
+    /// presets) run on 2 single-threaded workers and full styles on 1 with every thread; 1 on
+    /// a GPU or with --smooth. Two workers show ≈20 % more frames of the fast preset (640×480,
+    /// 2 cores: ≈31 instead of ≈26 FPS on AVX-512) for 10–25 ms more latency and twice the
+    /// model's memory. An explicit N > 1 cannot be combined with --smooth (smoothing needs
+    /// every frame through one worker).
     #[arg(long, value_name = "auto|N", default_value = "auto", value_parser = parse_workers)]
     pub workers: Workers,
 

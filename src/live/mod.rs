@@ -135,7 +135,11 @@ impl LiveOptions {
 /// What the live view plugs in: how styles are loaded, and (optionally) how recordings are made.
 #[derive(Clone)]
 pub struct LiveHooks {
+    /// Loads a style's engine (for workers that share the CPU: `cores / workers` threads).
     pub loader: EngineLoader,
+    /// Loads a style's engine for a worker that runs alone under `--workers auto` (a heavy
+    /// style, or a GPU); `None`: `loader`.
+    pub solo_loader: Option<EngineLoader>,
     pub recorder: Option<RecorderFactory>,
 }
 
@@ -238,8 +242,10 @@ pub fn list_cameras() -> Result<Vec<CameraInfo>> {
 
 /// `stylecam live`: runs until the window is closed, Q/Esc, or Ctrl-C.
 pub fn run_live(opts: LiveOptions) -> Result<()> {
+    let (loader, solo_loader) = default_loaders(&opts)?;
     let hooks = LiveHooks {
-        loader: default_loader(&opts)?,
+        loader,
+        solo_loader: Some(solo_loader),
         recorder: Some(crate::sink::recorder::recorder_factory(
             crate::sink::recorder::RecorderOptions::new(""),
         )),
@@ -249,16 +255,20 @@ pub fn run_live(opts: LiveOptions) -> Result<()> {
     Ok(())
 }
 
-/// The ONNX Runtime loader for `opts.device` (starts ONNX Runtime first, so a missing library is
-/// reported before any window opens).
-fn default_loader(opts: &LiveOptions) -> Result<EngineLoader> {
+/// The ONNX Runtime loaders for `opts.device`: sessions for workers that share the CPU, and
+/// sessions for a worker alone (starts ONNX Runtime first, so a missing library is reported
+/// before any window opens).
+fn default_loaders(opts: &LiveOptions) -> Result<(EngineLoader, EngineLoader)> {
     crate::engine::runtime::init(opts.ort_lib.as_deref())?;
-    let mut engine = opts.engine.clone();
     let plan = opts.worker_plan();
-    if plan.count > 1 && engine.intra_threads.is_none() {
-        engine.intra_threads = Some((num_cpus::get_physical() / plan.count).max(1));
+    let mut shared = opts.engine.clone();
+    if plan.count > 1 && shared.intra_threads.is_none() {
+        shared.intra_threads = Some((num_cpus::get_physical() / plan.count).max(1));
     }
-    Ok(engine::onnx_loader(opts.device, engine))
+    Ok((
+        engine::onnx_loader(opts.device, shared),
+        engine::onnx_loader(opts.device, opts.engine.clone()),
+    ))
 }
 
 static CTRL_C: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -377,12 +387,32 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         fps: opts.source_fps,
     };
 
+    let plan = opts.worker_plan();
+    tracing::info!(
+        "inference workers: {}{}",
+        plan.count,
+        if plan.auto {
+            " (auto: the second shares the CPU on light styles)"
+        } else {
+            ""
+        }
+    );
+    let loaders = pipeline::WorkerLoaders {
+        shared: hooks.loader.clone(),
+        solo: hooks.solo_loader.clone().unwrap_or(hooks.loader.clone()),
+    };
+    // "Inference alone" times the session the first worker runs the first style on.
+    let alone_loader = if plan.auto && !pipeline::shares_the_cpu(&files[first_style]) {
+        &loaders.solo
+    } else {
+        &loaders.shared
+    };
     // Benchmark: inference alone, before anything else runs (and again afterwards, see below).
     let bench_frame = opts.camera_res.unwrap_or((640, 480));
     let bench_infer = control::inference_size(bench_frame, opts.size, opts.scale);
     let alone_before = match opts.benchmark {
         Some(d) => Some(measure_inference_alone(
-            &hooks.loader,
+            alone_loader,
             &files[first_style],
             bench_frame,
             bench_infer,
@@ -410,22 +440,8 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     };
     tracing::info!("source: {}", ready.description);
 
-    let plan = opts.worker_plan();
-    tracing::info!(
-        "inference workers: {}{}",
-        plan.count,
-        match (opts.workers, plan.extra_only_on_cpu) {
-            (Some(_), _) => "",
-            (None, true) => " (auto: the second joins if the model runs on the CPU)",
-            (None, false) => " (auto)",
-        }
-    );
-    let inference = pipeline::spawn_inference_workers(
-        shared.clone(),
-        files.clone(),
-        hooks.loader.clone(),
-        plan,
-    );
+    let inference =
+        pipeline::spawn_inference_workers(shared.clone(), files.clone(), loaders.clone(), plan);
     let controls = Controls::new(catalog.start, catalog.styles.len(), opts.scale)
         .with_variants(catalog.variant_counts(), pick);
     let controls = Controls {
@@ -456,7 +472,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let mut summary = result?;
     if let (Some(d), Some(before)) = (opts.benchmark, alone_before) {
         let after = measure_inference_alone(
-            &hooks.loader,
+            alone_loader,
             &files[first_style],
             bench_frame,
             bench_infer,

@@ -66,8 +66,8 @@ pub struct Counters {
     pub stale: AtomicU64,
     /// CPU time of the capture thread (set when it ends).
     pub capture_cpu_ns: AtomicU64,
-    /// Inference workers that took part (a worker of [`WorkerPlan::extra_only_on_cpu`] that
-    /// found a GPU running does not).
+    /// Inference workers that took part (under [`WorkerPlan::auto`] the second one only does
+    /// once a light style runs on the CPU).
     pub workers: AtomicU64,
 }
 
@@ -270,36 +270,46 @@ pub fn spawn_inference(
     styles: Vec<StyleChoice>,
     loader: EngineLoader,
 ) -> JoinHandle<()> {
-    spawn_inference_workers(shared, styles, loader, WorkerPlan::fixed(1))
+    let loaders = WorkerLoaders::same(loader);
+    spawn_inference_workers(shared, styles, loaders, WorkerPlan::fixed(1))
         .pop()
         .expect("one worker")
 }
 
-/// How many inference workers run, and whether the extra ones wait for the CPU.
+/// Convolution FLOPs per 640×480 frame ([`StyleChoice::flops`]) up to which `--workers auto`
+/// lets a second worker share the CPU: the w8 light presets (w8-b1: 3.8 GFLOP) show ≈ 20 % more
+/// frames with two single-threaded sessions; the full seed (77 GFLOP) shows none, and two of it
+/// double the latency and the memory (BENCHMARKS.md, S4). Unknown architectures count as heavy.
+pub const AUTO_SHARED_MAX_FLOPS: u64 = 8_000_000_000;
+
+/// True when `--workers auto` runs `style` on two workers (on the CPU).
+pub fn shares_the_cpu(style: &StyleChoice) -> bool {
+    style.flops().is_some_and(|f| f <= AUTO_SHARED_MAX_FLOPS)
+}
+
+/// How many inference workers run, and when the extra ones take part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerPlan {
     /// Inference threads started (at least 1).
     pub count: usize,
-    /// Workers after the first join only once the first has a model running and it runs on the
-    /// CPU (`--workers auto` with `--device auto`: a GPU is faster with one session, and its
-    /// provider is known only once a model is loaded). Otherwise they start at once.
-    pub extra_only_on_cpu: bool,
+    /// `--workers auto`: the workers after the first take part only while the first runs a light
+    /// style ([`shares_the_cpu`]) on the CPU; a heavy style or a GPU runs on the first alone,
+    /// with all the threads ([`WorkerLoaders::solo`]), and the others drop their sessions.
+    pub auto: bool,
 }
 
 impl WorkerPlan {
-    /// Exactly `count` workers, all from the start.
+    /// Exactly `count` workers, all working on every style.
     pub fn fixed(count: usize) -> Self {
         WorkerPlan {
             count: count.max(1),
-            extra_only_on_cpu: false,
+            auto: false,
         }
     }
 
     /// `--workers`: `Some(n)` is n workers; `None` (auto) is two on a CPU with at least two
-    /// physical cores, where two single-threaded sessions on alternate frames show more frames
-    /// per second than one session with both threads (BENCHMARKS.md, S4), and one otherwise:
-    /// on CUDA/TensorRT, with `--smooth` (every frame goes through one worker), or on a single
-    /// core.
+    /// physical cores, sharing light styles (see [`WorkerPlan::auto`]), and one otherwise: on
+    /// CUDA/TensorRT, with `--smooth` (every frame goes through one worker), or on one core.
     pub fn resolve(
         requested: Option<usize>,
         device: DeviceChoice,
@@ -309,17 +319,33 @@ impl WorkerPlan {
         if let Some(n) = requested {
             return WorkerPlan::fixed(n);
         }
-        let one = WorkerPlan::fixed(1);
-        if smooth > 0.0 || cores < 2 {
-            return one;
+        let gpu_only = matches!(device, DeviceChoice::Cuda | DeviceChoice::TensorRt);
+        if smooth > 0.0 || cores < 2 || gpu_only {
+            return WorkerPlan::fixed(1);
         }
-        match device {
-            DeviceChoice::Cuda | DeviceChoice::TensorRt => one,
-            DeviceChoice::Cpu => WorkerPlan::fixed(2),
-            DeviceChoice::Auto => WorkerPlan {
-                count: 2,
-                extra_only_on_cpu: true,
-            },
+        WorkerPlan {
+            count: 2,
+            auto: true,
+        }
+    }
+}
+
+/// How the workers load their sessions.
+#[derive(Clone)]
+pub struct WorkerLoaders {
+    /// Sessions for workers that share the CPU (each `cores / workers` threads).
+    pub shared: EngineLoader,
+    /// Sessions for the first worker when it runs alone under `--workers auto` (a heavy style,
+    /// or a GPU): all the threads.
+    pub solo: EngineLoader,
+}
+
+impl WorkerLoaders {
+    /// One loader for both.
+    pub fn same(loader: EngineLoader) -> Self {
+        WorkerLoaders {
+            shared: loader.clone(),
+            solo: loader,
         }
     }
 }
@@ -330,46 +356,61 @@ impl WorkerPlan {
 pub fn spawn_inference_workers(
     shared: Arc<Shared>,
     styles: Vec<StyleChoice>,
-    loader: EngineLoader,
+    loaders: WorkerLoaders,
     plan: WorkerPlan,
 ) -> Vec<JoinHandle<()>> {
     (0..plan.count.max(1))
         .map(|worker| {
-            let (shared, styles, loader) = (shared.clone(), styles.clone(), loader.clone());
-            let wait_for_cpu = worker > 0 && plan.extra_only_on_cpu;
+            let (shared, styles, loaders) = (shared.clone(), styles.clone(), loaders.clone());
+            let role = WorkerRole {
+                index: worker,
+                auto: plan.auto,
+            };
             std::thread::Builder::new()
                 .name(format!("stylecam-infer{worker}"))
-                .spawn(move || {
-                    if wait_for_cpu && !first_worker_runs_on_cpu(&shared) {
-                        tracing::debug!("inference worker {worker} not needed: not on the CPU");
-                        return;
-                    }
-                    shared.counters.workers.fetch_add(1, Ordering::Relaxed);
-                    inference_loop(&shared, &styles, &loader, worker)
-                })
+                .spawn(move || inference_loop(&shared, &styles, &loaders, role))
                 .expect("spawning a thread")
         })
         .collect()
 }
 
-/// Waits until the first worker has a model running; true when it runs on the CPU (false on a
-/// GPU, or when the view closes first).
-fn first_worker_runs_on_cpu(shared: &Shared) -> bool {
-    loop {
-        if shared.is_shutdown() {
-            return false;
+/// Which worker a thread is, under which plan.
+#[derive(Debug, Clone, Copy)]
+struct WorkerRole {
+    index: usize,
+    auto: bool,
+}
+
+impl WorkerRole {
+    /// Under `--workers auto`, whether this worker works on `style` now. The first always
+    /// does; the others only on a light style while the first runs on the CPU.
+    fn takes_part(&self, shared: &Shared, style: &StyleChoice) -> bool {
+        if !self.auto || self.index == 0 {
+            return true;
         }
-        let provider = lock(&shared.engine).provider.clone();
-        if !provider.is_empty() {
-            return provider == crate::engine::Provider::Cpu.to_string();
+        shares_the_cpu(style)
+            && lock(&shared.engine).provider == crate::engine::Provider::Cpu.to_string()
+    }
+
+    /// The loader for `style`: the first worker runs a heavy style alone under auto.
+    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: &StyleChoice) -> &'a EngineLoader {
+        if self.auto && self.index == 0 && !shares_the_cpu(style) {
+            &loaders.solo
+        } else {
+            &loaders.shared
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader, worker: usize) {
+fn inference_loop(
+    shared: &Shared,
+    styles: &[StyleChoice],
+    loaders: &WorkerLoaders,
+    role: WorkerRole,
+) {
     // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
-    let speaks = worker == 0;
+    let speaks = role.index == 0;
+    let mut counted = false;
     let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
     let mut loading: Option<Loading> = None;
     let mut failed: Option<usize> = None;
@@ -382,6 +423,19 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
 
     while !shared.is_shutdown() {
         let s = shared.settings();
+        if !role.takes_part(shared, &styles[s.style]) {
+            // Sitting out (auto: a heavy style or a GPU): free the session and wait.
+            engine = None;
+            loading = None;
+            last = None;
+            last_done = None;
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if !counted {
+            counted = true;
+            shared.counters.workers.fetch_add(1, Ordering::Relaxed);
+        }
         if failed.is_some_and(|f| f != s.style) {
             failed = None;
         }
@@ -391,6 +445,7 @@ fn inference_loop(shared: &Shared, styles: &[StyleChoice], loader: &EngineLoader
             && loading.as_ref().map(|l| l.style) != Some(s.style)
             && failed != Some(s.style)
         {
+            let loader = role.loader(loaders, &styles[s.style]);
             loading = Some(start_loading(loader, styles, s.style));
             lock(&shared.engine).loading_style = Some(s.style);
         }
@@ -689,8 +744,12 @@ mod tests {
     fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
         let (shared, capture) = test_card_at_400_fps();
         let (loader, threads) = noting_loader("test");
-        let workers =
-            spawn_inference_workers(shared.clone(), styles(), loader, WorkerPlan::fixed(2));
+        let workers = spawn_inference_workers(
+            shared.clone(),
+            styles(),
+            WorkerLoaders::same(loader),
+            WorkerPlan::fixed(2),
+        );
         assert_eq!(workers.len(), 2);
 
         let mut seen = Vec::new();
@@ -722,22 +781,43 @@ mod tests {
         );
     }
 
-    /// `--workers auto` on `--device auto`: the second worker joins a CPU session and stays out
-    /// of a GPU one (which only needs one).
+    /// `--workers auto`: the second worker joins a light style on the CPU, and stays out of a
+    /// GPU session and of a heavy style (which the first runs alone, on the solo loader).
     #[test]
-    fn auto_second_worker_joins_only_when_the_model_runs_on_the_cpu() {
-        for (provider, want) in [("CPU", 2), ("CUDA", 1)] {
+    fn auto_second_worker_joins_only_light_styles_on_the_cpu() {
+        let light = Some("imfwnet-w8-b1".to_string());
+        let heavy = Some("imfwnet-w32-b5".to_string());
+        for (provider, arch, want) in [
+            ("CPU", light.clone(), 2),
+            ("CUDA", light, 1),
+            ("CPU", heavy, 1),
+            ("CPU", None, 1),
+        ] {
             let (shared, capture) = test_card_at_400_fps();
             let (loader, threads) = noting_loader(provider);
+            // The solo loader notes that it was used.
+            let solo_used = Arc::new(AtomicBool::new(false));
+            let flag = solo_used.clone();
+            let inner = loader.clone();
+            let solo: EngineLoader = Arc::new(move |p: &std::path::Path| {
+                flag.store(true, Ordering::SeqCst);
+                inner(p)
+            });
+            let mut styles = styles();
+            styles[0].architecture = arch.clone();
             let plan = WorkerPlan::resolve(None, DeviceChoice::Auto, 0.0, 2);
             assert_eq!(
                 plan,
                 WorkerPlan {
                     count: 2,
-                    extra_only_on_cpu: true
+                    auto: true
                 }
             );
-            let workers = spawn_inference_workers(shared.clone(), styles(), loader, plan);
+            let loaders = WorkerLoaders {
+                shared: loader,
+                solo,
+            };
+            let workers = spawn_inference_workers(shared.clone(), styles, loaders, plan);
             let t = Instant::now();
             let mut results = 0;
             while t.elapsed() < Duration::from_millis(800) {
@@ -754,32 +834,43 @@ mod tests {
             for w in workers {
                 w.join().unwrap();
             }
-            assert!(results >= 5, "{provider}: {results} results");
+            let case = format!("{provider} {arch:?}");
+            assert!(results >= 5, "{case}: {results} results");
             let names = lock(&threads).clone();
             assert_eq!(
                 names.len(),
                 want,
-                "{provider}: threads that stylised: {names:?}"
+                "{case}: threads that stylised: {names:?}"
             );
             assert_eq!(
                 shared.counters.workers.load(Ordering::Relaxed),
                 want as u64,
-                "{provider}: workers counted as taking part"
+                "{case}: workers counted as taking part"
+            );
+            let light = arch.as_deref() == Some("imfwnet-w8-b1");
+            assert_eq!(
+                solo_used.load(Ordering::SeqCst),
+                !light,
+                "{case}: the solo loader (all the threads) serves heavy and unknown styles only"
             );
         }
     }
 
     #[test]
-    fn worker_plan_auto_is_two_on_a_cpu_with_two_cores_else_one() {
+    fn worker_plan_auto_is_two_sharing_workers_on_a_cpu_with_two_cores_else_one() {
         let r = WorkerPlan::resolve;
         let fixed = WorkerPlan::fixed;
-        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 2), fixed(2));
-        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 16), fixed(2));
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 16).count, 2);
         assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 1), fixed(1), "one core");
         assert_eq!(r(None, DeviceChoice::Cpu, 0.5, 8), fixed(1), "--smooth");
         assert_eq!(r(None, DeviceChoice::Cuda, 0.0, 8), fixed(1));
         assert_eq!(r(None, DeviceChoice::TensorRt, 0.0, 8), fixed(1));
-        assert!(r(None, DeviceChoice::Auto, 0.0, 8).extra_only_on_cpu);
+        let auto = WorkerPlan {
+            count: 2,
+            auto: true,
+        };
+        assert_eq!(r(None, DeviceChoice::Auto, 0.0, 8), auto);
+        assert_eq!(r(None, DeviceChoice::Cpu, 0.0, 2), auto);
         assert_eq!(
             r(Some(3), DeviceChoice::Cuda, 0.0, 1),
             fixed(3),
