@@ -891,10 +891,10 @@ fn status_lines(
     } else if status.running_style.is_some_and(|r| r != file) {
         style.push_str(" (unavailable)");
     }
-    let provider = if status.provider.is_empty() {
-        "starting".to_string()
-    } else {
-        status.provider
+    let provider = match shared.counters.active_workers.load(Ordering::Relaxed) {
+        _ if status.provider.is_empty() => "starting".to_string(),
+        n if n > 1 => format!("{}, {n} workers", status.provider),
+        _ => status.provider,
     };
     let view = match (c.view, c.split) {
         (View::Original, _) => "original",

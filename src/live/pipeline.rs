@@ -69,6 +69,8 @@ pub struct Counters {
     /// Inference workers that took part (under [`WorkerPlan::auto`] the second one only does
     /// once a light style runs on the CPU).
     pub workers: AtomicU64,
+    /// Inference workers taking part now (the overlay shows `CPU, 2 workers`).
+    pub active_workers: AtomicU64,
 }
 
 /// Which engine is running, for the overlay.
@@ -411,6 +413,7 @@ fn inference_loop(
     // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
     let speaks = role.index == 0;
     let mut counted = false;
+    let mut active = false;
     let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
     let mut loading: Option<Loading> = None;
     let mut failed: Option<usize> = None;
@@ -425,12 +428,26 @@ fn inference_loop(
         let s = shared.settings();
         if !role.takes_part(shared, &styles[s.style]) {
             // Sitting out (auto: a heavy style or a GPU): free the session and wait.
+            if active {
+                active = false;
+                shared
+                    .counters
+                    .active_workers
+                    .fetch_sub(1, Ordering::Relaxed);
+            }
             engine = None;
             loading = None;
             last = None;
             last_done = None;
             std::thread::sleep(Duration::from_millis(20));
             continue;
+        }
+        if !active {
+            active = true;
+            shared
+                .counters
+                .active_workers
+                .fetch_add(1, Ordering::Relaxed);
         }
         if !counted {
             counted = true;
@@ -580,6 +597,12 @@ fn inference_loop(
             infer_size: size,
         };
         shared.results.put(stylized);
+    }
+    if active {
+        shared
+            .counters
+            .active_workers
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -829,6 +852,7 @@ mod tests {
                     results += 1;
                 }
             }
+            let active = shared.counters.active_workers.load(Ordering::Relaxed);
             shared.stop();
             capture.join().unwrap();
             for w in workers {
@@ -846,6 +870,10 @@ mod tests {
                 shared.counters.workers.load(Ordering::Relaxed),
                 want as u64,
                 "{case}: workers counted as taking part"
+            );
+            assert_eq!(
+                active, want as u64,
+                "{case}: workers taking part at the end"
             );
             let light = arch.as_deref() == Some("imfwnet-w8-b1");
             assert_eq!(
