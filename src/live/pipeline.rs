@@ -280,8 +280,9 @@ pub fn spawn_inference(
 
 /// Convolution FLOPs per 640×480 frame ([`StyleChoice::flops`]) up to which `--workers auto`
 /// lets a second worker share the CPU: the w8 light presets (w8-b1: 3.8 GFLOP) show ≈ 20 % more
-/// frames with two single-threaded sessions; the full seed (77 GFLOP) shows none, and two of it
-/// double the latency and the memory (BENCHMARKS.md, S4). Unknown architectures count as heavy.
+/// frames with two single-threaded sessions for 10–25 ms more latency; a w16-b3 (16 GFLOP) shows
+/// 11–17 % more for 80 ms more; the full seed (77 GFLOP) shows none, and two of it double the
+/// latency and the memory (BENCHMARKS.md, S4). Unknown architectures count as heavy.
 pub const AUTO_SHARED_MAX_FLOPS: u64 = 8_000_000_000;
 
 /// True when `--workers auto` runs `style` on two workers (on the CPU).
