@@ -402,11 +402,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         solo: hooks.solo_loader.clone().unwrap_or(hooks.loader.clone()),
     };
     // "Inference alone" times the session the first worker runs the first style on.
-    let alone_loader = if plan.auto && !pipeline::shares_the_cpu(&files[first_style]) {
-        &loaders.solo
-    } else {
-        &loaders.shared
-    };
+    let alone_loader = loaders.for_worker(plan, 0, pipeline::shares_the_cpu(&files[first_style]));
     // Benchmark: inference alone, before anything else runs (and again afterwards, see below).
     let bench_frame = opts.camera_res.unwrap_or((640, 480));
     let bench_infer = control::inference_size(bench_frame, opts.size, opts.scale);

@@ -351,6 +351,16 @@ impl WorkerLoaders {
             solo: loader,
         }
     }
+
+    /// The loader worker `worker` uses for a style under `plan`: the first worker runs a style
+    /// that does not share the CPU ([`shares_the_cpu`]) alone under auto.
+    pub fn for_worker(&self, plan: WorkerPlan, worker: usize, shares_cpu: bool) -> &EngineLoader {
+        if plan.auto && worker == 0 && !shares_cpu {
+            &self.solo
+        } else {
+            &self.shared
+        }
+    }
 }
 
 /// `plan.count` inference threads, each with its own engine, each taking the newest captured
@@ -362,12 +372,14 @@ pub fn spawn_inference_workers(
     loaders: WorkerLoaders,
     plan: WorkerPlan,
 ) -> Vec<JoinHandle<()>> {
+    let light: Arc<[bool]> = styles.iter().map(shares_the_cpu).collect();
     (0..plan.count.max(1))
         .map(|worker| {
             let (shared, styles, loaders) = (shared.clone(), styles.clone(), loaders.clone());
             let role = WorkerRole {
                 index: worker,
-                auto: plan.auto,
+                plan,
+                light: light.clone(),
             };
             std::thread::Builder::new()
                 .name(format!("stylecam-infer{worker}"))
@@ -377,31 +389,42 @@ pub fn spawn_inference_workers(
         .collect()
 }
 
-/// Which worker a thread is, under which plan.
-#[derive(Debug, Clone, Copy)]
+/// Which worker a thread is, under which plan, and which styles share the CPU (by index).
 struct WorkerRole {
     index: usize,
-    auto: bool,
+    plan: WorkerPlan,
+    light: Arc<[bool]>,
 }
 
 impl WorkerRole {
     /// Under `--workers auto`, whether this worker works on `style` now. The first always
-    /// does; the others only on a light style while the first runs on the CPU.
-    fn takes_part(&self, shared: &Shared, style: &StyleChoice) -> bool {
-        if !self.auto || self.index == 0 {
+    /// does; the others only on a light style while the first runs on the CPU (`cpu`: the
+    /// CPU provider's name).
+    fn takes_part(&self, shared: &Shared, style: usize, cpu: &str) -> bool {
+        if !self.plan.auto || self.index == 0 {
             return true;
         }
-        shares_the_cpu(style)
-            && lock(&shared.engine).provider == crate::engine::Provider::Cpu.to_string()
+        self.light[style] && lock(&shared.engine).provider == cpu
     }
 
-    /// The loader for `style`: the first worker runs a heavy style alone under auto.
-    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: &StyleChoice) -> &'a EngineLoader {
-        if self.auto && self.index == 0 && !shares_the_cpu(style) {
-            &loaders.solo
-        } else {
-            &loaders.shared
-        }
+    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: usize) -> &'a EngineLoader {
+        loaders.for_worker(self.plan, self.index, self.light[style])
+    }
+}
+
+/// One inference worker taking part, counted in [`Counters::active_workers`] while it lives.
+struct Participation<'a>(&'a Counters);
+
+impl<'a> Participation<'a> {
+    fn start(counters: &'a Counters) -> Self {
+        counters.active_workers.fetch_add(1, Ordering::Relaxed);
+        Participation(counters)
+    }
+}
+
+impl Drop for Participation<'_> {
+    fn drop(&mut self) {
+        self.0.active_workers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -413,8 +436,9 @@ fn inference_loop(
 ) {
     // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
     let speaks = role.index == 0;
+    let cpu = crate::engine::Provider::Cpu.to_string();
     let mut counted = false;
-    let mut active = false;
+    let mut participation: Option<Participation> = None;
     let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
     let mut loading: Option<Loading> = None;
     let mut failed: Option<usize> = None;
@@ -427,15 +451,9 @@ fn inference_loop(
 
     while !shared.is_shutdown() {
         let s = shared.settings();
-        if !role.takes_part(shared, &styles[s.style]) {
+        if !role.takes_part(shared, s.style, &cpu) {
             // Sitting out (auto: a heavy style or a GPU): free the session and wait.
-            if active {
-                active = false;
-                shared
-                    .counters
-                    .active_workers
-                    .fetch_sub(1, Ordering::Relaxed);
-            }
+            participation = None;
             engine = None;
             loading = None;
             last = None;
@@ -443,16 +461,12 @@ fn inference_loop(
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
-        if !active {
-            active = true;
-            shared
-                .counters
-                .active_workers
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        if !counted {
-            counted = true;
-            shared.counters.workers.fetch_add(1, Ordering::Relaxed);
+        if participation.is_none() {
+            participation = Some(Participation::start(&shared.counters));
+            if !counted {
+                counted = true;
+                shared.counters.workers.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if failed.is_some_and(|f| f != s.style) {
             failed = None;
@@ -463,7 +477,7 @@ fn inference_loop(
             && loading.as_ref().map(|l| l.style) != Some(s.style)
             && failed != Some(s.style)
         {
-            let loader = role.loader(loaders, &styles[s.style]);
+            let loader = role.loader(loaders, s.style);
             loading = Some(start_loading(loader, styles, s.style));
             lock(&shared.engine).loading_style = Some(s.style);
         }
@@ -598,12 +612,6 @@ fn inference_loop(
             infer_size: size,
         };
         shared.results.put(stylized);
-    }
-    if active {
-        shared
-            .counters
-            .active_workers
-            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
