@@ -72,6 +72,7 @@ fn every_cpu_graph_gives_the_reference_frames() {
                 CpuGraph::Reference,
                 CpuGraph::Tail,
                 CpuGraph::HeadTail,
+                CpuGraph::Winograd,
                 CpuGraph::Auto,
             ] {
                 let mut st = Stylizer::load(&path, DeviceChoice::Cpu, &opts(graph)).unwrap();
@@ -99,6 +100,13 @@ fn lowered_graphs_written_with_image_ends_are_ordinary_image_models() {
     let weights = random_weights(&arch, 6);
     let frame = pattern(37, 23);
     let want = reference_stylize(&arch, &weights, &frame);
+    let winograd = GraphForm::lowered(Lowering::TAIL.with_winograd_body());
+    let meta = ModelMetadata::new("winograd");
+    let err = write_model_as(&arch, &weights, &meta, winograd).unwrap_err();
+    assert!(
+        err.to_string().contains("stylecam's own ONNX operator"),
+        "{err}"
+    );
     for lowering in [Lowering::TAIL, Lowering::FULL] {
         let form = GraphForm::lowered(lowering);
         let meta = ModelMetadata::new("image ends");
@@ -119,7 +127,17 @@ fn the_stylizer_reports_which_graph_runs() {
     let (seed_like, _) = model(dir.path(), ImfwArch::new(32, 1), 2);
     let load = |p: &Path, g| Stylizer::load(p, DeviceChoice::Cpu, &opts(g)).unwrap();
     assert_eq!(load(&thin, CpuGraph::Auto).graph(), "lowered head+tail");
-    assert_eq!(load(&seed_like, CpuGraph::Auto).graph(), "lowered tail");
+    // The Winograd body is the default where its AVX-512 kernels run.
+    let seed_default = if stylecam::engine::winograd::Conv3x3::fast_on_this_cpu() {
+        "lowered tail, winograd body"
+    } else {
+        "lowered tail"
+    };
+    assert_eq!(load(&seed_like, CpuGraph::Auto).graph(), seed_default);
+    assert_eq!(
+        load(&thin, CpuGraph::Winograd).graph(),
+        "lowered tail, winograd body"
+    );
     assert_eq!(load(&thin, CpuGraph::Tail).graph(), "lowered tail");
     assert_eq!(load(&thin, CpuGraph::Reference).graph(), "stored");
 }

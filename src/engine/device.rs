@@ -222,6 +222,10 @@ fn configured_builder(opts: &EngineOptions) -> Result<SessionBuilder> {
     if opts.flush_to_zero {
         builder = builder.with_flush_to_zero().map_err(ort::Error::from)?;
     }
+    // stylecam's own operators, which its lowered CPU graphs may contain.
+    builder = builder
+        .with_operators(super::custom_op::domain(threads)?)
+        .map_err(ort::Error::from)?;
     if !opts.nchwc_layout {
         builder = builder
             .with_disabled_optimizers("NchwcTransformer")

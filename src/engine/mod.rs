@@ -2,9 +2,11 @@
 //! ([`device`]) and run style models on frames ([`stylizer`]).
 
 pub mod calibrate;
+pub mod custom_op;
 pub mod device;
 pub mod runtime;
 pub mod stylizer;
+pub mod winograd;
 
 pub use device::{DeviceChoice, Provider};
 pub use stylizer::{CpuGraph, EngineOptions, GraphOptimisation, StageTimings, Stylizer};

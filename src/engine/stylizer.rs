@@ -52,7 +52,7 @@ impl From<GraphOptimisation> for ort::session::builder::GraphOptimizationLevel {
 /// graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum CpuGraph {
-    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8).
+    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 32 on AVX-512 CPUs).
     #[default]
     Auto,
     /// The graph as stored in the file (one node per layer).
@@ -62,6 +62,8 @@ pub enum CpuGraph {
     /// Space-to-depth head and sub-pixel tail.
     #[value(name = "head-tail")]
     HeadTail,
+    /// Sub-pixel tail and the residual blocks as Winograd F(4×4, 3×3) convolutions.
+    Winograd,
 }
 
 impl CpuGraph {
@@ -72,6 +74,7 @@ impl CpuGraph {
             CpuGraph::Reference => None,
             CpuGraph::Tail => Some(Some(Lowering::TAIL.with_phase_io())),
             CpuGraph::HeadTail => Some(Some(Lowering::FULL.with_phase_io())),
+            CpuGraph::Winograd => Some(Some(Lowering::TAIL.with_phase_io().with_winograd_body())),
         }
     }
 }
@@ -209,13 +212,18 @@ pub(crate) fn cpu_lowering(
     if choice.is_none() && !opts.int8 {
         return Ok(None);
     }
-    let form_for = |arch: &crate::net::ImfwArch| GraphForm {
-        lowering: match choice {
+    let form_for = |arch: &crate::net::ImfwArch| {
+        let mut lowering = match choice {
             None => Lowering::NONE,
             Some(l) => l.unwrap_or_else(|| Lowering::cpu_default(arch)),
-        },
-        int8: opts.int8,
-        ..GraphForm::REFERENCE
+        };
+        // The 8-bit residual blocks replace the float32 Winograd ones.
+        lowering.winograd_body &= !opts.int8;
+        GraphForm {
+            lowering,
+            int8: opts.int8,
+            ..GraphForm::REFERENCE
+        }
     };
     match rewrite_model(bytes, form_for) {
         Ok(l) => Ok(Some(l)),

@@ -63,7 +63,18 @@ pub struct Lowering {
     /// ([`crate::pixels::preprocess_phases`], [`crate::pixels::postprocess_phases`]), which
     /// saves two full-resolution copies per frame.
     pub phase_io: bool,
+    /// Run the residual blocks' 3×3 convolutions as stylecam's Winograd operator
+    /// ([`WINOGRAD_CONV_OP`] in [`STYLECAM_DOMAIN`], `crate::engine::custom_op`), with the
+    /// block's ReLUs and skip add fused in. Only sessions that register the operator can run
+    /// such a graph (every CPU session stylecam builds does). Float32 only: an int8 or fp16
+    /// form keeps the standard convolutions.
+    pub winograd_body: bool,
 }
+
+/// The ONNX domain of stylecam's own operators.
+pub const STYLECAM_DOMAIN: &str = "ai.stylecam";
+/// `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → relu?(conv3x3(X, W, pad 1) + B + R)`.
+pub const WINOGRAD_CONV_OP: &str = "WinogradConv3x3";
 
 impl Lowering {
     /// The reference graph: one node per layer.
@@ -71,28 +82,42 @@ impl Lowering {
         space_to_depth_head: false,
         sub_pixel_tail: false,
         phase_io: false,
+        winograd_body: false,
     };
     /// Both rewrites, image input and output.
     pub const FULL: Lowering = Lowering {
         space_to_depth_head: true,
         sub_pixel_tail: true,
         phase_io: false,
+        winograd_body: false,
     };
     /// The tail rewrite only, image input and output.
     pub const TAIL: Lowering = Lowering {
         space_to_depth_head: false,
         sub_pixel_tail: true,
         phase_io: false,
+        winograd_body: false,
     };
 
     /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
-    /// *Graph lowering*): the tail always; the head only for thin networks; phase-split input
+    /// *Graph lowering*): the tail always; the head only for thin networks; the Winograd body
+    /// for networks of width ≥ [`WINOGRAD_MIN_WIDTH`] on CPUs with AVX-512; phase-split input
     /// and output, which the engine's pre- and postprocessing handle.
     pub fn cpu_default(arch: &ImfwArch) -> Lowering {
         Lowering {
             space_to_depth_head: arch.width <= 8,
             sub_pixel_tail: true,
             phase_io: true,
+            winograd_body: arch.width >= WINOGRAD_MIN_WIDTH
+                && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
+        }
+    }
+
+    /// The same rewrites with the residual blocks as Winograd convolutions.
+    pub fn with_winograd_body(self) -> Lowering {
+        Lowering {
+            winograd_body: true,
+            ..self
         }
     }
 
@@ -106,7 +131,7 @@ impl Lowering {
 
     /// True when no rewrite is applied.
     pub fn is_none(&self) -> bool {
-        !self.space_to_depth_head && !self.sub_pixel_tail
+        !self.space_to_depth_head && !self.sub_pixel_tail && !self.winograd_body
     }
 
     /// True when the graph's input is the padded, phase-split image.
@@ -121,14 +146,26 @@ impl Lowering {
 
     /// A short description for logs and benchmark tables.
     pub fn describe(&self) -> &'static str {
-        match (self.space_to_depth_head, self.sub_pixel_tail) {
-            (false, false) => "reference",
-            (false, true) => "lowered tail",
-            (true, false) => "lowered head",
-            (true, true) => "lowered head+tail",
+        match (
+            self.space_to_depth_head,
+            self.sub_pixel_tail,
+            self.winograd_body,
+        ) {
+            (false, false, false) => "reference",
+            (false, true, false) => "lowered tail",
+            (true, false, false) => "lowered head",
+            (true, true, false) => "lowered head+tail",
+            (false, false, true) => "lowered winograd body",
+            (false, true, true) => "lowered tail, winograd body",
+            (true, false, true) => "lowered head, winograd body",
+            (true, true, true) => "lowered head+tail, winograd body",
         }
     }
 }
+
+/// The narrowest network whose residual blocks [`Lowering::cpu_default`] runs as Winograd
+/// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
+pub const WINOGRAD_MIN_WIDTH: usize = 32;
 
 /// The complete form of a graph: layout rewrites and precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -681,7 +718,14 @@ pub(crate) fn build_graph_with(
     // The current activation is phase-split (half resolution, CRD channels).
     let mut split = false;
     let last = layers.len() - 1;
+    // Winograd residual blocks: float32 only, and the layers a fused node already covers.
+    let winograd = lowering.winograd_body && quant.is_none() && !fp16;
+    let mut fused_away = 0usize;
     for (idx, layer) in layers.iter().enumerate() {
+        if fused_away > 0 {
+            fused_away -= 1;
+            continue;
+        }
         let output = if idx == last {
             final_name.clone()
         } else {
@@ -758,6 +802,45 @@ pub(crate) fn build_graph_with(
                 split = false;
                 let kk = k.shape[2];
                 g.conv(name, [current, wn, bn], kk, 1, [0; 4], out(name))
+            }
+            Layer::Conv {
+                name,
+                kernel: 3,
+                stride: 1,
+                pad: 1,
+                ..
+            } if winograd && residual.is_some() => {
+                assert_not_split(split, name);
+                let (wn, bn) = g.weight_and_bias(name);
+                let mut inputs = vec![current, wn, bn];
+                // conv → ReLU, or conv → skip add → ReLU: one fused node each.
+                let relu = match layers.get(idx + 1) {
+                    Some(Layer::Relu) => {
+                        fused_away = 1;
+                        true
+                    }
+                    Some(Layer::AddResidual) => {
+                        inputs.push(residual.take().expect("checked by the guard"));
+                        let relu = matches!(layers.get(idx + 2), Some(Layer::Relu));
+                        fused_away = 1 + usize::from(relu);
+                        relu
+                    }
+                    _ => false,
+                };
+                let o = if idx + fused_away == last {
+                    final_name.clone()
+                } else {
+                    format!("{name}_out")
+                };
+                g.node(
+                    WINOGRAD_CONV_OP,
+                    name.clone(),
+                    inputs,
+                    vec![int_attr("relu", i64::from(relu))],
+                    o,
+                );
+                g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
+                g.nodes.last().expect("just pushed").output[0].clone()
             }
             Layer::Conv {
                 name,
@@ -1096,6 +1179,48 @@ mod tests {
         let relus = g.node.iter().filter(|n| n.op_type == "Relu").count();
         assert_eq!(relus, 3 + 1 + 2, "head, last block, deconv1/deconv2");
         assert_eq!(form.describe(), "lowered head+tail int8");
+    }
+
+    #[test]
+    fn winograd_body_fuses_each_block_into_two_nodes() {
+        let arch = ImfwArch::new(8, 2);
+        let form = GraphForm::lowered(Lowering::TAIL.with_winograd_body());
+        let g = build_graph(&arch, &random_weights(&arch, 1), form);
+        let wino: Vec<&NodeProto> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == WINOGRAD_CONV_OP)
+            .collect();
+        assert_eq!(wino.len(), 2 * arch.blocks);
+        assert!(wino.iter().all(|n| n.domain == STYLECAM_DOMAIN));
+        // First conv: x → relu; second: x + skip → relu, the skip being the block's input.
+        for pair in wino.chunks(2) {
+            assert_eq!(pair[0].input.len(), 3);
+            assert_eq!(pair[1].input.len(), 4);
+            assert_eq!(pair[1].input[3], pair[0].input[0]);
+            for n in pair {
+                assert_eq!(n.attribute[0].name, "relu");
+                assert_eq!(n.attribute[0].i, Some(1));
+            }
+        }
+        assert!(!ops(&g).contains(&"Add"), "the skip adds are fused");
+        // int8 keeps its quantised convolutions.
+        let calibration = Int8Calibration {
+            photos: 1,
+            size: "t".into(),
+            blocks: vec![
+                super::super::int8::BlockRanges {
+                    input_max: 1.0,
+                    inner_max: 1.0,
+                    output_min: -1.0,
+                    output_max: 1.0,
+                };
+                2
+            ],
+        };
+        let int8 = GraphForm { int8: true, ..form };
+        let g = build_graph_with(&arch, &random_weights(&arch, 1), int8, Some(&calibration));
+        assert!(!ops(&g).contains(&WINOGRAD_CONV_OP));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::arch::{ImfwArch, Layer};
-use super::graph::{build_graph, build_graph_with, GraphForm, Lowering};
+use super::graph::{build_graph, build_graph_with, GraphForm, Lowering, STYLECAM_DOMAIN};
 use super::int8::{self, Int8Calibration};
 use super::onnx_proto::{
     attribute_type, tensor_shape_proto, type_proto, AttributeProto, ModelProto, OperatorSetIdProto,
@@ -387,6 +387,13 @@ pub fn write_model_as(
         )));
     }
     validate_weights(arch, weights)?;
+    if form.lowering.winograd_body {
+        return Err(Error::InvalidArgument(
+            "a Winograd residual body needs stylecam's own ONNX operator, which other runtimes \
+             lack: write the model without it (stylecam applies it when it loads the model)"
+                .into(),
+        ));
+    }
     if form.int8 {
         return Err(Error::InvalidArgument(
             "an int8 model is built from a calibrated float32 model when it is loaded \
@@ -656,12 +663,14 @@ pub fn rewrite_model(
     } else {
         None
     };
-    model.graph = Some(build_graph_with(
-        &arch,
-        &weights,
-        form,
-        calibration.as_ref(),
-    ));
+    let graph = build_graph_with(&arch, &weights, form, calibration.as_ref());
+    if graph.node.iter().any(|n| n.domain == STYLECAM_DOMAIN) {
+        model.opset_import.push(OperatorSetIdProto {
+            domain: STYLECAM_DOMAIN.to_string(),
+            version: 1,
+        });
+    }
+    model.graph = Some(graph);
     Ok(LoweredModel {
         arch,
         form,
