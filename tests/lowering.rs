@@ -136,7 +136,7 @@ fn the_stylizer_reports_which_graph_runs() {
     assert_eq!(load(&seed_like, CpuGraph::Auto).graph(), seed_default);
     assert_eq!(
         load(&thin, CpuGraph::Winograd).graph(),
-        "lowered tail, winograd body"
+        "lowered head+tail, winograd body"
     );
     assert_eq!(load(&thin, CpuGraph::Tail).graph(), "lowered tail");
     assert_eq!(load(&thin, CpuGraph::Reference).graph(), "stored");

@@ -52,7 +52,7 @@ impl From<GraphOptimisation> for ort::session::builder::GraphOptimizationLevel {
 /// graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum CpuGraph {
-    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 32 on AVX-512 CPUs).
+    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 16 on AVX-512 CPUs).
     #[default]
     Auto,
     /// The graph as stored in the file (one node per layer).
@@ -62,19 +62,20 @@ pub enum CpuGraph {
     /// Space-to-depth head and sub-pixel tail.
     #[value(name = "head-tail")]
     HeadTail,
-    /// Sub-pixel tail and the residual blocks as Winograd F(4×4, 3×3) convolutions.
+    /// The auto form with the residual blocks as Winograd F(4×4, 3×3) convolutions, whatever
+    /// the width or CPU.
     Winograd,
 }
 
 impl CpuGraph {
-    /// `None`: no lowering; `Some(None)`: the architecture's default lowering.
-    fn lowering(self) -> Option<Option<Lowering>> {
+    /// The lowering for `arch`; `None` for the stored graph.
+    fn lowering(self, arch: &crate::net::ImfwArch) -> Option<Lowering> {
         match self {
-            CpuGraph::Auto => Some(None),
+            CpuGraph::Auto => Some(Lowering::cpu_default(arch)),
             CpuGraph::Reference => None,
-            CpuGraph::Tail => Some(Some(Lowering::TAIL.with_phase_io())),
-            CpuGraph::HeadTail => Some(Some(Lowering::FULL.with_phase_io())),
-            CpuGraph::Winograd => Some(Some(Lowering::TAIL.with_phase_io().with_winograd_body())),
+            CpuGraph::Tail => Some(Lowering::TAIL.with_phase_io()),
+            CpuGraph::HeadTail => Some(Lowering::FULL.with_phase_io()),
+            CpuGraph::Winograd => Some(Lowering::cpu_default(arch).with_winograd_body()),
         }
     }
 }
@@ -208,15 +209,11 @@ pub(crate) fn cpu_lowering(
         }
         return Ok(None);
     }
-    let choice = opts.cpu_graph.lowering();
-    if choice.is_none() && !opts.int8 {
+    if opts.cpu_graph == CpuGraph::Reference && !opts.int8 {
         return Ok(None);
     }
     let form_for = |arch: &crate::net::ImfwArch| {
-        let mut lowering = match choice {
-            None => Lowering::NONE,
-            Some(l) => l.unwrap_or_else(|| Lowering::cpu_default(arch)),
-        };
+        let mut lowering = opts.cpu_graph.lowering(arch).unwrap_or(Lowering::NONE);
         // The 8-bit residual blocks replace the float32 Winograd ones.
         lowering.winograd_body &= !opts.int8;
         GraphForm {

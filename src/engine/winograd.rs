@@ -96,6 +96,9 @@ pub struct Conv3x3 {
     cout: usize,
     /// [`transform_weights`] of the layer's weights.
     u: Vec<f32>,
+    /// The same, packed for the AVX-512 product kernel: `[36][cout / 8][cin][8]` (when
+    /// `cout` is a multiple of 8).
+    u_packed: Vec<f32>,
     bias: Vec<f32>,
     relu: bool,
     simd: Simd,
@@ -181,13 +184,22 @@ impl Conv3x3 {
     /// A layer from its `[cout, cin, 3, 3]` weights and `[cout]` bias.
     pub fn new(weights: &[f32], bias: &[f32], cout: usize, cin: usize, relu: bool) -> Conv3x3 {
         assert_eq!(bias.len(), cout, "one bias per output channel");
+        let simd = Self::detect();
+        let u = transform_weights(weights, cout, cin);
+        // One copy of the transformed weights: packed where the AVX-512 product reads them.
+        let (u, u_packed) = if simd != Simd::Portable && cout.is_multiple_of(MR) {
+            (Vec::new(), pack_weights(&u, cout, cin))
+        } else {
+            (u, Vec::new())
+        };
         Conv3x3 {
             cin,
             cout,
-            u: transform_weights(weights, cout, cin),
+            u,
+            u_packed,
             bias: bias.to_vec(),
             relu,
-            simd: Self::detect(),
+            simd,
         }
     }
 
@@ -204,6 +216,10 @@ impl Conv3x3 {
 
     /// The same layer with the portable kernels only (for tests on AVX-512 machines).
     pub fn portable(mut self) -> Conv3x3 {
+        if self.u.is_empty() {
+            self.u = unpack_weights(&self.u_packed, self.cout, self.cin);
+            self.u_packed = Vec::new();
+        }
         self.simd = Simd::Portable;
         self
     }
@@ -383,37 +399,20 @@ impl Conv3x3 {
             }
         }
         // 2. One matrix product per transformed position: m[k] = u[k] · v[k].
-        for k in 0..36 {
-            let (mk, uk, vk) = (
-                &mut m[k * cout * nb..][..cout * nb],
-                &self.u[k * cout * cin..][..cout * cin],
-                &v[k * cin * nb..][..cin * nb],
-            );
-            // SAFETY: the three matrices are in bounds with the strides given.
-            unsafe {
-                gemm::gemm(
-                    cout,
-                    nb,
-                    cin,
-                    mk.as_mut_ptr(),
-                    1,
-                    nb as isize,
-                    false,
-                    uk.as_ptr(),
-                    1,
-                    cin as isize,
-                    vk.as_ptr(),
-                    1,
-                    nb as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 && !self.u_packed.is_empty() {
+            for k in 0..36 {
+                let uk = &self.u_packed[k * cout * cin..][..cout * cin];
+                let vk = &v[k * cin * nb..][..cin * nb];
+                let mk = &mut m[k * cout * nb..][..cout * nb];
+                // SAFETY: only instantiated with AVX512 = true from the AVX-512 block.
+                unsafe { product_avx512(uk, vk, mk, cout, cin, nb) };
             }
+        } else {
+            self.product_portable(v, m, nb);
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.product_portable(v, m, nb);
         // 3. Inverse transform, bias, residual and ReLU into the output rows.
         for o in 0..cout {
             for ri in 0..rows {
@@ -455,6 +454,158 @@ impl Conv3x3 {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+impl Conv3x3 {
+    /// The 36 products with the `gemm` crate (its own run-time SIMD choice).
+    fn product_portable(&self, v: &[f32], m: &mut [f32], nb: usize) {
+        let (cin, cout) = (self.cin, self.cout);
+        for k in 0..36 {
+            let (mk, uk, vk) = (
+                &mut m[k * cout * nb..][..cout * nb],
+                &self.u[k * cout * cin..][..cout * cin],
+                &v[k * cin * nb..][..cin * nb],
+            );
+            // SAFETY: the three matrices are in bounds with the strides given.
+            unsafe {
+                gemm::gemm(
+                    cout,
+                    nb,
+                    cin,
+                    mk.as_mut_ptr(),
+                    1,
+                    nb as isize,
+                    false,
+                    uk.as_ptr(),
+                    1,
+                    cin as isize,
+                    vk.as_ptr(),
+                    1,
+                    nb as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+    }
+}
+
+/// Output channels per step of the AVX-512 product kernel (broadcast operands).
+const MR: usize = 8;
+/// Tiles per step of the AVX-512 product kernel (three 16-float vectors).
+const NR: usize = 48;
+
+/// `u` (`[36][cout][cin]`) → `[36][cout / MR][cin][MR]`: each step of the product kernel reads
+/// its MR weights of one input channel from one cache line.
+fn pack_weights(u: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+    let mut p = vec![0.0f32; u.len()];
+    for k in 0..36 {
+        for ob in 0..cout / MR {
+            for c in 0..cin {
+                for i in 0..MR {
+                    p[((k * (cout / MR) + ob) * cin + c) * MR + i] =
+                        u[(k * cout + ob * MR + i) * cin + c];
+                }
+            }
+        }
+    }
+    p
+}
+
+/// The inverse of [`pack_weights`].
+fn unpack_weights(p: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+    let mut u = vec![0.0f32; p.len()];
+    for k in 0..36 {
+        for o in 0..cout {
+            for c in 0..cin {
+                u[(k * cout + o) * cin + c] =
+                    p[((k * (cout / MR) + o / MR) * cin + c) * MR + o % MR];
+            }
+        }
+    }
+    u
+}
+
+/// `m[cout × n] = u · v` for one transformed position: `u` packed by [`pack_weights`], `v`
+/// `[cin × n]`, both row-major. Steps of MR channels × NR tiles in 24 accumulators; the last
+/// columns in a step of 32 or 16 tiles, so that at most 15 lanes of a step run empty.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn product_avx512(u: &[f32], v: &[f32], m: &mut [f32], cout: usize, cin: usize, n: usize) {
+    assert!(
+        cout.is_multiple_of(MR)
+            && u.len() >= cout * cin
+            && v.len() >= cin * n
+            && m.len() >= cout * n
+    );
+    let mut t0 = 0;
+    while t0 < n {
+        let left = n - t0;
+        // SAFETY: the asserts above; each step reads and writes its columns only (masked).
+        unsafe {
+            match left {
+                33.. => product_step::<3>(u, v, m, cout, cin, n, t0),
+                17..=32 => product_step::<2>(u, v, m, cout, cin, n, t0),
+                _ => product_step::<1>(u, v, m, cout, cin, n, t0),
+            }
+        }
+        t0 += NR;
+    }
+}
+
+/// One column step of [`product_avx512`]: `NV` vectors of 16 tiles from column `t0`.
+///
+/// # Safety
+/// The sizes asserted in [`product_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn product_step<const NV: usize>(
+    u: &[f32],
+    v: &[f32],
+    m: &mut [f32],
+    cout: usize,
+    cin: usize,
+    n: usize,
+    t0: usize,
+) {
+    use std::arch::x86_64::*;
+    let left = n - t0;
+    let masks: [u16; NV] = std::array::from_fn(|i| {
+        let valid = left.saturating_sub(16 * i).min(16);
+        ((1u32 << valid) - 1) as u16
+    });
+    for ob in 0..cout / MR {
+        let up = u[ob * cin * MR..].as_ptr();
+        // SAFETY: reads of v are masked to the n columns; u has cin × MR floats from up;
+        // writes to m are masked to the n columns of rows ob·MR … ob·MR + MR.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+            for c in 0..cin {
+                let vp = v.as_ptr().add(c * n + t0);
+                let vv: [__m512; NV] =
+                    std::array::from_fn(|j| _mm512_maskz_loadu_ps(masks[j], vp.add(16 * j)));
+                let w = up.add(c * MR);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let b = _mm512_set1_ps(*w.add(i));
+                    for (a, x) in row.iter_mut().zip(&vv) {
+                        *a = _mm512_fmadd_ps(b, *x, *a);
+                    }
+                }
+            }
+            for (i, row) in acc.iter().enumerate() {
+                let mp = m.as_mut_ptr().add((ob * MR + i) * n + t0);
+                for (j, a) in row.iter().enumerate() {
+                    _mm512_mask_storeu_ps(mp.add(16 * j), masks[j], *a);
                 }
             }
         }
@@ -681,6 +832,12 @@ mod tests {
         for (h, w) in [(1, 1), (3, 5), (4, 4), (7, 9), (13, 66), (30, 38), (9, 130)] {
             check(8, 16, h, w, false, false);
         }
+    }
+
+    #[test]
+    fn output_channels_not_a_multiple_of_eight_use_the_portable_product() {
+        check(5, 12, 9, 14, true, false);
+        check(3, 7, 4, 5, false, false);
     }
 
     #[test]

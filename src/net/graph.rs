@@ -165,7 +165,7 @@ impl Lowering {
 
 /// The narrowest network whose residual blocks [`Lowering::cpu_default`] runs as Winograd
 /// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
-pub const WINOGRAD_MIN_WIDTH: usize = 32;
+pub const WINOGRAD_MIN_WIDTH: usize = 16;
 
 /// The complete form of a graph: layout rewrites and precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -338,6 +338,28 @@ fn sub_pixel_kernel(w: &Tensor) -> Tensor {
                             out.data[dst] = w.data[at4(w, c, o, kh, kw)];
                         }
                     }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The taps of one output phase `(a, b)` of a 3×3, stride-2 transposed convolution (see
+/// [`sub_pixel_kernel`]) as their own `[cout, cin, 1 + a, 1 + b]` kernel, without the zero taps
+/// the shared 2×2 kernel carries (7 of 16 per output channel): phase (0, 0) is a 1×1
+/// convolution, (0, 1) and (1, 0) are 1×2 and 2×1, (1, 1) is 2×2, each on the input padded by
+/// `(a, b)` zeros at the bottom/right.
+fn exact_phase_kernel(w: &Tensor, a: usize, b: usize) -> Tensor {
+    let all = sub_pixel_kernel(w);
+    let (cin, cout) = (w.shape[0], w.shape[1]);
+    let mut out = Tensor::zeros(&[cout, cin, 1 + a, 1 + b]);
+    for o in 0..cout {
+        for c in 0..cin {
+            for dh in 0..=a {
+                for dw in 0..=b {
+                    let dst = at4(&out, o, c, dh, dw);
+                    out.data[dst] = all.data[at4(&all, crd(o, phase(a, b)), c, dh, dw)];
                 }
             }
         }
@@ -912,6 +934,54 @@ pub(crate) fn build_graph_with(
             }
             Layer::ConvTranspose {
                 name,
+                kernel: 3,
+                stride: 2,
+                pad: 1,
+                output_pad: 1,
+                ..
+            } if lowering.sub_pixel_tail && !split => {
+                // deconv1: each output phase from its own exact kernel (no zero taps), then
+                // the phases interleaved (DCR: the Concat puts phase-major channels).
+                let w = g.weight(&format!("{name}.weight"));
+                let bn = g.param(&format!("{name}.bias"));
+                let mut phases = Vec::with_capacity(4);
+                for a in 0..2 {
+                    for b in 0..2 {
+                        let k = exact_phase_kernel(w, a, b);
+                        let wn = g.derived(&format!("{name}.phase{a}{b}_weight"), &k);
+                        let (kh, kw) = (1 + a, 1 + b);
+                        phases.push(g.node(
+                            "Conv",
+                            format!("{name}_phase{a}{b}"),
+                            vec![current.clone(), wn, bn.clone()],
+                            vec![
+                                ints_attr("kernel_shape", &[kh, kw]),
+                                ints_attr("strides", &[1, 1]),
+                                ints_attr("pads", &[0, 0, a, b]),
+                                ints_attr("dilations", &[1, 1]),
+                                int_attr("group", 1),
+                            ],
+                            format!("{name}_phase{a}{b}_out"),
+                        ));
+                    }
+                }
+                let cat = g.node(
+                    "Concat",
+                    format!("{name}_concat"),
+                    phases,
+                    vec![int_attr("axis", 1)],
+                    format!("{name}_phases"),
+                );
+                g.node(
+                    "DepthToSpace",
+                    format!("{name}_depth_to_space"),
+                    vec![cat],
+                    vec![int_attr("blocksize", 2), string_attr("mode", "DCR")],
+                    out(name),
+                )
+            }
+            Layer::ConvTranspose {
+                name,
                 kernel,
                 stride: 1,
                 pad,
@@ -1083,8 +1153,17 @@ mod tests {
             GraphForm::lowered(Lowering::TAIL),
         );
         let o = ops(&g);
-        // deconv1 (at quarter → half resolution) stays; deconv2 and deconv3 become Convs.
-        assert_eq!(o.iter().filter(|o| **o == "ConvTranspose").count(), 1);
+        // No transposed convolution is left: deconv1 becomes one exact Conv per output phase
+        // and a DepthToSpace, deconv2 and deconv3 sub-pixel Convs on phases.
+        assert_eq!(o.iter().filter(|o| **o == "ConvTranspose").count(), 0);
+        let phases: Vec<_> = g
+            .node
+            .iter()
+            .filter(|n| n.name.starts_with("deconv1_phase"))
+            .map(|n| n.attribute[0].ints.clone())
+            .collect();
+        assert_eq!(phases, [vec![1, 1], vec![1, 2], vec![2, 1], vec![2, 2]]);
+        assert_eq!(o.iter().filter(|o| **o == "DepthToSpace").count(), 2);
         assert_eq!(o.last(), Some(&"DepthToSpace"));
         assert_eq!(g.node.last().unwrap().output, vec![OUTPUT_NAME.to_string()]);
     }
@@ -1115,7 +1194,15 @@ mod tests {
         let o = ops(&g);
         assert_eq!(o[0], "Conv", "starts on the padded phases");
         assert_eq!(o.last(), Some(&"Conv"), "ends on the output phases");
-        assert!(!o.contains(&"SpaceToDepth") && !o.contains(&"DepthToSpace"));
+        assert!(!o.contains(&"SpaceToDepth"));
+        // The one DepthToSpace left is deconv1's, inside the network.
+        let d2s: Vec<_> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == "DepthToSpace")
+            .collect();
+        assert_eq!(d2s.len(), 1);
+        assert_eq!(d2s[0].name, "deconv1_depth_to_space");
         assert_eq!(
             o.iter().filter(|&&op| op == "Pad").count(),
             1,
@@ -1175,7 +1262,7 @@ mod tests {
         // The end layers stay float32, and the blocks have no ReLU left (quantisation does it);
         // only the last block's output ReLU before deconv1 remains.
         assert_eq!(dtype("conv2.phase_weight"), Some(DATA_TYPE_FLOAT));
-        assert_eq!(dtype("deconv1.weight"), Some(DATA_TYPE_FLOAT));
+        assert_eq!(dtype("deconv1.phase11_weight"), Some(DATA_TYPE_FLOAT));
         let relus = g.node.iter().filter(|n| n.op_type == "Relu").count();
         assert_eq!(relus, 3 + 1 + 2, "head, last block, deconv1/deconv2");
         assert_eq!(form.describe(), "lowered head+tail int8");
@@ -1228,6 +1315,9 @@ mod tests {
         assert!(Lowering::cpu_default(&ImfwArch::new(8, 1)).space_to_depth_head);
         assert!(!Lowering::cpu_default(&ImfwArch::SEED).space_to_depth_head);
         assert!(Lowering::cpu_default(&ImfwArch::SEED).sub_pixel_tail);
+        let fast = crate::engine::winograd::Conv3x3::fast_on_this_cpu();
+        assert_eq!(Lowering::cpu_default(&ImfwArch::SEED).winograd_body, fast);
+        assert!(!Lowering::cpu_default(&ImfwArch::new(8, 1)).winograd_body);
     }
 
     /// Direct (slow) evaluation of one full-resolution output pixel of a stride-2 transposed
