@@ -136,15 +136,16 @@ impl Geometry {
 struct Scratch {
     /// One input row with its left zero pad, rounded up for whole SIMD loads.
     padded_row: Vec<f32>,
-    /// Input rows split in four column phases: `[row][phase][tile]`.
+    /// One channel's input rows split in four column phases and four row phases:
+    /// `[column phase][row phase][tile row][pw]`.
     phases: Vec<f32>,
-    /// Column-transformed rows, then the output's row transform.
+    /// The first (along-rows) stage of either transform.
     rows: Vec<f32>,
-    /// Transformed input tiles `[36][cin][tiles]`.
+    /// Transformed input tiles `[36][cin][tile row][pw]`.
     v: Vec<f32>,
-    /// Products `[36][cout][tiles]`.
+    /// Products `[36][cout][tile row][pw]`.
     m: Vec<f32>,
-    /// One block row of output tiles `[4][4][tiles]`.
+    /// One channel's output tiles `[4][4][tile row][pw]`.
     tile_out: Vec<f32>,
     /// One output row, interleaved back from its four column phases.
     out_row: Vec<f32>,
@@ -153,18 +154,19 @@ struct Scratch {
 impl Scratch {
     fn fit(&mut self, g: &Geometry) {
         let pw = g.phase_len();
-        let nb = g.block_rows * g.tiles_per_row;
+        let nb = g.block_rows * pw;
+        let span = (g.block_rows + 1) * pw;
         let grow = |v: &mut Vec<f32>, n: usize| {
             if v.len() < n {
                 v.resize(n, 0.0);
             }
         };
         grow(&mut self.padded_row, 64 * pw.div_ceil(16));
-        grow(&mut self.phases, (4 * g.block_rows + 2) * 4 * pw);
-        grow(&mut self.rows, 24 * pw);
+        grow(&mut self.phases, 16 * span);
+        grow(&mut self.rows, (24 * span).max(24 * nb));
         grow(&mut self.v, 36 * g.cin * nb);
         grow(&mut self.m, 36 * g.cout * nb);
-        grow(&mut self.tile_out, 16 * g.tiles_per_row);
+        grow(&mut self.tile_out, 16 * nb);
         grow(&mut self.out_row, 64 * g.tiles_per_row.div_ceil(16));
     }
 }
@@ -351,9 +353,12 @@ impl Conv3x3 {
         out: OutPtr,
     ) {
         let (cin, cout, h, w, tw) = (g.cin, g.cout, g.h, g.w, g.tiles_per_row);
-        let nb = rows * tw;
+        // Tiles are laid out `[tile row][pw]`: one column past the last tile (never output)
+        // keeps every transform one long vector pass over the whole block.
         let pw = g.phase_len();
-        let in_rows = 4 * rows + 2;
+        let nb = rows * pw;
+        // Input rows as four row phases of rows + 1 tile rows: y = 4·(first + ri) + yq − 1.
+        let span = (rows + 1) * pw;
         let Scratch {
             padded_row,
             phases,
@@ -366,36 +371,42 @@ impl Conv3x3 {
         // 1. Input transform of every channel into v[k][c][tile].
         for c in 0..cin {
             let xc = &x[c * h * w..][..h * w];
-            for r in 0..in_rows {
-                let y = (4 * first + r) as isize - 1;
-                let dst = &mut phases[r * 4 * pw..][..4 * pw];
-                if y < 0 || y >= h as isize {
-                    dst.fill(0.0);
-                    continue;
+            // phases[q][yq][ri][j] = x[4·(first + ri) + yq − 1][4j + q − 1] (zero outside).
+            for yq in 0..4 {
+                for ri in 0..=rows {
+                    let y = (4 * (first + ri) + yq) as isize - 1;
+                    let at = yq * span + ri * pw;
+                    if y < 0 || y >= h as isize {
+                        for q in 0..4 {
+                            phases[q * 4 * span + at..][..pw].fill(0.0);
+                        }
+                        continue;
+                    }
+                    let row = &xc[y as usize * w..][..w];
+                    padded_row[0] = 0.0;
+                    padded_row[1..w + 1].copy_from_slice(row);
+                    padded_row[w + 1..].fill(0.0);
+                    split_phases::<AVX512>(padded_row, &mut phases[at..], 4 * span, pw);
                 }
-                let row = &xc[y as usize * w..][..w];
-                padded_row[0] = 0.0;
-                padded_row[1..w + 1].copy_from_slice(row);
-                padded_row[w + 1..].fill(0.0);
-                split_phases::<AVX512>(padded_row, dst, pw);
             }
-            for ri in 0..rows {
-                let n = 4 * pw;
-                let base = &phases[4 * ri * n..][..6 * n];
-                let ins: [&[f32]; 6] = std::array::from_fn(|r| &base[r * n..][..n]);
-                let mut outs = trows[..6 * n].chunks_exact_mut(n);
-                let o: [&mut [f32]; 6] = std::array::from_fn(|_| outs.next().expect("6 rows"));
-                input_rows(ins, o, n);
-                for rp in 0..6 {
-                    let cr = &trows[rp * n..][..n];
-                    let ins: [&[f32]; 6] =
-                        std::array::from_fn(|s| &cr[(s % 4) * pw + s / 4..][..tw]);
-                    let mut outs = v.chunks_exact_mut(cin * nb).skip(rp * 6).take(6);
-                    let o: [&mut [f32]; 6] = std::array::from_fn(|_| {
-                        &mut outs.next().expect("36 positions")[c * nb + ri * tw..][..tw]
-                    });
-                    input_rows(ins, o, tw);
-                }
+            // Along rows: trows[s'][yq][ri][j] = Σ_s Bᵀ[s'][s] · phases[s % 4][yq][ri][j + s/4].
+            let n = 4 * span - 1;
+            let ins: [&[f32]; 6] =
+                std::array::from_fn(|s| &phases[(s % 4) * 4 * span + s / 4..][..n]);
+            let mut outs = trows[..24 * span].chunks_exact_mut(4 * span);
+            let o: [&mut [f32]; 6] = std::array::from_fn(|_| outs.next().expect("6 rows"));
+            input_rows(ins, o, n);
+            // Down columns: v[r'·6 + s'][c][ri][j] = Σ_r Bᵀ[r'][r] · trows[s'][r % 4][ri + r/4][j].
+            for sp in 0..6 {
+                let t = &trows[sp * 4 * span..][..4 * span];
+                let ins: [&[f32]; 6] =
+                    std::array::from_fn(|r| &t[(r % 4) * span + (r / 4) * pw..][..nb]);
+                let vb = v.as_mut_ptr();
+                // SAFETY: the six rows (r'·6 + s', c) are disjoint ranges of v.
+                let o: [&mut [f32]; 6] = std::array::from_fn(|rp| unsafe {
+                    std::slice::from_raw_parts_mut(vb.add(((rp * 6 + sp) * cin + c) * nb), nb)
+                });
+                input_rows(ins, o, nb);
             }
         }
         // 2. One matrix product per transformed position: m[k] = u[k] · v[k].
@@ -415,31 +426,31 @@ impl Conv3x3 {
         self.product_portable(v, m, nb);
         // 3. Inverse transform, bias, residual and ReLU into the output rows.
         for o in 0..cout {
-            for ri in 0..rows {
-                let tile_row = first + ri;
-                for r in 0..6 {
-                    let ins: [&[f32]; 6] = std::array::from_fn(|s| {
-                        &m[((r * 6 + s) * cout + o) * nb + ri * tw..][..tw]
-                    });
-                    let mut outs = trows[r * 4 * tw..][..4 * tw].chunks_exact_mut(tw);
-                    let oo: [&mut [f32]; 4] = std::array::from_fn(|_| outs.next().expect("4"));
-                    output_rows(ins, oo, tw);
-                }
-                let n = 4 * tw;
-                let ins: [&[f32]; 6] = std::array::from_fn(|r| &trows[r * n..][..n]);
-                let mut outs = tile_out[..4 * n].chunks_exact_mut(n);
+            // Along rows: trows[r][b][ri][j] = Σ_s Aᵀ[b][s] · m[r·6 + s][o][ri][j].
+            for r in 0..6 {
+                let ins: [&[f32]; 6] =
+                    std::array::from_fn(|s| &m[((r * 6 + s) * cout + o) * nb..][..nb]);
+                let mut outs = trows[r * 4 * nb..][..4 * nb].chunks_exact_mut(nb);
                 let oo: [&mut [f32]; 4] = std::array::from_fn(|_| outs.next().expect("4"));
-                output_rows(ins, oo, n);
+                output_rows(ins, oo, nb);
+            }
+            // Down columns: tile_out[a][b][ri][j] = Σ_r Aᵀ[a][r] · trows[r][b][ri][j].
+            let n = 4 * nb;
+            let ins: [&[f32]; 6] = std::array::from_fn(|r| &trows[r * n..][..n]);
+            let mut outs = tile_out[..4 * n].chunks_exact_mut(n);
+            let oo: [&mut [f32]; 4] = std::array::from_fn(|_| outs.next().expect("4"));
+            output_rows(ins, oo, n);
+            let bias = self.bias[o];
+            for ri in 0..rows {
                 for a in 0..4 {
-                    let yy = 4 * tile_row + a;
+                    let yy = 4 * (first + ri) + a;
                     if yy >= h {
                         break;
                     }
-                    join_phases::<AVX512>(&tile_out[a * n..][..n], tw, out_row);
+                    join_phases::<AVX512>(&tile_out[a * n + ri * pw..], nb, tw, out_row);
                     // SAFETY: row yy of channel o belongs to this block (see `run`).
                     let dst =
                         unsafe { std::slice::from_raw_parts_mut(out.0.add((o * h + yy) * w), w) };
-                    let bias = self.bias[o];
                     let relu = |v: f32| if self.relu { v.max(0.0) } else { v };
                     match residual {
                         Some(res) => {
@@ -612,44 +623,44 @@ unsafe fn product_step<const NV: usize>(
     }
 }
 
-/// `dst[q·pw + j] = src[4j + q]` for the four column phases `q` of one padded row.
+/// `dst[q·stride + j] = src[4j + q]` for the four column phases `q` of one padded row, `j < pw`.
 #[inline(always)]
-fn split_phases<const AVX512: bool>(src: &[f32], dst: &mut [f32], pw: usize) {
+fn split_phases<const AVX512: bool>(src: &[f32], dst: &mut [f32], stride: usize, pw: usize) {
     #[cfg(target_arch = "x86_64")]
     if AVX512 {
         // SAFETY: only instantiated with AVX512 = true from the AVX-512 block.
-        unsafe { split_phases_avx512(src, dst, pw) };
+        unsafe { split_phases_avx512(src, dst, stride, pw) };
         return;
     }
     for j in 0..pw {
         for q in 0..4 {
-            dst[q * pw + j] = src[4 * j + q];
+            dst[q * stride + j] = src[4 * j + q];
         }
     }
 }
 
-/// `dst[4j + q] = src[q·tw + j]`: one output row from its four column phases.
+/// `dst[4j + q] = src[q·stride + j]` for `j < tw`: one output row from its four column phases.
 #[inline(always)]
-fn join_phases<const AVX512: bool>(src: &[f32], tw: usize, dst: &mut [f32]) {
+fn join_phases<const AVX512: bool>(src: &[f32], stride: usize, tw: usize, dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if AVX512 {
         // SAFETY: only instantiated with AVX512 = true from the AVX-512 block.
-        unsafe { join_phases_avx512(src, tw, dst) };
+        unsafe { join_phases_avx512(src, stride, tw, dst) };
         return;
     }
     for j in 0..tw {
         for q in 0..4 {
-            dst[4 * j + q] = src[q * tw + j];
+            dst[4 * j + q] = src[q * stride + j];
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn split_phases_avx512(src: &[f32], dst: &mut [f32], pw: usize) {
+fn split_phases_avx512(src: &[f32], dst: &mut [f32], stride: usize, pw: usize) {
     use std::arch::x86_64::*;
     let n16 = pw.div_ceil(16);
-    assert!(src.len() >= n16 * 64 && dst.len() >= 4 * pw);
+    assert!(src.len() >= n16 * 64 && dst.len() >= 3 * stride + pw);
     for q in 0..4 {
         // Elements q, q+4, …, q+28 of a 32-float pair in the low half.
         let pick: [i32; 16] = std::array::from_fn(|t| if t < 8 { (4 * t + q) as i32 } else { 0 });
@@ -666,7 +677,7 @@ fn split_phases_avx512(src: &[f32], dst: &mut [f32], pw: usize) {
                     _mm512_loadu_ps(p.add(48)),
                 );
                 let r = _mm512_shuffle_f32x4::<0b01_00_01_00>(ab, cd);
-                let d = dst.as_mut_ptr().add(q * pw + b * 16);
+                let d = dst.as_mut_ptr().add(q * stride + b * 16);
                 let left = pw - b * 16;
                 if left >= 16 {
                     _mm512_storeu_ps(d, r);
@@ -680,10 +691,10 @@ fn split_phases_avx512(src: &[f32], dst: &mut [f32], pw: usize) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn join_phases_avx512(src: &[f32], tw: usize, dst: &mut [f32]) {
+fn join_phases_avx512(src: &[f32], stride: usize, tw: usize, dst: &mut [f32]) {
     use std::arch::x86_64::*;
     let n16 = tw.div_ceil(16);
-    assert!(src.len() >= 4 * tw && dst.len() >= 64 * n16);
+    assert!(src.len() >= 3 * stride + tw && dst.len() >= 64 * n16);
     let lo: [i32; 16] = std::array::from_fn(|t| ((t / 2) + 16 * (t % 2)) as i32);
     let hi: [i32; 16] = std::array::from_fn(|t| ((t / 2) + 8 + 16 * (t % 2)) as i32);
     let lo2: [i64; 8] = std::array::from_fn(|t| ((t / 2) + 8 * (t % 2)) as i64);
@@ -701,7 +712,7 @@ fn join_phases_avx512(src: &[f32], tw: usize, dst: &mut [f32]) {
         for b in 0..n16 {
             let left = tw - b * 16;
             let load = |q: usize| {
-                let p = src.as_ptr().add(q * tw + b * 16);
+                let p = src.as_ptr().add(q * stride + b * 16);
                 if left >= 16 {
                     _mm512_loadu_ps(p)
                 } else {
