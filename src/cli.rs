@@ -58,7 +58,7 @@ pub struct EngineArgs {
     /// Graph run on the CPU for stylecam's own models: auto (fastest measured rewrite for the
     /// model's width), reference (the file's graph), tail or head-tail (sub-pixel rewrites; same
     /// output, less time and memory), winograd (auto's form with Winograd residual blocks, which
-    /// auto itself picks for width ≥ 16 on AVX-512 CPUs). CUDA/TensorRT always run the file's
+    /// auto itself picks for width ≥ 16 on CPUs with AVX2 + FMA or AVX-512). CUDA/TensorRT always run the file's
     /// graph.
     #[arg(long, global = true, value_enum, default_value_t = CpuGraph::Auto)]
     pub cpu_graph: CpuGraph,

@@ -104,12 +104,21 @@ pub struct Conv3x3 {
     simd: Simd,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which kernels run: compiled for the baseline target, for AVX2 + FMA (transforms
+/// vectorised by the compiler, `matrixmultiply` products), or for AVX-512 (permute phase
+/// shuffles, own product kernel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Simd {
     Portable,
     #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
     Avx512,
 }
+
+/// Environment variable that caps the kernels for measurements: `portable`, `avx2` or
+/// `avx512` (never above what the CPU has).
+pub const KERNELS_ENV: &str = "STYLECAM_WINOGRAD_KERNELS";
 
 /// The geometry of one call: channels, image size and tiles.
 #[derive(Clone, Copy)]
@@ -189,7 +198,7 @@ impl Conv3x3 {
         let simd = Self::detect();
         let u = transform_weights(weights, cout, cin);
         // One copy of the transformed weights: packed where the AVX-512 product reads them.
-        let (u, u_packed) = if simd != Simd::Portable && cout.is_multiple_of(MR) {
+        let (u, u_packed) = if Self::packs(simd) && cout.is_multiple_of(MR) {
             (Vec::new(), pack_weights(&u, cout, cin))
         } else {
             (u, Vec::new())
@@ -206,23 +215,56 @@ impl Conv3x3 {
     }
 
     fn detect() -> Simd {
+        static DETECTED: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            let cpu = Self::cpu();
+            let cap = match std::env::var(KERNELS_ENV).as_deref() {
+                Ok("portable") => Simd::Portable,
+                #[cfg(target_arch = "x86_64")]
+                Ok("avx2") => Simd::Avx2,
+                _ => cpu,
+            };
+            cpu.min(cap)
+        })
+    }
+
+    fn cpu() -> Simd {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("fma")
         {
-            return Simd::Avx512;
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512vl") && has!("fma") {
+                return Simd::Avx512;
+            }
+            if has!("avx2") && has!("fma") {
+                return Simd::Avx2;
+            }
         }
         Simd::Portable
     }
 
-    /// The same layer with the portable kernels only (for tests on AVX-512 machines).
-    pub fn portable(mut self) -> Conv3x3 {
-        if self.u.is_empty() {
+    /// True when `simd`'s product kernel reads packed weights.
+    fn packs(simd: Simd) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx512 {
+            return true;
+        }
+        let _ = simd;
+        false
+    }
+
+    /// The same layer with the portable kernels only (for tests and benchmarks).
+    pub fn portable(self) -> Conv3x3 {
+        self.capped(Simd::Portable)
+    }
+
+    /// The same layer with kernels no faster than `simd`.
+    fn capped(mut self, simd: Simd) -> Conv3x3 {
+        let simd = self.simd.min(simd);
+        if !Self::packs(simd) && self.u.is_empty() {
             self.u = unpack_weights(&self.u_packed, self.cout, self.cin);
             self.u_packed = Vec::new();
         }
-        self.simd = Simd::Portable;
+        self.simd = simd;
         self
     }
 
@@ -234,9 +276,13 @@ impl Conv3x3 {
         self.cout
     }
 
-    /// True when this CPU runs the AVX-512 kernels (the case the graph lowering enables by default).
+    /// True when this CPU runs the AVX2 + FMA or AVX-512 kernels, where the Winograd body beats
+    /// ONNX Runtime's direct convolution (BENCHMARKS.md, *S5*): the graph lowering's default.
     pub fn fast_on_this_cpu() -> bool {
-        Self::detect() != Simd::Portable
+        #[cfg(target_arch = "x86_64")]
+        return Self::detect() >= Simd::Avx2;
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// How many independent blocks [`Self::run`] splits an `h × w` image into for `threads`.
@@ -320,6 +366,8 @@ impl Conv3x3 {
         match self.simd {
             #[cfg(target_arch = "x86_64")]
             Simd::Avx512 => unsafe { self.block_avx512(x, g, residual, first, rows, s, out) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.block_avx2(x, g, residual, first, rows, s, out) },
             Simd::Portable => unsafe { self.block::<false>(x, g, residual, first, rows, s, out) },
         }
     }
@@ -338,6 +386,22 @@ impl Conv3x3 {
         out: OutPtr,
     ) {
         unsafe { self.block::<true>(x, g, residual, first, rows, s, out) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block_avx2(
+        &self,
+        x: &[f32],
+        g: &Geometry,
+        residual: Option<&[f32]>,
+        first: usize,
+        rows: usize,
+        s: &mut Scratch,
+        out: OutPtr,
+    ) {
+        unsafe { self.block::<false>(x, g, residual, first, rows, s, out) }
     }
 
     #[inline(always)]
@@ -472,7 +536,7 @@ impl Conv3x3 {
 }
 
 impl Conv3x3 {
-    /// The 36 products with the `gemm` crate (its own run-time SIMD choice).
+    /// The 36 products with `matrixmultiply` (its own run-time SIMD choice, up to AVX2 + FMA).
     fn product_portable(&self, v: &[f32], m: &mut [f32], nb: usize) {
         let (cin, cout) = (self.cin, self.cout);
         for k in 0..36 {
@@ -481,28 +545,23 @@ impl Conv3x3 {
                 &self.u[k * cout * cin..][..cout * cin],
                 &v[k * cin * nb..][..cin * nb],
             );
-            // SAFETY: the three matrices are in bounds with the strides given.
+            // SAFETY: the three row-major matrices are in bounds with the strides given.
             unsafe {
-                gemm::gemm(
+                matrixmultiply::sgemm(
                     cout,
-                    nb,
                     cin,
-                    mk.as_mut_ptr(),
-                    1,
-                    nb as isize,
-                    false,
-                    uk.as_ptr(),
-                    1,
-                    cin as isize,
-                    vk.as_ptr(),
-                    1,
-                    nb as isize,
-                    0.0,
+                    nb,
                     1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    uk.as_ptr(),
+                    cin as isize,
+                    1,
+                    vk.as_ptr(),
+                    nb as isize,
+                    1,
+                    0.0,
+                    mk.as_mut_ptr(),
+                    nb as isize,
+                    1,
                 );
             }
         }
@@ -814,15 +873,18 @@ mod tests {
             want.iter_mut().for_each(|v| *v = v.max(0.0));
         }
         let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        let layer = Conv3x3::new(&wt, &bias, cout, cin, relu);
-        let fast = Conv3x3::fast_on_this_cpu();
-        for layer in [
-            Some(layer),
-            fast.then(|| Conv3x3::new(&wt, &bias, cout, cin, relu).portable()),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        // Every kernel level this CPU can run.
+        let detected = Conv3x3::new(&wt, &bias, cout, cin, relu).simd;
+        let levels = [
+            Simd::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512,
+        ];
+        for level in levels.into_iter().filter(|&l| l <= detected) {
+            let layer = Conv3x3::new(&wt, &bias, cout, cin, relu).capped(level);
+            assert_eq!(layer.simd, level);
             let mut y = vec![f32::NAN; cout * h * w];
             layer.run(&x, h, w, residual.then_some(&res[..]), &mut y, 3, serial);
             let worst = y

@@ -101,7 +101,7 @@ impl Lowering {
 
     /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
     /// *Graph lowering*): the tail always; the head only for thin networks; the Winograd body
-    /// for networks of width ≥ [`WINOGRAD_MIN_WIDTH`] on CPUs with AVX-512; phase-split input
+    /// for networks of width ≥ [`WINOGRAD_MIN_WIDTH`] on x86 CPUs with AVX2 + FMA or AVX-512; phase-split input
     /// and output, which the engine's pre- and postprocessing handle.
     pub fn cpu_default(arch: &ImfwArch) -> Lowering {
         Lowering {
