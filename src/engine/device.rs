@@ -85,6 +85,14 @@ pub(crate) fn open_session(
     choice: DeviceChoice,
     opts: &EngineOptions,
 ) -> Result<(Session, Provider, bool)> {
+    // ONNX Runtime 1.32 registers a custom operator domain (stylecam's, see `custom_op`) in a
+    // process-wide table without a lock: two sessions created at once can fail with "the
+    // domain is already exist". Sessions are created one at a time (the live view's workers
+    // start together); running them is unaffected.
+    static SESSION_CREATION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = SESSION_CREATION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let model_bytes = model.stored;
     let on_cpu = || -> Result<(Session, Provider, bool)> {
         let (session, lowered) = open_on_cpu_preferring(model_path, &model, opts)?;

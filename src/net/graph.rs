@@ -69,12 +69,18 @@ pub struct Lowering {
     /// such a graph (every CPU session stylecam builds does). Float32 only: an int8 or fp16
     /// form keeps the standard convolutions.
     pub winograd_body: bool,
+    /// Run each instance norm and the ReLU after it as stylecam's fused operator
+    /// ([`NORM_RELU_OP`]), on phase-split tensors without the reshapes. Float32 only.
+    pub fused_norm: bool,
 }
 
 /// The ONNX domain of stylecam's own operators.
 pub const STYLECAM_DOMAIN: &str = "ai.stylecam";
 /// `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → relu?(conv3x3(X, W, pad 1) + B + R)`.
 pub const WINOGRAD_CONV_OP: &str = "WinogradConv3x3";
+/// `ai.stylecam:InstanceNormRelu(X, scale, bias) → relu?(instance_norm(X))`, the statistics of
+/// channel `c` over the `c`-th of `len(scale)` contiguous chunks of `X`.
+pub const NORM_RELU_OP: &str = "InstanceNormRelu";
 
 impl Lowering {
     /// The reference graph: one node per layer.
@@ -83,6 +89,7 @@ impl Lowering {
         sub_pixel_tail: false,
         phase_io: false,
         winograd_body: false,
+        fused_norm: false,
     };
     /// Both rewrites, image input and output.
     pub const FULL: Lowering = Lowering {
@@ -90,6 +97,7 @@ impl Lowering {
         sub_pixel_tail: true,
         phase_io: false,
         winograd_body: false,
+        fused_norm: false,
     };
     /// The tail rewrite only, image input and output.
     pub const TAIL: Lowering = Lowering {
@@ -97,6 +105,7 @@ impl Lowering {
         sub_pixel_tail: true,
         phase_io: false,
         winograd_body: false,
+        fused_norm: false,
     };
 
     /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
@@ -110,6 +119,7 @@ impl Lowering {
             phase_io: true,
             winograd_body: arch.width >= WINOGRAD_MIN_WIDTH
                 && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
+            fused_norm: FUSED_NORM_DEFAULT,
         }
     }
 
@@ -131,7 +141,7 @@ impl Lowering {
 
     /// True when no rewrite is applied.
     pub fn is_none(&self) -> bool {
-        !self.space_to_depth_head && !self.sub_pixel_tail && !self.winograd_body
+        !self.space_to_depth_head && !self.sub_pixel_tail && !self.winograd_body && !self.fused_norm
     }
 
     /// True when the graph's input is the padded, phase-split image.
@@ -166,6 +176,9 @@ impl Lowering {
 /// The narrowest network whose residual blocks [`Lowering::cpu_default`] runs as Winograd
 /// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
 pub const WINOGRAD_MIN_WIDTH: usize = 16;
+
+/// Whether [`Lowering::cpu_default`] fuses instance norm and ReLU.
+const FUSED_NORM_DEFAULT: bool = true;
 
 /// The complete form of a graph: layout rewrites and precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -1050,6 +1063,31 @@ pub(crate) fn build_graph_with(
                     out(name),
                 )
             }
+            Layer::InstanceNorm { name, .. } if lowering.fused_norm && !fp16 => {
+                let relu = matches!(layers.get(idx + 1), Some(Layer::Relu));
+                fused_away = usize::from(relu);
+                let o = if idx + fused_away == last {
+                    final_name.clone()
+                } else {
+                    format!("{name}_out")
+                };
+                let (w, b) = (
+                    g.norm_param(&format!("{name}.weight")),
+                    g.norm_param(&format!("{name}.bias")),
+                );
+                g.node(
+                    NORM_RELU_OP,
+                    name.clone(),
+                    vec![current, w, b],
+                    vec![
+                        float_attr("epsilon", IN_EPS),
+                        int_attr("relu", i64::from(relu)),
+                    ],
+                    o,
+                );
+                g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
+                g.nodes.last().expect("just pushed").output[0].clone()
+            }
             Layer::InstanceNorm { name, channels } => {
                 let phase_channels = split.then_some(*channels);
                 g.instance_norm(name, current, phase_channels, out(name))
@@ -1260,12 +1298,49 @@ mod tests {
             }
         }
         // The end layers stay float32, and the blocks have no ReLU left (quantisation does it);
-        // only the last block's output ReLU before deconv1 remains.
+        // only the last block's output ReLU before deconv1 remains, next to the five norms'
+        // (fused into the norms by the CPU default).
         assert_eq!(dtype("conv2.phase_weight"), Some(DATA_TYPE_FLOAT));
         assert_eq!(dtype("deconv1.phase11_weight"), Some(DATA_TYPE_FLOAT));
-        let relus = g.node.iter().filter(|n| n.op_type == "Relu").count();
-        assert_eq!(relus, 3 + 1 + 2, "head, last block, deconv1/deconv2");
+        let count = |op: &str| g.node.iter().filter(|n| n.op_type == op).count();
+        assert!(form.lowering.fused_norm);
+        assert_eq!(count(NORM_RELU_OP), 5, "in1 … in5 with their ReLUs");
+        assert_eq!(count("Relu"), 1, "the last block's");
         assert_eq!(form.describe(), "lowered head+tail int8");
+    }
+
+    #[test]
+    fn fused_norm_replaces_each_norm_and_its_relu() {
+        let arch = ImfwArch::new(8, 1);
+        let lowering = Lowering {
+            fused_norm: true,
+            ..Lowering::TAIL
+        };
+        let g = build_graph(
+            &arch,
+            &random_weights(&arch, 1),
+            GraphForm::lowered(lowering),
+        );
+        let o = ops(&g);
+        assert!(!o.contains(&"InstanceNormalization"));
+        let fused: Vec<&NodeProto> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == NORM_RELU_OP)
+            .collect();
+        assert_eq!(fused.len(), 5, "in1 … in5");
+        for n in &fused {
+            assert_eq!(n.domain, STYLECAM_DOMAIN);
+            assert_eq!(n.attribute[1].name, "relu");
+            assert_eq!(n.attribute[1].i, Some(1));
+        }
+        // in5 runs on the phase-split tensor as it is: no reshapes around it.
+        assert!(!o.contains(&"Reshape"));
+        // The ReLUs left are the residual block's own (after its first conv and its skip add).
+        assert_eq!(
+            o.iter().filter(|&&op| op == "Relu").count(),
+            2 * arch.blocks
+        );
     }
 
     #[test]
