@@ -5,6 +5,11 @@
 //! instance norm over each of `C = len(scale)` contiguous chunks of `X` (so also over a channel's
 //! adjacent phases in a phase-split tensor), then the ReLU ([`crate::engine::norm`]).
 //!
+//! `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → Y`, attributes `epsilon`,
+//! `relu`, `interleave`: the same norm for an image given as its four 2×2 phases (each
+//! `[1, C, h, w]`), written interleaved (`[1, C, 2h, 2w]`) or phase-split in CRD order
+//! (`[1, 4C, h, w]`) ([`crate::engine::norm::phase_norm`]).
+//!
 //! `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → Y`, attribute `relu` (0 or 1):
 //! `Y = relu?(conv3x3(X, W, pad 1) + B + R)` for `X` `[1, cin, h, w]` float32, with `W`
 //! `[cout, cin, 3, 3]` and `B` `[cout]` constant initializers (transformed once, when the
@@ -20,14 +25,135 @@ use super::norm;
 use super::winograd::Conv3x3;
 
 use crate::net::graph::{
-    NORM_RELU_OP as NORM_RELU, STYLECAM_DOMAIN as DOMAIN, WINOGRAD_CONV_OP as WINOGRAD_CONV,
+    NORM_RELU_OP as NORM_RELU, PHASE_NORM_RELU_OP as PHASE_NORM_RELU, STYLECAM_DOMAIN as DOMAIN,
+    WINOGRAD_CONV_OP as WINOGRAD_CONV,
 };
 
 /// The operator domain to register with a session builder whose intra-op pool has `threads`.
 pub fn domain(threads: usize) -> ort::Result<OperatorDomain> {
     OperatorDomain::new(DOMAIN)?
         .add(WinogradConvOp { threads })?
-        .add(NormReluOp)
+        .add(NormReluOp)?
+        .add(PhaseNormReluOp)
+}
+
+/// A norm operator's constants: scale and bias (constant inputs `first` and `first + 1`),
+/// `epsilon` and `relu`.
+struct NormParams {
+    scale: Vec<f32>,
+    bias: Vec<f32>,
+    epsilon: f32,
+    relu: bool,
+}
+
+fn norm_params(ctx: &KernelContext<'_>, op: &str, first: usize) -> ort::Result<NormParams> {
+    let scale = ctx.constant_input::<DynTensorValueType>(first)?;
+    let (_, scale) = scale.try_extract_tensor::<f32>()?;
+    let bias = ctx.constant_input::<DynTensorValueType>(first + 1)?;
+    let (_, bias) = bias.try_extract_tensor::<f32>()?;
+    if scale.len() != bias.len() {
+        return Err(ort::Error::new(format!(
+            "{op}: {} scales but {} biases",
+            scale.len(),
+            bias.len()
+        )));
+    }
+    Ok(NormParams {
+        scale: scale.to_vec(),
+        bias: bias.to_vec(),
+        epsilon: ctx.get::<f32>("epsilon").unwrap_or(1e-5),
+        relu: ctx.get::<i64>("relu").unwrap_or(0) != 0,
+    })
+}
+
+struct PhaseNormReluOp;
+
+impl Operator for PhaseNormReluOp {
+    type Kernel<'attr> = PhaseNormReluKernel;
+
+    fn name(&self) -> &str {
+        PHASE_NORM_RELU
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        [const { OperatorInput::required(TensorElementType::Float32) }; 6]
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        [OperatorOutput::required(TensorElementType::Float32)]
+    }
+
+    fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<PhaseNormReluKernel> {
+        Ok(PhaseNormReluKernel {
+            norm: norm_params(ctx, PHASE_NORM_RELU, 4)?,
+            layout: if ctx.get::<i64>("interleave").unwrap_or(1) != 0 {
+                norm::PhaseLayout::Interleaved
+            } else {
+                norm::PhaseLayout::Crd
+            },
+        })
+    }
+}
+
+struct PhaseNormReluKernel {
+    norm: NormParams,
+    layout: norm::PhaseLayout,
+}
+
+impl Kernel for PhaseNormReluKernel {
+    fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        let c = self.norm.scale.len() as i64;
+        let mut values = Vec::with_capacity(4);
+        for i in 0..4 {
+            values.push(
+                ctx.input(i)?
+                    .ok_or_else(|| ort::Error::new(format!("{PHASE_NORM_RELU}: no phase {i}")))?,
+            );
+        }
+        let mut planes: Vec<&[f32]> = Vec::with_capacity(4);
+        let mut dims = None;
+        for v in &values {
+            let (shape, data) = v.try_extract_tensor::<f32>()?;
+            let [1, ch, h, w] = shape[..] else {
+                return Err(ort::Error::new(format!(
+                    "{PHASE_NORM_RELU}: phases must be [1, C, h, w], got {shape:?}"
+                )));
+            };
+            if ch != c || dims.is_some_and(|d| d != (h, w)) {
+                return Err(ort::Error::new(format!(
+                    "{PHASE_NORM_RELU}: phases of {c} channels and one size expected, got {shape:?}"
+                )));
+            }
+            dims = Some((h, w));
+            planes.push(data);
+        }
+        let (h, w) = dims.expect("four phases");
+        let shape = match self.layout {
+            norm::PhaseLayout::Interleaved => vec![1, c, 2 * h, 2 * w],
+            norm::PhaseLayout::Crd => vec![1, 4 * c, h, w],
+        };
+        let mut y = ctx
+            .output(0, shape)?
+            .ok_or_else(|| ort::Error::new(format!("{PHASE_NORM_RELU}: no output")))?;
+        let (_, y) = y.try_extract_tensor_mut::<f32>()?;
+        let phases: [&[f32]; 4] = [planes[0], planes[1], planes[2], planes[3]];
+        let mut status = Ok(());
+        norm::phase_norm(
+            phases,
+            h as usize,
+            w as usize,
+            y,
+            self.layout,
+            &self.norm.scale,
+            &self.norm.bias,
+            self.norm.epsilon,
+            self.norm.relu,
+            |n, task| {
+                status = ctx.par_for(n, n, task);
+            },
+        );
+        status
+    }
 }
 
 struct NormReluOp;
@@ -40,11 +166,7 @@ impl Operator for NormReluOp {
     }
 
     fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
-        [
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-            OperatorInput::required(TensorElementType::Float32),
-        ]
+        [const { OperatorInput::required(TensorElementType::Float32) }; 3]
     }
 
     fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
@@ -52,31 +174,14 @@ impl Operator for NormReluOp {
     }
 
     fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<NormReluKernel> {
-        let scale = ctx.constant_input::<DynTensorValueType>(1)?;
-        let (_, scale) = scale.try_extract_tensor::<f32>()?;
-        let bias = ctx.constant_input::<DynTensorValueType>(2)?;
-        let (_, bias) = bias.try_extract_tensor::<f32>()?;
-        if scale.len() != bias.len() {
-            return Err(ort::Error::new(format!(
-                "{NORM_RELU}: {} scales but {} biases",
-                scale.len(),
-                bias.len()
-            )));
-        }
         Ok(NormReluKernel {
-            scale: scale.to_vec(),
-            bias: bias.to_vec(),
-            epsilon: ctx.get::<f32>("epsilon").unwrap_or(1e-5),
-            relu: ctx.get::<i64>("relu").unwrap_or(0) != 0,
+            norm: norm_params(ctx, NORM_RELU, 1)?,
         })
     }
 }
 
 struct NormReluKernel {
-    scale: Vec<f32>,
-    bias: Vec<f32>,
-    epsilon: f32,
-    relu: bool,
+    norm: NormParams,
 }
 
 impl Kernel for NormReluKernel {
@@ -85,10 +190,10 @@ impl Kernel for NormReluKernel {
             .input(0)?
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no input")))?;
         let (shape, x) = x.try_extract_tensor::<f32>()?;
-        if shape.first() != Some(&1) || x.len() % self.scale.len().max(1) != 0 {
+        if shape.first() != Some(&1) || x.len() % self.norm.scale.len().max(1) != 0 {
             return Err(ort::Error::new(format!(
                 "{NORM_RELU}: input {shape:?} does not split into {} channels of one image",
-                self.scale.len()
+                self.norm.scale.len()
             )));
         }
         let mut y = ctx
@@ -99,10 +204,10 @@ impl Kernel for NormReluKernel {
         norm::instance_norm(
             x,
             y,
-            &self.scale,
-            &self.bias,
-            self.epsilon,
-            self.relu,
+            &self.norm.scale,
+            &self.norm.bias,
+            self.norm.epsilon,
+            self.norm.relu,
             |n, task| {
                 status = ctx.par_for(n, n, task);
             },

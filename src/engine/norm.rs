@@ -44,6 +44,89 @@ pub fn instance_norm(
     parallel(channels, &task);
 }
 
+/// How [`phase_norm`] writes its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhaseLayout {
+    /// `[C, 2h, 2w]`: the phases interleaved back into the image (`DepthToSpace`).
+    Interleaved,
+    /// `[4C, h, w]`, a channel's four phases adjacent (`DepthToSpace` CRD order).
+    Crd,
+}
+
+/// Instance norm (+ ReLU) of an image given as its four 2×2 phases `[p00, p01, p10, p11]`, each
+/// `[C, h, w]` (phase `(a, b)` holds pixels `(2i + a, 2j + b)`): the statistics of channel `c`
+/// cover its four planes; the output is written in `layout`. One pass replaces a `Concat`, a
+/// `DepthToSpace`, the norm and the ReLU of the lowered graph's transposed convolutions.
+#[allow(clippy::too_many_arguments)]
+pub fn phase_norm(
+    phases: [&[f32]; 4],
+    h: usize,
+    w: usize,
+    y: &mut [f32],
+    layout: PhaseLayout,
+    scale: &[f32],
+    bias: &[f32],
+    eps: f32,
+    relu: bool,
+    parallel: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
+) {
+    let channels = scale.len();
+    let plane = h * w;
+    assert_eq!(bias.len(), channels, "one bias per channel");
+    for p in phases {
+        assert_eq!(p.len(), channels * plane, "each phase is [C, h, w]");
+    }
+    assert_eq!(
+        y.len(),
+        4 * channels * plane,
+        "output holds the four phases"
+    );
+    if channels == 0 || plane == 0 {
+        return;
+    }
+    let out = OutPtr(y.as_mut_ptr());
+    let task = move |c: usize| {
+        let out = out;
+        let planes = phases.map(|p| &p[c * plane..][..plane]);
+        let (k, b) = affine(&planes, scale[c], bias[c], eps);
+        let f = |v: f32| {
+            let t = v * k + b;
+            if relu {
+                t.max(0.0)
+            } else {
+                t
+            }
+        };
+        // SAFETY: channel c writes only its own 4·h·w outputs.
+        let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * 4 * plane), 4 * plane) };
+        match layout {
+            PhaseLayout::Crd => {
+                for (d, p) in dst.chunks_exact_mut(plane).zip(planes) {
+                    for (o, &v) in d.iter_mut().zip(p) {
+                        *o = f(v);
+                    }
+                }
+            }
+            PhaseLayout::Interleaved => {
+                for i in 0..h {
+                    for a in 0..2 {
+                        let row = &mut dst[(2 * i + a) * 2 * w..][..2 * w];
+                        let (p0, p1) = (
+                            &planes[2 * a][i * w..][..w],
+                            &planes[2 * a + 1][i * w..][..w],
+                        );
+                        for ((o, &v0), &v1) in row.chunks_exact_mut(2).zip(p0).zip(p1) {
+                            o[0] = f(v0);
+                            o[1] = f(v1);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    parallel(channels, &task);
+}
+
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
 // SAFETY: the channels' tasks write disjoint chunks (see `instance_norm`).
@@ -68,12 +151,22 @@ fn sum_by(xs: &[f32], f: impl Fn(f32) -> f32) -> f64 {
     total
 }
 
-fn normalise_channel(src: &[f32], dst: &mut [f32], scale: f32, bias: f32, eps: f32, relu: bool) {
-    let n = src.len() as f64;
-    let mean = (sum_by(src, |v| v) / n) as f32;
-    let var = (sum_by(src, |v| (v - mean) * (v - mean)) / n) as f32;
+/// `(k, b)` with `norm(v) = v · k + b` for the values of `parts` taken together: mean first,
+/// then the variance about it (two passes, no cancellation).
+fn affine(parts: &[&[f32]], scale: f32, bias: f32, eps: f32) -> (f32, f32) {
+    let n = parts.iter().map(|p| p.len()).sum::<usize>() as f64;
+    let mean = (parts.iter().map(|p| sum_by(p, |v| v)).sum::<f64>() / n) as f32;
+    let var = (parts
+        .iter()
+        .map(|p| sum_by(p, |v| (v - mean) * (v - mean)))
+        .sum::<f64>()
+        / n) as f32;
     let k = scale / (var + eps).sqrt();
-    let b = bias - mean * k;
+    (k, bias - mean * k)
+}
+
+fn normalise_channel(src: &[f32], dst: &mut [f32], scale: f32, bias: f32, eps: f32, relu: bool) {
+    let (k, b) = affine(&[src], scale, bias, eps);
     if relu {
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = (v * k + b).max(0.0);
@@ -91,6 +184,78 @@ mod tests {
 
     fn serial(n: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..n).rev().for_each(f);
+    }
+
+    #[test]
+    fn phase_norm_equals_depth_to_space_then_the_norm() {
+        let (c, h, w) = (3usize, 5usize, 7usize);
+        let phases: Vec<Vec<f32>> = (0..4)
+            .map(|p| {
+                (0..c * h * w)
+                    .map(|i| ((i * 31 + p * 17) % 23) as f32 - 9.0)
+                    .collect()
+            })
+            .collect();
+        let scale = [1.0f32, 0.5, -2.0];
+        let bias = [0.0f32, 1.0, 0.25];
+        // The image the phases describe, and its plain instance norm.
+        let mut image = vec![0.0f32; c * 4 * h * w];
+        for ch in 0..c {
+            for i in 0..h {
+                for j in 0..w {
+                    for (p, plane) in phases.iter().enumerate() {
+                        let (a, b) = (p / 2, p % 2);
+                        image[(ch * 2 * h + 2 * i + a) * 2 * w + 2 * j + b] =
+                            plane[(ch * h + i) * w + j];
+                    }
+                }
+            }
+        }
+        let mut want = vec![0.0f32; image.len()];
+        instance_norm(&image, &mut want, &scale, &bias, 1e-5, true, serial);
+        let ph: [&[f32]; 4] = std::array::from_fn(|p| &phases[p][..]);
+        let mut got = vec![f32::NAN; image.len()];
+        phase_norm(
+            ph,
+            h,
+            w,
+            &mut got,
+            PhaseLayout::Interleaved,
+            &scale,
+            &bias,
+            1e-5,
+            true,
+            serial,
+        );
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5, "{g} vs {w}");
+        }
+        // CRD: channel c's phase p at plane 4c + p.
+        let mut crd = vec![f32::NAN; image.len()];
+        phase_norm(
+            ph,
+            h,
+            w,
+            &mut crd,
+            PhaseLayout::Crd,
+            &scale,
+            &bias,
+            1e-5,
+            true,
+            serial,
+        );
+        for ch in 0..c {
+            for p in 0..4 {
+                for i in 0..h {
+                    for j in 0..w {
+                        let (a, b) = (p / 2, p % 2);
+                        let g = crd[((4 * ch + p) * h + i) * w + j];
+                        let w_ = want[(ch * 2 * h + 2 * i + a) * 2 * w + 2 * j + b];
+                        assert!((g - w_).abs() < 1e-5);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub const WINOGRAD_CONV_OP: &str = "WinogradConv3x3";
 /// `ai.stylecam:InstanceNormRelu(X, scale, bias) → relu?(instance_norm(X))`, the statistics of
 /// channel `c` over the `c`-th of `len(scale)` contiguous chunks of `X`.
 pub const NORM_RELU_OP: &str = "InstanceNormRelu";
+/// `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → relu?(instance_norm(image))`
+/// for an image given as its four 2×2 phases; attribute `interleave`: 1 = write the image,
+/// 0 = write the phases in CRD order.
+pub const PHASE_NORM_RELU_OP: &str = "PhaseNormRelu";
 
 impl Lowering {
     /// The reference graph: one node per layer.
@@ -617,6 +621,36 @@ impl<'a> Builder<'a> {
         )
     }
 
+    /// The 3×3, stride-2 transposed convolution `name` of `x` as four Convs, one per output
+    /// phase `(a, b)` with its exact kernel ([`exact_phase_kernel`]); their outputs in phase
+    /// order 00, 01, 10, 11.
+    fn exact_phase_convs(&mut self, name: &str, x: &str) -> Vec<String> {
+        let w = self.weight(&format!("{name}.weight"));
+        let bn = self.param(&format!("{name}.bias"));
+        let mut phases = Vec::with_capacity(4);
+        for a in 0..2 {
+            for b in 0..2 {
+                let k = exact_phase_kernel(w, a, b);
+                let wn = self.derived(&format!("{name}.phase{a}{b}_weight"), &k);
+                let (kh, kw) = (1 + a, 1 + b);
+                phases.push(self.node(
+                    "Conv",
+                    format!("{name}_phase{a}{b}"),
+                    vec![x.to_string(), wn, bn.clone()],
+                    vec![
+                        ints_attr("kernel_shape", &[kh, kw]),
+                        ints_attr("strides", &[1, 1]),
+                        ints_attr("pads", &[0, 0, a, b]),
+                        ints_attr("dilations", &[1, 1]),
+                        int_attr("group", 1),
+                    ],
+                    format!("{name}_phase{a}{b}_out"),
+                ));
+            }
+        }
+        phases
+    }
+
     /// Instance norm `name` of `x`, always computed in float32. `phase_channels`: `x` is
     /// phase-split with that many channels; the statistics then cover all four phases, through a
     /// reshape to `[N, C, 4·h·w]` (free: the phases of a channel are contiguous).
@@ -931,6 +965,54 @@ pub(crate) fn build_graph_with(
                 output_pad: 1,
                 ..
             } if lowering.sub_pixel_tail
+                && lowering.fused_norm
+                && !fp16
+                && matches!(layers.get(idx + 1), Some(Layer::InstanceNorm { .. })) =>
+            {
+                // Each output phase from its own exact kernel, then the norm (and ReLU) over the
+                // four phases in one node that also writes the layout the next layer reads:
+                // the image for deconv1, CRD phases for deconv2 (whose 9×9 successor runs on
+                // phases).
+                let Some(Layer::InstanceNorm { name: norm, .. }) = layers.get(idx + 1) else {
+                    unreachable!("checked by the guard")
+                };
+                let to_phases = matches!(
+                    layers.get(idx + 3),
+                    Some(Layer::ConvTranspose { stride: 1, .. })
+                );
+                let relu = matches!(layers.get(idx + 2), Some(Layer::Relu));
+                fused_away = 1 + usize::from(relu);
+                let mut inputs = g.exact_phase_convs(name, &current);
+                inputs.push(g.norm_param(&format!("{norm}.weight")));
+                inputs.push(g.norm_param(&format!("{norm}.bias")));
+                let o = if idx + fused_away == last {
+                    final_name.clone()
+                } else {
+                    format!("{norm}_out")
+                };
+                g.node(
+                    PHASE_NORM_RELU_OP,
+                    norm.clone(),
+                    inputs,
+                    vec![
+                        float_attr("epsilon", IN_EPS),
+                        int_attr("relu", i64::from(relu)),
+                        int_attr("interleave", i64::from(!to_phases)),
+                    ],
+                    o,
+                );
+                g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
+                split = to_phases;
+                g.nodes.last().expect("just pushed").output[0].clone()
+            }
+            Layer::ConvTranspose {
+                name,
+                kernel: 3,
+                stride: 2,
+                pad: 1,
+                output_pad: 1,
+                ..
+            } if lowering.sub_pixel_tail
                 && matches!(
                     layers.get(idx + 3),
                     Some(Layer::ConvTranspose { stride: 1, .. })
@@ -955,29 +1037,7 @@ pub(crate) fn build_graph_with(
             } if lowering.sub_pixel_tail && !split => {
                 // deconv1: each output phase from its own exact kernel (no zero taps), then
                 // the phases interleaved (DCR: the Concat puts phase-major channels).
-                let w = g.weight(&format!("{name}.weight"));
-                let bn = g.param(&format!("{name}.bias"));
-                let mut phases = Vec::with_capacity(4);
-                for a in 0..2 {
-                    for b in 0..2 {
-                        let k = exact_phase_kernel(w, a, b);
-                        let wn = g.derived(&format!("{name}.phase{a}{b}_weight"), &k);
-                        let (kh, kw) = (1 + a, 1 + b);
-                        phases.push(g.node(
-                            "Conv",
-                            format!("{name}_phase{a}{b}"),
-                            vec![current.clone(), wn, bn.clone()],
-                            vec![
-                                ints_attr("kernel_shape", &[kh, kw]),
-                                ints_attr("strides", &[1, 1]),
-                                ints_attr("pads", &[0, 0, a, b]),
-                                ints_attr("dilations", &[1, 1]),
-                                int_attr("group", 1),
-                            ],
-                            format!("{name}_phase{a}{b}_out"),
-                        ));
-                    }
-                }
+                let phases = g.exact_phase_convs(name, &current);
                 let cat = g.node(
                     "Concat",
                     format!("{name}_concat"),
@@ -1304,7 +1364,11 @@ mod tests {
         assert_eq!(dtype("deconv1.phase11_weight"), Some(DATA_TYPE_FLOAT));
         let count = |op: &str| g.node.iter().filter(|n| n.op_type == op).count();
         assert!(form.lowering.fused_norm);
-        assert_eq!(count(NORM_RELU_OP), 5, "in1 … in5 with their ReLUs");
+        assert_eq!(
+            count(NORM_RELU_OP) + count(PHASE_NORM_RELU_OP),
+            5,
+            "in1 … in5, ReLUs in"
+        );
         assert_eq!(count("Relu"), 1, "the last block's");
         assert_eq!(form.describe(), "lowered head+tail int8");
     }
@@ -1323,19 +1387,31 @@ mod tests {
         );
         let o = ops(&g);
         assert!(!o.contains(&"InstanceNormalization"));
-        let fused: Vec<&NodeProto> = g
-            .node
-            .iter()
-            .filter(|n| n.op_type == NORM_RELU_OP)
-            .collect();
-        assert_eq!(fused.len(), 5, "in1 … in5");
-        for n in &fused {
+        let fused =
+            |op: &str| -> Vec<&NodeProto> { g.node.iter().filter(|n| n.op_type == op).collect() };
+        // in1 … in3 alone; in4 and in5 with the four phase Convs of deconv1 / deconv2.
+        let (plain, phased) = (fused(NORM_RELU_OP), fused(PHASE_NORM_RELU_OP));
+        assert_eq!(
+            plain.iter().map(|n| &n.name[..]).collect::<Vec<_>>(),
+            ["in1", "in2", "in3"]
+        );
+        assert_eq!(
+            phased.iter().map(|n| &n.name[..]).collect::<Vec<_>>(),
+            ["in4", "in5"]
+        );
+        for n in plain.iter().chain(&phased) {
             assert_eq!(n.domain, STYLECAM_DOMAIN);
             assert_eq!(n.attribute[1].name, "relu");
             assert_eq!(n.attribute[1].i, Some(1));
         }
-        // in5 runs on the phase-split tensor as it is: no reshapes around it.
-        assert!(!o.contains(&"Reshape"));
+        // deconv1's phases come back as the image; deconv2's stay phases for the 9×9 layer.
+        assert_eq!(phased[0].attribute[2].i, Some(1));
+        assert_eq!(phased[1].attribute[2].i, Some(0));
+        assert!(phased.iter().all(|n| n.input.len() == 6));
+        // No reshapes, no Concat; the one DepthToSpace left is the output's.
+        assert!(!o.contains(&"Reshape") && !o.contains(&"Concat"));
+        assert_eq!(o.iter().filter(|&&op| op == "DepthToSpace").count(), 1);
+        assert_eq!(o.last(), Some(&"DepthToSpace"));
         // The ReLUs left are the residual block's own (after its first conv and its skip add).
         assert_eq!(
             o.iter().filter(|&&op| op == "Relu").count(),
