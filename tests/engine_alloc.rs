@@ -72,12 +72,14 @@ fn steady_state_frames_allocate_no_frame_buffers() {
         LARGEST.load(Ordering::Relaxed),
     );
     // A frame is 18 900 bytes and a tensor 79 488: anything near those sizes would be a
-    // per-frame buffer. What remains is ort's bookkeeping for each run (names, handles).
+    // per-frame buffer. What remains is ort's bookkeeping for each run (names, handles) and
+    // for each call of stylecam's own operators (the value handles of their inputs and
+    // outputs, the parallel-for closure): ≈ 4 kB per frame for this graph's five norms.
     assert!(
         largest < 4096,
         "largest allocation per frame: {largest} bytes"
     );
-    assert!(total < 3 * 4096, "allocated {total} bytes over 3 frames");
+    assert!(total < 3 * 8192, "allocated {total} bytes over 3 frames");
 
     // The counter does see frame-sized allocations: a new frame size resizes the output frame.
     let bigger = RgbImage::new(120, 90);

@@ -103,16 +103,13 @@ struct PhaseNormReluKernel {
 impl Kernel for PhaseNormReluKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
         let c = self.norm.scale.len() as i64;
-        let mut values = Vec::with_capacity(4);
-        for i in 0..4 {
-            values.push(
-                ctx.input(i)?
-                    .ok_or_else(|| ort::Error::new(format!("{PHASE_NORM_RELU}: no phase {i}")))?,
-            );
-        }
-        let mut planes: Vec<&[f32]> = Vec::with_capacity(4);
+        let values = [ctx.input(0)?, ctx.input(1)?, ctx.input(2)?, ctx.input(3)?];
+        let mut planes: [&[f32]; 4] = [&[]; 4];
         let mut dims = None;
-        for v in &values {
+        for (i, v) in values.iter().enumerate() {
+            let v = v
+                .as_ref()
+                .ok_or_else(|| ort::Error::new(format!("{PHASE_NORM_RELU}: no phase {i}")))?;
             let (shape, data) = v.try_extract_tensor::<f32>()?;
             let [1, ch, h, w] = shape[..] else {
                 return Err(ort::Error::new(format!(
@@ -125,18 +122,19 @@ impl Kernel for PhaseNormReluKernel {
                 )));
             }
             dims = Some((h, w));
-            planes.push(data);
+            planes[i] = data;
         }
         let (h, w) = dims.expect("four phases");
+        // Shapes of rank 4 stay inline (no allocation per frame).
         let shape = match self.layout {
-            norm::PhaseLayout::Interleaved => vec![1, c, 2 * h, 2 * w],
-            norm::PhaseLayout::Crd => vec![1, 4 * c, h, w],
+            norm::PhaseLayout::Interleaved => [1, c, 2 * h, 2 * w],
+            norm::PhaseLayout::Crd => [1, 4 * c, h, w],
         };
         let mut y = ctx
-            .output(0, shape)?
+            .output(0, &shape[..])?
             .ok_or_else(|| ort::Error::new(format!("{PHASE_NORM_RELU}: no output")))?;
         let (_, y) = y.try_extract_tensor_mut::<f32>()?;
-        let phases: [&[f32]; 4] = [planes[0], planes[1], planes[2], planes[3]];
+        let phases = planes;
         let mut status = Ok(());
         norm::phase_norm(
             phases,
@@ -197,7 +195,7 @@ impl Kernel for NormReluKernel {
             )));
         }
         let mut y = ctx
-            .output(0, shape.to_vec())?
+            .output(0, &shape[..])?
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no output")))?;
         let (_, y) = y.try_extract_tensor_mut::<f32>()?;
         let mut status = Ok(());
@@ -304,7 +302,7 @@ impl Kernel for WinogradConvKernel {
             None => None,
         };
         let mut y = ctx
-            .output(0, vec![1, cout as i64, h as i64, w as i64])?
+            .output(0, &[1, cout as i64, h as i64, w as i64][..])?
             .ok_or_else(|| missing("output"))?;
         let (_, y) = y.try_extract_tensor_mut::<f32>()?;
         let mut status = Ok(());
