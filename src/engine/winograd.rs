@@ -184,6 +184,17 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
+/// One block's work: tile rows `first … first + rows` of input `x` into `out`.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    x: &'a [f32],
+    g: &'a Geometry,
+    residual: Option<&'a [f32]>,
+    first: usize,
+    rows: usize,
+    out: OutPtr,
+}
+
 /// A raw output pointer shared by the blocks, which write disjoint rows.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
@@ -344,7 +355,19 @@ impl Conv3x3 {
                 let first = b * g.block_rows;
                 let rows = g.block_rows.min(g.tile_rows - first);
                 // SAFETY: block `b` writes output rows 4·first … 4·(first + rows) only.
-                unsafe { self.run_block(x, &g, residual, first, rows, &mut s, out) };
+                unsafe {
+                    self.run_block(
+                        Job {
+                            x,
+                            g: &g,
+                            residual,
+                            first,
+                            rows,
+                            out,
+                        },
+                        &mut s,
+                    )
+                };
             });
         };
         parallel(blocks, &task);
@@ -352,70 +375,38 @@ impl Conv3x3 {
 
     /// # Safety
     /// `out` points to `cout × h × w` floats; no other block writes this block's rows.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn run_block(
-        &self,
-        x: &[f32],
-        g: &Geometry,
-        residual: Option<&[f32]>,
-        first: usize,
-        rows: usize,
-        s: &mut Scratch,
-        out: OutPtr,
-    ) {
+    unsafe fn run_block(&self, job: Job<'_>, s: &mut Scratch) {
         match self.simd {
             #[cfg(target_arch = "x86_64")]
-            Simd::Avx512 => unsafe { self.block_avx512(x, g, residual, first, rows, s, out) },
+            Simd::Avx512 => unsafe { self.block_avx512(job, s) },
             #[cfg(target_arch = "x86_64")]
-            Simd::Avx2 => unsafe { self.block_avx2(x, g, residual, first, rows, s, out) },
-            Simd::Portable => unsafe { self.block::<false>(x, g, residual, first, rows, s, out) },
+            Simd::Avx2 => unsafe { self.block_avx2(job, s) },
+            Simd::Portable => unsafe { self.block::<false>(job, s) },
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn block_avx512(
-        &self,
-        x: &[f32],
-        g: &Geometry,
-        residual: Option<&[f32]>,
-        first: usize,
-        rows: usize,
-        s: &mut Scratch,
-        out: OutPtr,
-    ) {
-        unsafe { self.block::<true>(x, g, residual, first, rows, s, out) }
+    unsafe fn block_avx512(&self, job: Job<'_>, s: &mut Scratch) {
+        unsafe { self.block::<true>(job, s) }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn block_avx2(
-        &self,
-        x: &[f32],
-        g: &Geometry,
-        residual: Option<&[f32]>,
-        first: usize,
-        rows: usize,
-        s: &mut Scratch,
-        out: OutPtr,
-    ) {
-        unsafe { self.block::<false>(x, g, residual, first, rows, s, out) }
+    unsafe fn block_avx2(&self, job: Job<'_>, s: &mut Scratch) {
+        unsafe { self.block::<false>(job, s) }
     }
 
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn block<const AVX512: bool>(
-        &self,
-        x: &[f32],
-        g: &Geometry,
-        residual: Option<&[f32]>,
-        first: usize,
-        rows: usize,
-        s: &mut Scratch,
-        out: OutPtr,
-    ) {
+    unsafe fn block<const AVX512: bool>(&self, job: Job<'_>, s: &mut Scratch) {
+        let Job {
+            x,
+            g,
+            residual,
+            first,
+            rows,
+            out,
+        } = job;
         let (cin, cout, h, w, tw) = (g.cin, g.cout, g.h, g.w, g.tiles_per_row);
         // Tiles are laid out `[tile row][pw]`: one column past the last tile (never output)
         // keeps every transform one long vector pass over the whole block.
