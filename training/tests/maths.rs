@@ -78,8 +78,10 @@ for ft_y, gm_s in zip(features_y, gram_style):
 tv_loss = torch.sum(torch.abs(y[:, :, :, :-1] - y[:, :, :, 1:])) + torch.sum(torch.abs(y[:, :, :-1, :] - y[:, :, 1:, :]))
 total = cfg["content_weight"] * content_loss + cfg["style_weight"] * style_loss + cfg["tv_weight"] * tv_loss
 total.backward()
+grads = {"grad." + k: p.grad.clone() for k, p in net.named_parameters()}
 optimizer.step()
 out = {"output": y}
+out.update(grads)
 out.update({"param." + k: v for k, v in net.state_dict().items()})
 write_st(sys.argv[2], out)
 print(json.dumps({"content": content_loss.item(), "style": style_loss.item(), "tv": tv_loss.item(), "total": total.item()}))
@@ -189,10 +191,21 @@ fn losses_forward_and_adam_step_match_pytorch_seed() {
     let mut adam = Adam::new(lr, &params);
     Adam::zero_grad(&mut params);
     terms.total.backward();
+    let grads: BTreeMap<String, Tensor> = params
+        .iter()
+        .map(|(n, p)| (n.clone(), p.grad().copy()))
+        .collect();
     adam.step(&params);
+    let initial = |name: &str| {
+        &tensors
+            .iter()
+            .find(|(n, _)| n == &format!("net.{name}"))
+            .unwrap()
+            .1
+    };
     let mut moved = 0.0f64;
     // Biases of convolutions followed by instance norm have a zero true gradient (the norm removes
-    // the mean), so Adam turns rounding noise into ±lr steps of arbitrary sign: not comparable.
+    // the mean), so their gradients are rounding noise: not comparable.
     let before_norm = [
         "conv1.bias",
         "conv2.bias",
@@ -204,17 +217,47 @@ fn losses_forward_and_adam_step_match_pytorch_seed() {
         .iter()
         .filter(|(n, _)| !before_norm.contains(&n.as_str()))
     {
+        // 1. Backward: the gradients agree with PyTorch's, relative to the tensor's largest one.
+        let ours = &grads[name];
+        let expected_grad = &reference_tensors[&format!("grad.{name}")];
+        let scale = expected_grad.abs().max().double_value(&[]);
+        assert!(scale > 0.0, "{name} has an all-zero PyTorch gradient");
+        let d = max_abs_diff(ours, expected_grad) / scale;
+        assert!(
+            d <= 1e-4,
+            "{name} gradient differs from PyTorch's by {d} of its largest element"
+        );
+
+        // 2. The optimiser: Adam's bias-corrected first step is p - lr·g/(|g| + eps), computed
+        //    here from our own gradient, so this holds to float rounding whatever the gradient.
+        let p0 = initial(name);
+        let first_step = p0 - ours / (ours.abs() + adam.eps) * lr;
+        let d = max_abs_diff(&p.detach(), &first_step);
+        assert!(
+            d <= 1e-7,
+            "{name} after one Adam step is {d} away from Adam's formula"
+        );
+
+        // 3. End to end against PyTorch, where the step is well conditioned. The first step is
+        //    about lr·sign(g), so an element whose gradient is near zero or near eps moves by an
+        //    amount that a 1e-7 relative rounding difference in g can change completely (seen in
+        //    CI: 2.6e-5 on a few such elements of res1.conv2.weight). Compare the others.
         let expected = &reference_tensors[&format!("param.{name}")];
-        let d = max_abs_diff(&p.detach(), expected);
-        assert!(d <= 2e-6, "{name} after one Adam step differs by {d}");
-        moved = moved.max(max_abs_diff(
-            &p.detach(),
-            &tensors
-                .iter()
-                .find(|(n, _)| n == &format!("net.{name}"))
-                .unwrap()
-                .1,
-        ));
+        let conditioned = expected_grad.abs().ge(1e-4 * scale + 1e-6);
+        let compared = conditioned.sum(Kind::Int64).int64_value(&[]);
+        assert!(
+            compared * 2 >= conditioned.numel() as i64,
+            "{name}: only {compared} of {} gradient elements are away from zero",
+            conditioned.numel()
+        );
+        let d = ((&p.detach() - expected).abs() * conditioned.to_kind(Kind::Float))
+            .max()
+            .double_value(&[]);
+        assert!(
+            d <= 2e-6,
+            "{name} after one Adam step differs from PyTorch by {d}"
+        );
+        moved = moved.max(max_abs_diff(&p.detach(), p0));
     }
     assert!(moved > 1e-4, "the Adam step did not change the parameters");
 }
