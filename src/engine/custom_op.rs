@@ -37,6 +37,63 @@ pub fn domain(threads: usize) -> ort::Result<OperatorDomain> {
         .add(PhaseNormReluOp)
 }
 
+/// Runs an operator's work on the calling thread so that a panic (a bug in stylecam) comes back
+/// as an error naming the operator instead of aborting the process: a panic cannot unwind
+/// through ONNX Runtime's C frames.
+fn guarded<T>(op: &str, work: impl FnOnce() -> ort::Result<T>) -> ort::Result<T> {
+    caught(work).unwrap_or_else(|message| Err(ort::Error::new(panicked(op, &message))))
+}
+
+/// Runs `task(0..n)` on ONNX Runtime's intra-op pool, each index caught like [`guarded`]: the
+/// pool's threads are ONNX Runtime's, so a panicking task would abort the process.
+fn pool_for(ctx: &ComputeContext, n: usize, task: &(dyn Fn(usize) + Sync)) -> ort::Result<()> {
+    let (status, panic) = catching_tasks(n, task, |n, task| ctx.par_for(n, n, task));
+    match panic {
+        Some(message) => Err(ort::Error::new(panicked("(a parallel task)", &message))),
+        None => status,
+    }
+}
+
+/// `work()`, or the message of its panic.
+fn caught<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into())
+    })
+}
+
+/// Runs every task through `pool`, catching each one's panic: `pool`'s result and the first
+/// panic's message.
+fn catching_tasks<R>(
+    n: usize,
+    task: &(dyn Fn(usize) + Sync),
+    pool: impl FnOnce(usize, &(dyn Fn(usize) + Sync + Send)) -> R,
+) -> (R, Option<String>) {
+    let first_panic = std::sync::Mutex::new(None::<String>);
+    let run = |i: usize| {
+        if let Err(message) = caught(|| task(i)) {
+            let mut first = first_panic.lock().unwrap_or_else(|e| e.into_inner());
+            first.get_or_insert(message);
+        }
+    };
+    let result = pool(n, &run);
+    (
+        result,
+        first_panic.into_inner().unwrap_or_else(|e| e.into_inner()),
+    )
+}
+
+fn panicked(op: &str, message: &str) -> String {
+    format!(
+        "stylecam's operator {op} failed ({message}); this is a bug in stylecam, please report it \
+         with the model and the frame size; `--cpu-graph reference` runs without stylecam's \
+         operators meanwhile"
+    )
+}
+
 /// A norm operator's constants: scale and bias (constant inputs `first` and `first + 1`),
 /// `epsilon` and `relu`.
 struct NormParams {
@@ -102,6 +159,12 @@ struct PhaseNormReluKernel {
 
 impl Kernel for PhaseNormReluKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        guarded(PHASE_NORM_RELU, || self.run(ctx))
+    }
+}
+
+impl PhaseNormReluKernel {
+    fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
         let c = self.norm.scale.len() as i64;
         let values = [ctx.input(0)?, ctx.input(1)?, ctx.input(2)?, ctx.input(3)?];
         let mut planes: [&[f32]; 4] = [&[]; 4];
@@ -146,9 +209,7 @@ impl Kernel for PhaseNormReluKernel {
             &self.norm.bias,
             self.norm.epsilon,
             self.norm.relu,
-            |n, task| {
-                status = ctx.par_for(n, n, task);
-            },
+            |n, task| status = pool_for(ctx, n, task),
         );
         status
     }
@@ -184,6 +245,12 @@ struct NormReluKernel {
 
 impl Kernel for NormReluKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        guarded(NORM_RELU, || self.run(ctx))
+    }
+}
+
+impl NormReluKernel {
+    fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
         let x = ctx
             .input(0)?
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no input")))?;
@@ -206,9 +273,7 @@ impl Kernel for NormReluKernel {
             &self.norm.bias,
             self.norm.epsilon,
             self.norm.relu,
-            |n, task| {
-                status = ctx.par_for(n, n, task);
-            },
+            |n, task| status = pool_for(ctx, n, task),
         );
         status
     }
@@ -256,7 +321,9 @@ impl Operator for WinogradConvOp {
             )));
         }
         Ok(WinogradConvKernel {
-            conv: Conv3x3::new(w, b, cout as usize, cin as usize, relu),
+            conv: guarded(WINOGRAD_CONV, || {
+                Ok(Conv3x3::new(w, b, cout as usize, cin as usize, relu))
+            })?,
             threads: self.threads,
         })
     }
@@ -269,6 +336,12 @@ struct WinogradConvKernel {
 
 impl Kernel for WinogradConvKernel {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        guarded(WINOGRAD_CONV, || self.run(ctx))
+    }
+}
+
+impl WinogradConvKernel {
+    fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
         let missing = |what: &str| ort::Error::new(format!("{WINOGRAD_CONV}: no {what}"));
         let x = ctx.input(0)?.ok_or_else(|| missing("input"))?;
         let (shape, x) = x.try_extract_tensor::<f32>()?;
@@ -308,8 +381,44 @@ impl Kernel for WinogradConvKernel {
         let mut status = Ok(());
         self.conv
             .run(x, h, w, residual, y, self.threads, |n, task| {
-                status = ctx.par_for(n, n, task);
+                status = pool_for(ctx, n, task)
             });
         status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_threads(n: usize, task: &(dyn Fn(usize) + Sync + Send)) {
+        std::thread::scope(|scope| {
+            for i in 0..n {
+                scope.spawn(move || task(i));
+            }
+        });
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_and_the_other_tasks_still_run() {
+        let ran = std::sync::atomic::AtomicUsize::new(0);
+        let task = |i: usize| {
+            ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(i != 2, "block {i} out of range");
+        };
+        let ((), panic) = catching_tasks(4, &task, on_threads);
+        assert_eq!(panic.as_deref(), Some("block 2 out of range"));
+        assert_eq!(ran.into_inner(), 4);
+        assert_eq!(catching_tasks(4, &|_| {}, on_threads).1, None);
+    }
+
+    #[test]
+    fn a_panic_becomes_a_message_naming_the_operator_and_the_way_around_it() {
+        let message = caught(|| panic!("tile {} past the end", 7)).unwrap_err();
+        assert_eq!(message, "tile 7 past the end");
+        let error = panicked(WINOGRAD_CONV, &message);
+        assert!(error.contains(WINOGRAD_CONV) && error.contains("tile 7 past the end"));
+        assert!(error.contains("bug in stylecam") && error.contains("--cpu-graph reference"));
+        assert_eq!(caught(|| 5), Ok(5));
     }
 }
