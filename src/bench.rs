@@ -17,6 +17,7 @@ use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::{ImageDecoder, RgbImage};
 use serde::Serialize;
 
+use crate::engine::profile::{self, NodeTime};
 use crate::engine::{DeviceChoice, EngineOptions, Stylizer};
 use crate::net::onnx::{random_weights, read_model_info_file, write_model, ModelMetadata};
 use crate::net::ImfwArch;
@@ -45,6 +46,8 @@ pub struct BenchConfig {
     pub warmup: usize,
     pub device: DeviceChoice,
     pub engine: EngineOptions,
+    /// Record ONNX Runtime's per-node profile into this folder and report each size's nodes.
+    pub profile: Option<PathBuf>,
 }
 
 /// Median and 95th percentile of one stage, in milliseconds.
@@ -106,6 +109,9 @@ pub struct SizeResult {
     pub pre_post_percent_of_inference: f64,
     /// Peak resident memory of the process so far (VmHWM), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// With `--profile`: every node's mean kernel time over the timed frames, slowest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<NodeTime>>,
 }
 
 /// The whole run.
@@ -124,6 +130,9 @@ pub struct BenchReport {
     pub sizes: Vec<SizeResult>,
     /// Peak resident memory of the process at the end (VmHWM), MiB.
     pub peak_rss_mib: Option<f64>,
+    /// With `--profile`: the trace ONNX Runtime wrote (Chrome tracing / Perfetto format).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_file: Option<PathBuf>,
 }
 
 /// Parses `w32-b5` / `imfwnet-w32-b5` / `32x5`-style architecture names.
@@ -233,7 +242,15 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
     }
     let (path, _guard, model_name) = materialise(&config.model)?;
     let arch = architecture(&config.model, &path);
-    let mut stylizer = Stylizer::load(&path, config.device, &config.engine)?;
+    let mut engine = config.engine.clone();
+    if let Some(dir) = &config.profile {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+            path: dir.clone(),
+            reason: format!("cannot create the profile folder: {e}"),
+        })?;
+        engine.profile = Some(dir.join("onnxruntime"));
+    }
+    let mut stylizer = Stylizer::load(&path, config.device, &engine)?;
     let threads = config
         .engine
         .intra_threads
@@ -242,6 +259,10 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
     let mut sizes = Vec::with_capacity(config.sizes.len());
     for &(w, h) in &config.sizes {
         sizes.push(bench_size(&mut stylizer, arch, w, h, config)?);
+    }
+    let profile_file = stylizer.end_profiling()?;
+    if let Some(file) = &profile_file {
+        attribute_profile(&mut sizes, &profile::read(file)?, config, file)?;
     }
     Ok(BenchReport {
         model: model_name,
@@ -253,7 +274,34 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
         warmup: config.warmup,
         sizes,
         peak_rss_mib: peak_rss_mib(),
+        profile_file,
     })
+}
+
+/// Gives each size the nodes of its timed runs: the bench ran `warmup + frames` runs per size,
+/// in order.
+fn attribute_profile(
+    sizes: &mut [SizeResult],
+    runs: &[profile::Run],
+    config: &BenchConfig,
+    file: &Path,
+) -> Result<()> {
+    let per_size = config.warmup + config.frames;
+    if runs.len() != per_size * sizes.len() {
+        return Err(Error::Input {
+            path: file.to_path_buf(),
+            reason: format!(
+                "ONNX Runtime's profile holds {} runs, the bench made {}: the trace is incomplete \
+                 (a full disk?) or not from this run",
+                runs.len(),
+                per_size * sizes.len()
+            ),
+        });
+    }
+    for (size, runs) in sizes.iter_mut().zip(runs.chunks(per_size)) {
+        size.nodes = Some(profile::summarise(&runs[config.warmup..]));
+    }
+    Ok(())
 }
 
 fn bench_size(
@@ -323,6 +371,7 @@ fn bench_size(
             0.0
         },
         peak_rss_mib: peak_rss_mib(),
+        nodes: None,
         stages: Stages {
             decode,
             preprocess,
@@ -388,7 +437,56 @@ pub fn format_table(report: &BenchReport) -> String {
         );
     }
     s.push_str("(each stage: median / p95 over the timed frames; FPS = 1000 / median total)\n");
+    for r in &report.sizes {
+        if let Some(nodes) = &r.nodes {
+            format_nodes(&mut s, r, nodes);
+        }
+    }
+    if let Some(file) = &report.profile_file {
+        let _ = writeln!(
+            s,
+            "\nONNX Runtime's trace: {} (chrome://tracing or ui.perfetto.dev)",
+            file.display()
+        );
+    }
     s
+}
+
+/// Where one size's inference time went: the slowest nodes, then the time per operator.
+fn format_nodes(s: &mut String, r: &SizeResult, nodes: &[NodeTime]) {
+    use std::fmt::Write;
+    const SHOWN: usize = 15;
+    let _ = writeln!(
+        s,
+        "\n{}x{}: the {} slowest of {} nodes (mean kernel ms per frame, % of the run)",
+        r.width,
+        r.height,
+        SHOWN.min(nodes.len()),
+        nodes.len()
+    );
+    for n in nodes.iter().take(SHOWN) {
+        let _ = writeln!(
+            s,
+            "  {:>8.2} ms {:>5.1} %  {:<24} {}",
+            n.ms_per_run, n.percent, n.op, n.node
+        );
+    }
+    let mut ops: Vec<(&str, f64, usize)> = Vec::new();
+    for n in nodes {
+        match ops.iter_mut().find(|o| o.0 == n.op) {
+            Some(o) => {
+                o.1 += n.ms_per_run;
+                o.2 += 1;
+            }
+            None => ops.push((&n.op, n.ms_per_run, 1)),
+        }
+    }
+    ops.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let per_op: Vec<String> = ops
+        .iter()
+        .map(|(op, ms, count)| format!("{op} {ms:.2} ms ({count})"))
+        .collect();
+    let _ = writeln!(s, "  per operator: {}", per_op.join(", "));
 }
 
 /// One session configuration's inference time.

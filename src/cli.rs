@@ -144,6 +144,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Also record ONNX Runtime's per-node profile into DIR and list, for each size, the slowest
+    /// nodes and the time per operator over the timed frames (profiling adds a little overhead).
+    #[arg(long, value_name = "DIR", conflicts_with = "session_options")]
+    pub profile: Option<PathBuf>,
+
     /// Instead: time inference under each ONNX Runtime session setting (CPU, first --size).
     #[arg(long)]
     pub session_options: bool,

@@ -390,6 +390,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         warmup: args.warmup as usize,
         device: engine.device,
         engine: opts,
+        profile: args.profile,
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -153,3 +153,56 @@ fn preset_picks_the_variant_of_a_style_name() {
         "auto on the CPU"
     );
 }
+
+#[test]
+fn profile_names_each_sizes_nodes_and_keeps_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("prof");
+    let out = bench(&[
+        "--arch",
+        "w8-b1",
+        "--size",
+        "32x24,64x48",
+        "--frames",
+        "2",
+        "--warmup",
+        "1",
+        "--json",
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench --profile failed:\n{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let trace = std::path::PathBuf::from(report["profile_file"].as_str().expect("profile_file"));
+    assert!(trace.starts_with(&profile) && trace.is_file(), "{trace:?}");
+
+    let mut sizes = 0;
+    for s in report["sizes"].as_array().unwrap() {
+        let nodes = s["nodes"].as_array().expect("nodes with --profile");
+        let ms: Vec<f64> = nodes
+            .iter()
+            .map(|n| positive(&n["ms_per_run"], "ms_per_run"))
+            .collect();
+        assert!(ms.windows(2).all(|w| w[0] >= w[1]), "slowest first: {ms:?}");
+        let ops: Vec<&str> = nodes.iter().map(|n| n["op"].as_str().unwrap()).collect();
+        // The lowered w8-b1 graph: ORT convolutions and stylecam's fused norms.
+        assert!(ops.contains(&"Conv"), "{ops:?}");
+        assert!(ops.contains(&"InstanceNormRelu"), "{ops:?}");
+        let share: f64 = nodes.iter().map(|n| n["percent"].as_f64().unwrap()).sum();
+        // Nodes run one after another inside the run.
+        assert!(
+            share > 0.0 && share <= 100.5,
+            "nodes take {share} % of the run"
+        );
+        sizes += 1;
+    }
+    assert_eq!(sizes, 2);
+
+    // Without the flag the report has no profile fields.
+    let out = bench(&[
+        "--arch", "w8-b1", "--size", "32x24", "--frames", "1", "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(report.get("profile_file").is_none() && report["sizes"][0].get("nodes").is_none());
+}

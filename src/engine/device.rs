@@ -230,6 +230,9 @@ fn configured_builder(opts: &EngineOptions) -> Result<SessionBuilder> {
     if opts.flush_to_zero {
         builder = builder.with_flush_to_zero().map_err(ort::Error::from)?;
     }
+    if let Some(prefix) = &opts.profile {
+        builder = builder.with_profiling(prefix).map_err(ort::Error::from)?;
+    }
     // stylecam's own operators, which its lowered CPU graphs may contain.
     builder = builder
         .with_operators(super::custom_op::domain(threads)?)

@@ -111,6 +111,9 @@ pub struct EngineOptions {
     /// 8-bit residual blocks on the CPU ([`GraphForm::int8`]): faster, slightly different
     /// output; needs a calibrated stylecam model (`stylecam calibrate`). GPUs ignore it.
     pub int8: bool,
+    /// Record ONNX Runtime's per-node profile into `<this path>_<date time>.json`
+    /// ([`Stylizer::end_profiling`], [`super::profile`]). Off by default.
+    pub profile: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -127,6 +130,7 @@ impl Default for EngineOptions {
             intra_spinning: true,
             cpu_graph: CpuGraph::Auto,
             int8: false,
+            profile: None,
         }
     }
 }
@@ -180,6 +184,8 @@ pub struct Stylizer {
     /// How many times the bound tensors were (re)built: once per tensor size change.
     buffer_builds: u64,
     timings: StageTimings,
+    /// ONNX Runtime is recording a profile ([`EngineOptions::profile`]).
+    profiling: bool,
 }
 
 impl std::fmt::Debug for Stylizer {
@@ -353,6 +359,7 @@ impl Stylizer {
             told_fixed_size: false,
             buffer_builds: 0,
             timings: StageTimings::default(),
+            profiling: opts.profile.is_some(),
         })
     }
 
@@ -392,6 +399,16 @@ impl Stylizer {
     pub fn fixed_size(&self) -> (Option<usize>, Option<usize>) {
         let dim = |d: i64| (d > 0).then_some(d as usize);
         (dim(self.input_shape[3]), dim(self.input_shape[2]))
+    }
+
+    /// Ends the per-node profile that [`EngineOptions::profile`] started and returns the file
+    /// ONNX Runtime wrote; `None` when this model was loaded without profiling.
+    pub fn end_profiling(&mut self) -> Result<Option<PathBuf>> {
+        if !self.profiling {
+            return Ok(None);
+        }
+        self.profiling = false;
+        Ok(Some(PathBuf::from(self.session.end_profiling()?)))
     }
 
     /// Stage times of the last successful [`Stylizer::stylize_into`] (or [`Stylizer::stylize`]).
