@@ -1,8 +1,9 @@
-//! The Winograd residual convolution on one thread, the seed's body sizes:
-//! `cargo bench --bench winograd`. Compare with `portable` (matrixmultiply products, scalar
+//! The Winograd residual convolution on one thread, the seed's body sizes, and the output
+//! convolution at the light presets' sizes: `cargo bench --bench winograd`. Compare with `portable` (matrixmultiply products, scalar
 //! phase shuffles) and with ONNX Runtime's direct convolution in BENCHMARKS.md (*S5*).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use stylecam::engine::out_conv::OutputConv;
 use stylecam::engine::winograd::Conv3x3;
 
 fn noise(n: usize, seed: u32) -> Vec<f32> {
@@ -37,5 +38,22 @@ fn bench_winograd(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_winograd);
+fn bench_output_conv(c: &mut Criterion) {
+    let mut group = c.benchmark_group("output_conv");
+    group.sample_size(20);
+    let serial = |n: usize, f: &(dyn Fn(usize) + Sync)| (0..n).for_each(f);
+    // The fast preset's 9×9, 8 → 3 layer at 320×240 and 640×480.
+    for (cin, h, w) in [(8usize, 240usize, 320usize), (8, 480, 640)] {
+        let conv = OutputConv::new(&noise(3 * cin * 81, 4), &noise(3, 5), cin, 9).unwrap();
+        let x = noise(cin * h * w, 6);
+        let mut y = vec![0.0f32; 3 * h * w];
+        group.throughput(Throughput::Elements((3 * cin * 81 * h * w) as u64));
+        group.bench_function(BenchmarkId::new("9x9", format!("{cin}ch_{w}x{h}")), |b| {
+            b.iter(|| conv.run(&x, h, w, &mut y, 1, serial))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_winograd, bench_output_conv);
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! stylecam's own ONNX operator, registered with every CPU session: the residual blocks'
+//! stylecam's own ONNX operators, registered with every CPU session: the residual blocks'
 //! 3×3 convolutions as Winograd F(4×4, 3×3) ([`crate::engine::winograd`]).
 //!
 //! `ai.stylecam:InstanceNormRelu(X, scale, bias) → Y`, attributes `epsilon`, `relu` (0 or 1):
@@ -9,6 +9,10 @@
 //! `relu`, `interleave`: the same norm for an image given as its four 2×2 phases (each
 //! `[1, C, h, w]`), written interleaved (`[1, C, 2h, 2w]`) or phase-split in CRD order
 //! (`[1, 4C, h, w]`) ([`crate::engine::norm::phase_norm`]).
+//!
+//! `ai.stylecam:OutputConvPhases(X, W, B) → Y`: the network's last layer, a K×K convolution
+//! with zero padding (K − 1)/2 of `X` `[1, cin, h, w]` to 3 channels, written as 2×2 phases in
+//! CRD order (`[1, 12, h/2, w/2]`) ([`crate::engine::out_conv`]).
 //!
 //! `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → Y`, attribute `relu` (0 or 1):
 //! `Y = relu?(conv3x3(X, W, pad 1) + B + R)` for `X` `[1, cin, h, w]` float32, with `W`
@@ -22,10 +26,12 @@ use ort::operator::{
 use ort::value::{DynTensorValueType, TensorElementType};
 
 use super::norm;
+use super::out_conv::{OutputConv, COUT};
 use super::winograd::Conv3x3;
 
 use crate::net::graph::{
-    NORM_RELU_OP as NORM_RELU, PHASE_NORM_RELU_OP as PHASE_NORM_RELU, STYLECAM_DOMAIN as DOMAIN,
+    NORM_RELU_OP as NORM_RELU, OUTPUT_CONV_OP as OUTPUT_CONV,
+    PHASE_NORM_RELU_OP as PHASE_NORM_RELU, STYLECAM_DOMAIN as DOMAIN,
     WINOGRAD_CONV_OP as WINOGRAD_CONV,
 };
 
@@ -34,7 +40,8 @@ pub fn domain(threads: usize) -> ort::Result<OperatorDomain> {
     OperatorDomain::new(DOMAIN)?
         .add(WinogradConvOp { threads })?
         .add(NormReluOp)?
-        .add(PhaseNormReluOp)
+        .add(PhaseNormReluOp)?
+        .add(OutputConvOp { threads })
 }
 
 /// Runs an operator's work on the calling thread so that a panic (a bug in stylecam) comes back
@@ -381,6 +388,93 @@ impl WinogradConvKernel {
         let mut status = Ok(());
         self.conv
             .run(x, h, w, residual, y, self.threads, |n, task| {
+                status = pool_for(ctx, n, task)
+            });
+        status
+    }
+}
+
+struct OutputConvOp {
+    /// The session's intra-op threads, which run the rows.
+    threads: usize,
+}
+
+impl Operator for OutputConvOp {
+    type Kernel<'attr> = OutputConvKernel;
+
+    fn name(&self) -> &str {
+        OUTPUT_CONV
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        [const { OperatorInput::required(TensorElementType::Float32) }; 3]
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        [OperatorOutput::required(TensorElementType::Float32)]
+    }
+
+    fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<OutputConvKernel> {
+        let weights = ctx.constant_input::<DynTensorValueType>(1)?;
+        let (shape, w) = weights.try_extract_tensor::<f32>()?;
+        let bias = ctx.constant_input::<DynTensorValueType>(2)?;
+        let (_, b) = bias.try_extract_tensor::<f32>()?;
+        let [3, cin, k, k2] = shape[..] else {
+            return Err(ort::Error::new(format!(
+                "{OUTPUT_CONV}: weights must be [{COUT}, cin, k, k], got {shape:?}"
+            )));
+        };
+        if k != k2 {
+            return Err(ort::Error::new(format!(
+                "{OUTPUT_CONV}: the kernel must be square, got {shape:?}"
+            )));
+        }
+        let conv = guarded(OUTPUT_CONV, || {
+            OutputConv::new(w, b, cin as usize, k as usize)
+                .map_err(|e| ort::Error::new(format!("{OUTPUT_CONV}: {e}")))
+        })?;
+        Ok(OutputConvKernel {
+            conv,
+            threads: self.threads,
+        })
+    }
+}
+
+struct OutputConvKernel {
+    conv: OutputConv,
+    threads: usize,
+}
+
+impl Kernel for OutputConvKernel {
+    fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        guarded(OUTPUT_CONV, || self.run(ctx))
+    }
+}
+
+impl OutputConvKernel {
+    fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        let x = ctx
+            .input(0)?
+            .ok_or_else(|| ort::Error::new(format!("{OUTPUT_CONV}: no input")))?;
+        let (shape, x) = x.try_extract_tensor::<f32>()?;
+        let cin = self.conv.input_channels() as i64;
+        let [1, c, h, w] = shape[..] else {
+            return Err(ort::Error::new(format!(
+                "{OUTPUT_CONV}: input must be [1, {cin}, h, w], got {shape:?}"
+            )));
+        };
+        if c != cin || h % 2 != 0 || w % 2 != 0 {
+            return Err(ort::Error::new(format!(
+                "{OUTPUT_CONV}: input must be [1, {cin}, h, w] with h and w even, got {shape:?}"
+            )));
+        }
+        let mut y = ctx
+            .output(0, &[1, 4 * COUT as i64, h / 2, w / 2][..])?
+            .ok_or_else(|| ort::Error::new(format!("{OUTPUT_CONV}: no output")))?;
+        let (_, y) = y.try_extract_tensor_mut::<f32>()?;
+        let mut status = Ok(());
+        self.conv
+            .run(x, h as usize, w as usize, y, self.threads, |n, task| {
                 status = pool_for(ctx, n, task)
             });
         status

@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod custom_op;
 pub mod device;
 pub mod norm;
+pub mod out_conv;
 pub mod profile;
 pub mod runtime;
 pub mod stylizer;

@@ -108,7 +108,7 @@ pub struct Conv3x3 {
 /// vectorised by the compiler, `matrixmultiply` products), or for AVX-512 (permute phase
 /// shuffles, own product kernel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Simd {
+pub(crate) enum Simd {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
@@ -225,7 +225,7 @@ impl Conv3x3 {
         }
     }
 
-    fn detect() -> Simd {
+    pub(crate) fn detect() -> Simd {
         static DETECTED: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
         *DETECTED.get_or_init(|| {
             let cpu = Self::cpu();

@@ -72,6 +72,10 @@ pub struct Lowering {
     /// Run each instance norm and the ReLU after it as stylecam's fused operator
     /// ([`NORM_RELU_OP`]), on phase-split tensors without the reshapes. Float32 only.
     pub fused_norm: bool,
+    /// With the fused norms and phase-split output: run the last layer as stylecam's
+    /// [`OUTPUT_CONV_OP`] on the full-resolution image (only its useful taps, no NCHWc
+    /// reorders), instead of a phase convolution. Float32 only.
+    pub output_conv: bool,
 }
 
 /// The ONNX domain of stylecam's own operators.
@@ -85,6 +89,9 @@ pub const NORM_RELU_OP: &str = "InstanceNormRelu";
 /// for an image given as its four 2×2 phases; attribute `interleave`: 1 = write the image,
 /// 0 = write the phases in CRD order.
 pub const PHASE_NORM_RELU_OP: &str = "PhaseNormRelu";
+/// `ai.stylecam:OutputConvPhases(X, W, B) → conv(X, W, zero pad (k − 1)/2) + B` for 3 output
+/// channels, written as its 2×2 phases in CRD order (`[1, 12, H/2, W/2]`).
+pub const OUTPUT_CONV_OP: &str = "OutputConvPhases";
 
 impl Lowering {
     /// The reference graph: one node per layer.
@@ -94,6 +101,7 @@ impl Lowering {
         phase_io: false,
         winograd_body: false,
         fused_norm: false,
+        output_conv: false,
     };
     /// Both rewrites, image input and output.
     pub const FULL: Lowering = Lowering {
@@ -102,6 +110,7 @@ impl Lowering {
         phase_io: false,
         winograd_body: false,
         fused_norm: false,
+        output_conv: false,
     };
     /// The tail rewrite only, image input and output.
     pub const TAIL: Lowering = Lowering {
@@ -110,6 +119,7 @@ impl Lowering {
         phase_io: false,
         winograd_body: false,
         fused_norm: false,
+        output_conv: false,
     };
 
     /// The fastest lowering for `arch` on ONNX Runtime's CPU provider, as measured (BENCHMARKS.md,
@@ -124,6 +134,8 @@ impl Lowering {
             winograd_body: arch.width >= WINOGRAD_MIN_WIDTH
                 && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
             fused_norm: FUSED_NORM_DEFAULT,
+            output_conv: arch.width <= OUTPUT_CONV_MAX_WIDTH
+                && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
         }
     }
 
@@ -145,7 +157,11 @@ impl Lowering {
 
     /// True when no rewrite is applied.
     pub fn is_none(&self) -> bool {
-        !self.space_to_depth_head && !self.sub_pixel_tail && !self.winograd_body && !self.fused_norm
+        !self.space_to_depth_head
+            && !self.sub_pixel_tail
+            && !self.winograd_body
+            && !self.fused_norm
+            && !self.output_conv
     }
 
     /// True when the graph's input is the padded, phase-split image.
@@ -180,6 +196,11 @@ impl Lowering {
 /// The narrowest network whose residual blocks [`Lowering::cpu_default`] runs as Winograd
 /// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
 pub const WINOGRAD_MIN_WIDTH: usize = 16;
+
+/// The widest network whose last layer [`Lowering::cpu_default`] runs as [`OUTPUT_CONV_OP`]:
+/// for the light presets it saves the phase convolution's wasted taps and two reorders; for the
+/// seed (width 32) it measured no faster than ONNX Runtime (BENCHMARKS.md, *S6*).
+pub const OUTPUT_CONV_MAX_WIDTH: usize = 16;
 
 /// Whether [`Lowering::cpu_default`] fuses instance norm and ReLU.
 const FUSED_NORM_DEFAULT: bool = true;
@@ -789,6 +810,9 @@ pub(crate) fn build_graph_with(
     let last = layers.len() - 1;
     // Winograd residual blocks: float32 only, and the layers a fused node already covers.
     let winograd = lowering.winograd_body && quant.is_none() && !fp16;
+    // The last layer as stylecam's operator on the image (see `Lowering::output_conv`).
+    let output_conv =
+        lowering.output_conv && lowering.fused_norm && lowering.phase_output() && !fp16;
     let mut fused_away = 0usize;
     for (idx, layer) in layers.iter().enumerate() {
         if fused_away > 0 {
@@ -976,10 +1000,11 @@ pub(crate) fn build_graph_with(
                 let Some(Layer::InstanceNorm { name: norm, .. }) = layers.get(idx + 1) else {
                     unreachable!("checked by the guard")
                 };
-                let to_phases = matches!(
-                    layers.get(idx + 3),
-                    Some(Layer::ConvTranspose { stride: 1, .. })
-                );
+                let to_phases = !output_conv
+                    && matches!(
+                        layers.get(idx + 3),
+                        Some(Layer::ConvTranspose { stride: 1, .. })
+                    );
                 let relu = matches!(layers.get(idx + 2), Some(Layer::Relu));
                 fused_away = 1 + usize::from(relu);
                 let mut inputs = g.exact_phase_convs(name, &current);
@@ -1052,6 +1077,30 @@ pub(crate) fn build_graph_with(
                     vec![int_attr("blocksize", 2), string_attr("mode", "DCR")],
                     out(name),
                 )
+            }
+            Layer::ConvTranspose {
+                name,
+                cout: 3,
+                kernel,
+                stride: 1,
+                pad,
+                output_pad: 0,
+                ..
+            } if output_conv && !split && idx == last && 2 * pad + 1 == *kernel => {
+                // The image after deconv2's norm → the phase-split output in one pass.
+                let wf = flipped_transpose(g.weight(&format!("{name}.weight")));
+                let wn = g.derived(&format!("{name}.conv_weight"), &wf);
+                let bn = g.param(&format!("{name}.bias"));
+                g.node(
+                    OUTPUT_CONV_OP,
+                    name.clone(),
+                    vec![current, wn, bn],
+                    vec![],
+                    out(name),
+                );
+                g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
+                split = true;
+                g.nodes.last().expect("just pushed").output[0].clone()
             }
             Layer::ConvTranspose {
                 name,
@@ -1417,6 +1466,63 @@ mod tests {
             o.iter().filter(|&&op| op == "Relu").count(),
             2 * arch.blocks
         );
+    }
+
+    #[test]
+    fn output_conv_runs_the_last_layer_on_the_image() {
+        let arch = ImfwArch::new(8, 1);
+        let lowering = Lowering {
+            fused_norm: true,
+            output_conv: true,
+            ..Lowering::TAIL.with_phase_io()
+        };
+        let g = build_graph(
+            &arch,
+            &random_weights(&arch, 2),
+            GraphForm::lowered(lowering),
+        );
+        let last = g.node.last().unwrap();
+        assert_eq!(
+            (last.op_type.as_str(), last.domain.as_str()),
+            (OUTPUT_CONV_OP, STYLECAM_DOMAIN)
+        );
+        assert_eq!(last.output[0], OUTPUT_NAME);
+        let weight = g
+            .initializer
+            .iter()
+            .find(|t| t.name == last.input[1])
+            .unwrap();
+        assert_eq!(
+            weight.dims,
+            [3, 8, 9, 9],
+            "deconv3 as a plain conv's weights"
+        );
+        // deconv2's norm writes the image (not phases) for it; no phase conv or DepthToSpace.
+        let phased: Vec<&NodeProto> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == PHASE_NORM_RELU_OP)
+            .collect();
+        assert_eq!(phased[1].attribute[2].i, Some(1));
+        assert_eq!(last.input[0], phased[1].output[0]);
+        assert!(!g.node.iter().any(|n| n.op_type == "DepthToSpace"));
+        // Only with the phase-split output and the fused norms it needs.
+        for other in [
+            Lowering {
+                phase_io: false,
+                ..lowering
+            },
+            Lowering {
+                fused_norm: false,
+                ..lowering
+            },
+        ] {
+            let g = build_graph(&arch, &random_weights(&arch, 2), GraphForm::lowered(other));
+            assert!(!g.node.iter().any(|n| n.op_type == OUTPUT_CONV_OP));
+        }
+        let fast = crate::engine::winograd::Conv3x3::fast_on_this_cpu();
+        assert_eq!(Lowering::cpu_default(&arch).output_conv, fast);
+        assert!(!Lowering::cpu_default(&ImfwArch::SEED).output_conv);
     }
 
     #[test]

@@ -387,10 +387,11 @@ pub fn write_model_as(
         )));
     }
     validate_weights(arch, weights)?;
-    if form.lowering.winograd_body {
+    if form.lowering.winograd_body || form.lowering.output_conv {
         return Err(Error::InvalidArgument(
-            "a Winograd residual body needs stylecam's own ONNX operator, which other runtimes \
-             lack: write the model without it (stylecam applies it when it loads the model)"
+            "a Winograd residual body or output convolution needs stylecam's own ONNX \
+             operators, which other runtimes lack: write the model without them (stylecam \
+             applies them when it loads the model)"
                 .into(),
         ));
     }
