@@ -13,3 +13,12 @@ pub mod winograd;
 
 pub use device::{DeviceChoice, Provider};
 pub use stylizer::{CpuGraph, EngineOptions, GraphOptimisation, StageTimings, Stylizer};
+
+/// An output buffer's raw pointer, shared by the parallel tasks of stylecam's CPU kernels
+/// ([`winograd`], [`norm`], [`out_conv`]), each of which writes a disjoint part of it.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: the kernels hand each task a disjoint region (rows, blocks or channels) of the
+// buffer, documented at each use.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}

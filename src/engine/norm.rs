@@ -9,6 +9,8 @@
 //! (`C` = the length of the scale), so a phase-split tensor (`[1, 4C, h, w]` in `DepthToSpace`
 //! CRD order, a channel's four phases adjacent) needs no reshape.
 
+use super::OutPtr;
+
 /// Normalises each of `scale.len()` contiguous chunks of `x` into `y`:
 /// `y = relu?((x − mean) / sqrt(var + eps) · scale + bias)`.
 /// `parallel(n, f)` must call `f(0..n)` once each, in any order and on any threads.
@@ -126,12 +128,6 @@ pub fn phase_norm(
     };
     parallel(channels, &task);
 }
-
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: the channels' tasks write disjoint chunks (see `instance_norm`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
 
 /// Sum of `f(v)` over `xs`, in 16 f32 lanes per block of 4096 values, blocks summed in f64.
 #[inline(always)]

@@ -11,6 +11,7 @@
 //! vector load feeding three FMAs with broadcast weights.
 
 use super::winograd::{Conv3x3, Simd};
+use super::OutPtr;
 
 /// Output channels (the network's RGB).
 pub const COUT: usize = 3;
@@ -27,12 +28,6 @@ pub struct OutputConv {
     bias: [f32; COUT],
     simd: Simd,
 }
-
-/// A raw output pointer shared by the tasks, which write disjoint rows.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
 
 impl OutputConv {
     /// From ONNX Conv weights `[COUT, cin, k, k]` and bias `[COUT]`; `k` odd, at most

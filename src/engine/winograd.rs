@@ -14,6 +14,8 @@
 //! intra-op pool, see [`crate::engine::custom_op`]). Results equal the direct convolution up to
 //! float rounding (≈ 1e-5 relative; `tests/lowering.rs` checks the whole network).
 
+use super::OutPtr;
+
 /// `Bᵀ` applied down six equal-length rows: `out_k[j] = Σ_r Bᵀ[k][r] · in_r[j]`.
 #[inline(always)]
 fn input_rows(i: [&[f32]; 6], o: [&mut [f32]; 6], n: usize) {
@@ -194,13 +196,6 @@ struct Job<'a> {
     rows: usize,
     out: OutPtr,
 }
-
-/// A raw output pointer shared by the blocks, which write disjoint rows.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: every block writes only its own output rows (see `Conv3x3::run_block`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
 
 impl Conv3x3 {
     /// A layer from its `[cout, cin, 3, 3]` weights and `[cout]` bias.
