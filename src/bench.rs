@@ -244,6 +244,12 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
     let arch = architecture(&config.model, &path);
     let mut engine = config.engine.clone();
     if let Some(dir) = &config.profile {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Output {
+                path: dir.clone(),
+                reason: "is a file; --profile takes a folder (created if missing)".into(),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::Output {
             path: dir.clone(),
             reason: format!("cannot create the profile folder: {e}"),

@@ -206,3 +206,22 @@ fn profile_names_each_sizes_nodes_and_keeps_the_trace() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert!(report.get("profile_file").is_none() && report["sizes"][0].get("nodes").is_none());
 }
+
+#[test]
+fn profile_into_a_file_is_refused_with_what_it_takes() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = bench(&[
+        "--arch",
+        "w8-b1",
+        "--size",
+        "32x24",
+        "--frames",
+        "1",
+        "--profile",
+        file.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--profile takes a folder"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
