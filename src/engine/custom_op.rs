@@ -1,9 +1,11 @@
 //! stylecam's own ONNX operators, registered with every CPU session: the residual blocks'
 //! 3×3 convolutions as Winograd F(4×4, 3×3) ([`crate::engine::winograd`]).
 //!
-//! `ai.stylecam:InstanceNormRelu(X, scale, bias) → Y`, attributes `epsilon`, `relu` (0 or 1):
-//! instance norm over each of `C = len(scale)` contiguous chunks of `X` (so also over a channel's
-//! adjacent phases in a phase-split tensor), then the ReLU ([`crate::engine::norm`]).
+//! `ai.stylecam:InstanceNormRelu(X, scale, bias) → Y`, attributes `epsilon`, `relu` (0 or 1),
+//! `reflect_pad` (default 0): instance norm over each of `C = len(scale)` contiguous chunks of `X`
+//! (so also over a channel's adjacent phases in a phase-split tensor), then the ReLU
+//! ([`crate::engine::norm`]); with `reflect_pad = p > 0`, `X` is a `[1, C, h, w]` image and `Y`
+//! is written reflection-padded by `p` (the `Pad` that follows in the network).
 //!
 //! `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → Y`, attributes `epsilon`,
 //! `relu`, `interleave`: the same norm for an image given as its four 2×2 phases (each
@@ -242,12 +244,15 @@ impl Operator for NormReluOp {
     fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<NormReluKernel> {
         Ok(NormReluKernel {
             norm: norm_params(ctx, NORM_RELU, 1)?,
+            reflect_pad: ctx.get::<i64>("reflect_pad").unwrap_or(0).max(0) as usize,
         })
     }
 }
 
 struct NormReluKernel {
     norm: NormParams,
+    /// Write the output reflection-padded by this much (0: same shape as the input).
+    reflect_pad: usize,
 }
 
 impl Kernel for NormReluKernel {
@@ -262,6 +267,9 @@ impl NormReluKernel {
             .input(0)?
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no input")))?;
         let (shape, x) = x.try_extract_tensor::<f32>()?;
+        if self.reflect_pad > 0 {
+            return self.run_padded(ctx, &shape[..], x);
+        }
         if shape.first() != Some(&1) || x.len() % self.norm.scale.len().max(1) != 0 {
             return Err(ort::Error::new(format!(
                 "{NORM_RELU}: input {shape:?} does not split into {} channels of one image",
@@ -275,6 +283,42 @@ impl NormReluKernel {
         let mut status = Ok(());
         norm::instance_norm(
             x,
+            y,
+            &self.norm.scale,
+            &self.norm.bias,
+            self.norm.epsilon,
+            self.norm.relu,
+            |n, task| status = pool_for(ctx, n, task),
+        );
+        status
+    }
+}
+
+impl NormReluKernel {
+    /// The norm of a `[1, C, h, w]` image written reflection-padded (`reflect_pad` attribute).
+    fn run_padded(&self, ctx: &ComputeContext, shape: &[i64], x: &[f32]) -> ort::Result<()> {
+        let (c, p) = (self.norm.scale.len() as i64, self.reflect_pad as i64);
+        let [1, ch, h, w] = shape[..] else {
+            return Err(ort::Error::new(format!(
+                "{NORM_RELU}: a padded norm takes [1, {c}, h, w], got {shape:?}"
+            )));
+        };
+        if ch != c || h <= p || w <= p {
+            return Err(ort::Error::new(format!(
+                "{NORM_RELU}: a reflection pad of {p} takes [1, {c}, h, w] with h, w > {p}, \
+                 got {shape:?}"
+            )));
+        }
+        let mut y = ctx
+            .output(0, &[1, c, h + 2 * p, w + 2 * p][..])?
+            .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no output")))?;
+        let (_, y) = y.try_extract_tensor_mut::<f32>()?;
+        let mut status = Ok(());
+        norm::instance_norm_reflect_padded(
+            x,
+            h as usize,
+            w as usize,
+            self.reflect_pad,
             y,
             &self.norm.scale,
             &self.norm.bias,

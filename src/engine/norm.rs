@@ -46,6 +46,72 @@ pub fn instance_norm(
     parallel(channels, &task);
 }
 
+/// [`instance_norm`] of a `[C, h, w]` image written reflection-padded by `pad` on each side
+/// (`[C, h + 2·pad, w + 2·pad]`, ONNX `Pad` mode `reflect`): the norm and the pad that follows it
+/// in one pass. Needs `pad < h` and `pad < w`.
+#[allow(clippy::too_many_arguments)]
+pub fn instance_norm_reflect_padded(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    pad: usize,
+    y: &mut [f32],
+    scale: &[f32],
+    bias: &[f32],
+    eps: f32,
+    relu: bool,
+    parallel: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
+) {
+    let channels = scale.len();
+    assert_eq!(bias.len(), channels, "one bias per channel");
+    assert!(pad < h && pad < w, "reflection needs pad < h, w");
+    assert_eq!(x.len(), channels * h * w, "input is [C, h, w]");
+    let (ph, pw) = (h + 2 * pad, w + 2 * pad);
+    assert_eq!(
+        y.len(),
+        channels * ph * pw,
+        "output is [C, h + 2·pad, w + 2·pad]"
+    );
+    if channels == 0 {
+        return;
+    }
+    let out = OutPtr(y.as_mut_ptr());
+    let task = move |c: usize| {
+        let out = out;
+        let src = &x[c * h * w..][..h * w];
+        // SAFETY: channel c writes only its own padded plane.
+        let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * ph * pw), ph * pw) };
+        let (k, b) = affine(&[src], scale[c], bias[c], eps);
+        let f = |v: f32| {
+            let t = v * k + b;
+            if relu {
+                t.max(0.0)
+            } else {
+                t
+            }
+        };
+        for (i, row) in src.chunks_exact(w).enumerate() {
+            let d = &mut dst[(i + pad) * pw..][..pw];
+            for (o, &v) in d[pad..pad + w].iter_mut().zip(row) {
+                *o = f(v);
+            }
+            // Column pad − 1 − j mirrors column j + 1; column pad + w + j mirrors w − 2 − j.
+            for j in 0..pad {
+                d[pad - 1 - j] = d[pad + 1 + j];
+                d[pad + w + j] = d[pad + w - 2 - j];
+            }
+        }
+        for j in 0..pad {
+            dst.copy_within((pad + 1 + j) * pw..(pad + 2 + j) * pw, (pad - 1 - j) * pw);
+            dst.copy_within(
+                (pad + h - 2 - j) * pw..(pad + h - 1 - j) * pw,
+                (pad + h + j) * pw,
+            );
+        }
+    };
+    parallel(channels, &task);
+}
+
 /// How [`phase_norm`] writes its output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PhaseLayout {
@@ -180,6 +246,39 @@ mod tests {
 
     fn serial(n: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..n).rev().for_each(f);
+    }
+
+    #[test]
+    fn reflect_padded_norm_equals_the_norm_then_onnx_reflect_pad() {
+        for (c, h, w, pad) in [(3usize, 5usize, 7usize, 1usize), (2, 4, 3, 2), (1, 2, 2, 1)] {
+            let x: Vec<f32> = (0..c * h * w)
+                .map(|i| ((i * 37) % 29) as f32 - 11.0)
+                .collect();
+            let scale: Vec<f32> = (0..c).map(|i| 0.5 + i as f32).collect();
+            let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.5).collect();
+            let mut plain = vec![0.0; x.len()];
+            instance_norm(&x, &mut plain, &scale, &bias, 1e-5, true, serial);
+            let (ph, pw) = (h + 2 * pad, w + 2 * pad);
+            // ONNX reflect: padded index p reads source index |p − pad| mirrored at the far edge.
+            let reflect = |p: usize, n: usize| {
+                let i = p as isize - pad as isize;
+                let i = i.abs();
+                let last = n as isize - 1;
+                (if i > last { 2 * last - i } else { i }) as usize
+            };
+            let mut want = vec![0.0; c * ph * pw];
+            for ch in 0..c {
+                for r in 0..ph {
+                    for q in 0..pw {
+                        want[(ch * ph + r) * pw + q] =
+                            plain[(ch * h + reflect(r, h)) * w + reflect(q, w)];
+                    }
+                }
+            }
+            let mut y = vec![f32::NAN; want.len()];
+            instance_norm_reflect_padded(&x, h, w, pad, &mut y, &scale, &bias, 1e-5, true, serial);
+            assert_eq!(y, want, "{c}×{h}×{w} pad {pad}");
+        }
     }
 
     #[test]

@@ -83,7 +83,8 @@ pub const STYLECAM_DOMAIN: &str = "ai.stylecam";
 /// `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → relu?(conv3x3(X, W, pad 1) + B + R)`.
 pub const WINOGRAD_CONV_OP: &str = "WinogradConv3x3";
 /// `ai.stylecam:InstanceNormRelu(X, scale, bias) → relu?(instance_norm(X))`, the statistics of
-/// channel `c` over the `c`-th of `len(scale)` contiguous chunks of `X`.
+/// channel `c` over the `c`-th of `len(scale)` contiguous chunks of `X`; with attribute
+/// `reflect_pad = p > 0` the output is the image reflection-padded by `p`.
 pub const NORM_RELU_OP: &str = "InstanceNormRelu";
 /// `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → relu?(instance_norm(image))`
 /// for an image given as its four 2×2 phases; attribute `interleave`: 1 = write the image,
@@ -1175,6 +1176,12 @@ pub(crate) fn build_graph_with(
             Layer::InstanceNorm { name, .. } if lowering.fused_norm && !fp16 => {
                 let relu = matches!(layers.get(idx + 1), Some(Layer::Relu));
                 fused_away = usize::from(relu);
+                // A reflection pad that follows an image (not phases) is written by the norm.
+                let reflect_pad = match layers.get(idx + 1 + fused_away) {
+                    Some(Layer::ReflectPad { pad }) if !split => *pad,
+                    _ => 0,
+                };
+                fused_away += usize::from(reflect_pad > 0);
                 let o = if idx + fused_away == last {
                     final_name.clone()
                 } else {
@@ -1191,6 +1198,7 @@ pub(crate) fn build_graph_with(
                     vec![
                         float_attr("epsilon", IN_EPS),
                         int_attr("relu", i64::from(relu)),
+                        int_attr("reflect_pad", reflect_pad as i64),
                     ],
                     o,
                 );
@@ -1453,6 +1461,12 @@ mod tests {
             assert_eq!(n.attribute[1].name, "relu");
             assert_eq!(n.attribute[1].i, Some(1));
         }
+        // in2 writes conv3's reflection pad; the one Pad node left is the input's.
+        let pads: Vec<_> = plain.iter().map(|n| n.attribute[2].i).collect();
+        assert_eq!(plain[0].attribute[2].name, "reflect_pad");
+        assert_eq!(pads, [Some(0), Some(1), Some(0)]);
+        assert_eq!(o.iter().filter(|&&op| op == "Pad").count(), 1);
+        assert_eq!(o[0], "Pad");
         // deconv1's phases come back as the image; deconv2's stay phases for the 9×9 layer.
         assert_eq!(phased[0].attribute[2].i, Some(1));
         assert_eq!(phased[1].attribute[2].i, Some(0));
