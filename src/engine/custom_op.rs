@@ -27,7 +27,7 @@ use ort::operator::{
 };
 use ort::value::{DynTensorValueType, TensorElementType};
 
-use super::norm;
+use super::norm::{self, NormParams};
 use super::out_conv::{OutputConv, COUT};
 use super::winograd::Conv3x3;
 
@@ -105,13 +105,6 @@ fn panicked(op: &str, message: &str) -> String {
 
 /// A norm operator's constants: scale and bias (constant inputs `first` and `first + 1`),
 /// `epsilon` and `relu`.
-struct NormParams {
-    scale: Vec<f32>,
-    bias: Vec<f32>,
-    epsilon: f32,
-    relu: bool,
-}
-
 fn norm_params(ctx: &KernelContext<'_>, op: &str, first: usize) -> ort::Result<NormParams> {
     let scale = ctx.constant_input::<DynTensorValueType>(first)?;
     let (_, scale) = scale.try_extract_tensor::<f32>()?;
@@ -214,10 +207,7 @@ impl PhaseNormReluKernel {
             w as usize,
             y,
             self.layout,
-            &self.norm.scale,
-            &self.norm.bias,
-            self.norm.epsilon,
-            self.norm.relu,
+            &self.norm,
             |n, task| status = pool_for(ctx, n, task),
         );
         status
@@ -281,15 +271,7 @@ impl NormReluKernel {
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no output")))?;
         let (_, y) = y.try_extract_tensor_mut::<f32>()?;
         let mut status = Ok(());
-        norm::instance_norm(
-            x,
-            y,
-            &self.norm.scale,
-            &self.norm.bias,
-            self.norm.epsilon,
-            self.norm.relu,
-            |n, task| status = pool_for(ctx, n, task),
-        );
+        norm::instance_norm(x, y, &self.norm, |n, task| status = pool_for(ctx, n, task));
         status
     }
 }
@@ -320,10 +302,7 @@ impl NormReluKernel {
             w as usize,
             self.reflect_pad,
             y,
-            &self.norm.scale,
-            &self.norm.bias,
-            self.norm.epsilon,
-            self.norm.relu,
+            &self.norm,
             |n, task| status = pool_for(ctx, n, task),
         );
         status

@@ -11,20 +11,47 @@
 
 use super::OutPtr;
 
+/// A norm's per-channel affine parameters, its epsilon, and whether a ReLU follows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NormParams {
+    pub scale: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub epsilon: f32,
+    pub relu: bool,
+}
+
+impl NormParams {
+    /// Channel `c`'s `x ↦ relu?(x · k + b)` for statistics giving `(k, b)` ([`affine`]).
+    #[inline(always)]
+    fn channel(&self, c: usize, parts: &[&[f32]]) -> impl Fn(f32) -> f32 {
+        let (k, b) = affine(parts, self.scale[c], self.bias[c], self.epsilon);
+        let relu = self.relu;
+        move |v: f32| {
+            let t = v * k + b;
+            if relu {
+                t.max(0.0)
+            } else {
+                t
+            }
+        }
+    }
+
+    fn check(&self) -> usize {
+        assert_eq!(self.bias.len(), self.scale.len(), "one bias per channel");
+        self.scale.len()
+    }
+}
+
 /// Normalises each of `scale.len()` contiguous chunks of `x` into `y`:
 /// `y = relu?((x − mean) / sqrt(var + eps) · scale + bias)`.
 /// `parallel(n, f)` must call `f(0..n)` once each, in any order and on any threads.
 pub fn instance_norm(
     x: &[f32],
     y: &mut [f32],
-    scale: &[f32],
-    bias: &[f32],
-    eps: f32,
-    relu: bool,
+    norm: &NormParams,
     parallel: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
 ) {
-    let channels = scale.len();
-    assert_eq!(bias.len(), channels, "one bias per channel");
+    let channels = norm.check();
     assert_eq!(x.len(), y.len(), "output has the input's shape");
     if channels == 0 || x.is_empty() {
         return;
@@ -41,7 +68,10 @@ pub fn instance_norm(
         let src = &x[c * n..][..n];
         // SAFETY: channel c writes only its own chunk of y.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * n), n) };
-        normalise_channel(src, dst, scale[c], bias[c], eps, relu);
+        let f = norm.channel(c, &[src]);
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = f(v);
+        }
     };
     parallel(channels, &task);
 }
@@ -49,21 +79,16 @@ pub fn instance_norm(
 /// [`instance_norm`] of a `[C, h, w]` image written reflection-padded by `pad` on each side
 /// (`[C, h + 2·pad, w + 2·pad]`, ONNX `Pad` mode `reflect`): the norm and the pad that follows it
 /// in one pass. Needs `pad < h` and `pad < w`.
-#[allow(clippy::too_many_arguments)]
 pub fn instance_norm_reflect_padded(
     x: &[f32],
     h: usize,
     w: usize,
     pad: usize,
     y: &mut [f32],
-    scale: &[f32],
-    bias: &[f32],
-    eps: f32,
-    relu: bool,
+    norm: &NormParams,
     parallel: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
 ) {
-    let channels = scale.len();
-    assert_eq!(bias.len(), channels, "one bias per channel");
+    let channels = norm.check();
     assert!(pad < h && pad < w, "reflection needs pad < h, w");
     assert_eq!(x.len(), channels * h * w, "input is [C, h, w]");
     let (ph, pw) = (h + 2 * pad, w + 2 * pad);
@@ -81,15 +106,7 @@ pub fn instance_norm_reflect_padded(
         let src = &x[c * h * w..][..h * w];
         // SAFETY: channel c writes only its own padded plane.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * ph * pw), ph * pw) };
-        let (k, b) = affine(&[src], scale[c], bias[c], eps);
-        let f = |v: f32| {
-            let t = v * k + b;
-            if relu {
-                t.max(0.0)
-            } else {
-                t
-            }
-        };
+        let f = norm.channel(c, &[src]);
         for (i, row) in src.chunks_exact(w).enumerate() {
             let d = &mut dst[(i + pad) * pw..][..pw];
             for (o, &v) in d[pad..pad + w].iter_mut().zip(row) {
@@ -125,22 +142,17 @@ pub enum PhaseLayout {
 /// `[C, h, w]` (phase `(a, b)` holds pixels `(2i + a, 2j + b)`): the statistics of channel `c`
 /// cover its four planes; the output is written in `layout`. One pass replaces a `Concat`, a
 /// `DepthToSpace`, the norm and the ReLU of the lowered graph's transposed convolutions.
-#[allow(clippy::too_many_arguments)]
 pub fn phase_norm(
     phases: [&[f32]; 4],
     h: usize,
     w: usize,
     y: &mut [f32],
     layout: PhaseLayout,
-    scale: &[f32],
-    bias: &[f32],
-    eps: f32,
-    relu: bool,
+    norm: &NormParams,
     parallel: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
 ) {
-    let channels = scale.len();
+    let channels = norm.check();
     let plane = h * w;
-    assert_eq!(bias.len(), channels, "one bias per channel");
     for p in phases {
         assert_eq!(p.len(), channels * plane, "each phase is [C, h, w]");
     }
@@ -156,15 +168,7 @@ pub fn phase_norm(
     let task = move |c: usize| {
         let out = out;
         let planes = phases.map(|p| &p[c * plane..][..plane]);
-        let (k, b) = affine(&planes, scale[c], bias[c], eps);
-        let f = |v: f32| {
-            let t = v * k + b;
-            if relu {
-                t.max(0.0)
-            } else {
-                t
-            }
-        };
+        let f = norm.channel(c, &planes);
         // SAFETY: channel c writes only its own 4·h·w outputs.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * 4 * plane), 4 * plane) };
         match layout {
@@ -227,22 +231,18 @@ fn affine(parts: &[&[f32]], scale: f32, bias: f32, eps: f32) -> (f32, f32) {
     (k, bias - mean * k)
 }
 
-fn normalise_channel(src: &[f32], dst: &mut [f32], scale: f32, bias: f32, eps: f32, relu: bool) {
-    let (k, b) = affine(&[src], scale, bias, eps);
-    if relu {
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = (v * k + b).max(0.0);
-        }
-    } else {
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = v * k + b;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn params(scale: &[f32], bias: &[f32], relu: bool) -> NormParams {
+        NormParams {
+            scale: scale.to_vec(),
+            bias: bias.to_vec(),
+            epsilon: 1e-5,
+            relu,
+        }
+    }
 
     fn serial(n: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..n).rev().for_each(f);
@@ -257,7 +257,7 @@ mod tests {
             let scale: Vec<f32> = (0..c).map(|i| 0.5 + i as f32).collect();
             let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.25 - 0.5).collect();
             let mut plain = vec![0.0; x.len()];
-            instance_norm(&x, &mut plain, &scale, &bias, 1e-5, true, serial);
+            instance_norm(&x, &mut plain, &params(&scale, &bias, true), serial);
             let (ph, pw) = (h + 2 * pad, w + 2 * pad);
             // ONNX reflect: padded index p reads source index |p − pad| mirrored at the far edge.
             let reflect = |p: usize, n: usize| {
@@ -276,7 +276,15 @@ mod tests {
                 }
             }
             let mut y = vec![f32::NAN; want.len()];
-            instance_norm_reflect_padded(&x, h, w, pad, &mut y, &scale, &bias, 1e-5, true, serial);
+            instance_norm_reflect_padded(
+                &x,
+                h,
+                w,
+                pad,
+                &mut y,
+                &params(&scale, &bias, true),
+                serial,
+            );
             assert_eq!(y, want, "{c}×{h}×{w} pad {pad}");
         }
     }
@@ -307,7 +315,7 @@ mod tests {
             }
         }
         let mut want = vec![0.0f32; image.len()];
-        instance_norm(&image, &mut want, &scale, &bias, 1e-5, true, serial);
+        instance_norm(&image, &mut want, &params(&scale, &bias, true), serial);
         let ph: [&[f32]; 4] = std::array::from_fn(|p| &phases[p][..]);
         let mut got = vec![f32::NAN; image.len()];
         phase_norm(
@@ -316,10 +324,7 @@ mod tests {
             w,
             &mut got,
             PhaseLayout::Interleaved,
-            &scale,
-            &bias,
-            1e-5,
-            true,
+            &params(&scale, &bias, true),
             serial,
         );
         for (g, w) in got.iter().zip(&want) {
@@ -333,10 +338,7 @@ mod tests {
             w,
             &mut crd,
             PhaseLayout::Crd,
-            &scale,
-            &bias,
-            1e-5,
-            true,
+            &params(&scale, &bias, true),
             serial,
         );
         for ch in 0..c {
@@ -364,7 +366,7 @@ mod tests {
         let bias = [0.1f32, 0.2, -0.3];
         for relu in [false, true] {
             let mut y = vec![f32::NAN; x.len()];
-            instance_norm(&x, &mut y, &scale, &bias, 1e-5, relu, serial);
+            instance_norm(&x, &mut y, &params(&scale, &bias, relu), serial);
             for c in 0..channels {
                 let chunk = &x[c * n..][..n];
                 let mean = chunk.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
