@@ -64,6 +64,16 @@ impl OutputConv {
         })
     }
 
+    /// Whether this CPU runs the AVX-512 kernel, the only one measured faster than ONNX
+    /// Runtime's phase convolution (its AVX2 kernel was 5–9 % slower end to end on the AVX-512
+    /// machine, BENCHMARKS.md *S6*; on AVX2-only CPUs it is unmeasured, so they keep ORT's).
+    pub fn fast_on_this_cpu() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return Conv3x3::detect() >= Simd::Avx512;
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     #[cfg(test)]
     fn with_simd(mut self, simd: Simd) -> Self {
         self.simd = simd;

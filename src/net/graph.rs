@@ -136,7 +136,7 @@ impl Lowering {
                 && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
             fused_norm: FUSED_NORM_DEFAULT,
             output_conv: arch.width <= OUTPUT_CONV_MAX_WIDTH
-                && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
+                && crate::engine::out_conv::OutputConv::fast_on_this_cpu(),
         }
     }
 
@@ -198,9 +198,10 @@ impl Lowering {
 /// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
 pub const WINOGRAD_MIN_WIDTH: usize = 16;
 
-/// The widest network whose last layer [`Lowering::cpu_default`] runs as [`OUTPUT_CONV_OP`]:
-/// for the light presets it saves the phase convolution's wasted taps and two reorders; for the
-/// seed (width 32) it measured no faster than ONNX Runtime (BENCHMARKS.md, *S6*).
+/// The widest network whose last layer [`Lowering::cpu_default`] runs as [`OUTPUT_CONV_OP`] (on
+/// CPUs with AVX-512, see [`crate::engine::out_conv::OutputConv::fast_on_this_cpu`]): for the
+/// light presets it saves the phase convolution's wasted taps and two reorders; for the seed
+/// (width 32) it measured no faster than ONNX Runtime (BENCHMARKS.md, *S6*).
 pub const OUTPUT_CONV_MAX_WIDTH: usize = 16;
 
 /// Whether [`Lowering::cpu_default`] fuses instance norm and ReLU.
@@ -1534,7 +1535,7 @@ mod tests {
             let g = build_graph(&arch, &random_weights(&arch, 2), GraphForm::lowered(other));
             assert!(!g.node.iter().any(|n| n.op_type == OUTPUT_CONV_OP));
         }
-        let fast = crate::engine::winograd::Conv3x3::fast_on_this_cpu();
+        let fast = crate::engine::out_conv::OutputConv::fast_on_this_cpu();
         assert_eq!(Lowering::cpu_default(&arch).output_conv, fast);
         assert!(!Lowering::cpu_default(&ImfwArch::SEED).output_conv);
     }
