@@ -5,7 +5,9 @@
 //! `reflect_pad` (default 0): instance norm over each of `C = len(scale)` contiguous chunks of `X`
 //! (so also over a channel's adjacent phases in a phase-split tensor), then the ReLU
 //! ([`crate::engine::norm`]); with `reflect_pad = p > 0`, `X` is a `[1, C, h, w]` image and `Y`
-//! is written reflection-padded by `p` (the `Pad` that follows in the network).
+//! is written reflection-padded by `p` (the `Pad` that follows in the network); with
+//! `interleave = 1`, `X` holds an image's 2×2 phases in CRD order (`[1, 4C, h, w]`) and `Y` is
+//! the image (`[1, C, 2h, 2w]`).
 //!
 //! `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → Y`, attributes `epsilon`,
 //! `relu`, `interleave`: the same norm for an image given as its four 2×2 phases (each
@@ -202,7 +204,7 @@ impl PhaseNormReluKernel {
         let phases = planes;
         let mut status = Ok(());
         norm::phase_norm(
-            phases,
+            norm::PhaseInput::Planes(phases),
             h as usize,
             w as usize,
             y,
@@ -235,6 +237,7 @@ impl Operator for NormReluOp {
         Ok(NormReluKernel {
             norm: norm_params(ctx, NORM_RELU, 1)?,
             reflect_pad: ctx.get::<i64>("reflect_pad").unwrap_or(0).max(0) as usize,
+            interleave: ctx.get::<i64>("interleave").unwrap_or(0) != 0,
         })
     }
 }
@@ -243,6 +246,8 @@ struct NormReluKernel {
     norm: NormParams,
     /// Write the output reflection-padded by this much (0: same shape as the input).
     reflect_pad: usize,
+    /// The input is CRD phases `[1, 4C, h, w]`; write the image `[1, C, 2h, 2w]`.
+    interleave: bool,
 }
 
 impl Kernel for NormReluKernel {
@@ -259,6 +264,9 @@ impl NormReluKernel {
         let (shape, x) = x.try_extract_tensor::<f32>()?;
         if self.reflect_pad > 0 {
             return self.run_padded(ctx, &shape[..], x);
+        }
+        if self.interleave {
+            return self.run_interleaved(ctx, &shape[..], x);
         }
         if shape.first() != Some(&1) || x.len() % self.norm.scale.len().max(1) != 0 {
             return Err(ort::Error::new(format!(
@@ -277,6 +285,39 @@ impl NormReluKernel {
 }
 
 impl NormReluKernel {
+    /// The norm of CRD phases `[1, 4C, h, w]` written as the image `[1, C, 2h, 2w]`
+    /// (`interleave` attribute).
+    fn run_interleaved(&self, ctx: &ComputeContext, shape: &[i64], x: &[f32]) -> ort::Result<()> {
+        let c = self.norm.scale.len() as i64;
+        let [1, ch, h, w] = shape[..] else {
+            return Err(ort::Error::new(format!(
+                "{NORM_RELU}: interleaving takes CRD phases [1, {}, h, w], got {shape:?}",
+                4 * c
+            )));
+        };
+        if ch != 4 * c {
+            return Err(ort::Error::new(format!(
+                "{NORM_RELU}: interleaving takes CRD phases [1, {}, h, w], got {shape:?}",
+                4 * c
+            )));
+        }
+        let mut y = ctx
+            .output(0, &[1, c, 2 * h, 2 * w][..])?
+            .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no output")))?;
+        let (_, y) = y.try_extract_tensor_mut::<f32>()?;
+        let mut status = Ok(());
+        norm::phase_norm(
+            norm::PhaseInput::Crd(x),
+            h as usize,
+            w as usize,
+            y,
+            norm::PhaseLayout::Interleaved,
+            &self.norm,
+            |n, task| status = pool_for(ctx, n, task),
+        );
+        status
+    }
+
     /// The norm of a `[1, C, h, w]` image written reflection-padded (`reflect_pad` attribute).
     fn run_padded(&self, ctx: &ComputeContext, shape: &[i64], x: &[f32]) -> ort::Result<()> {
         let (c, p) = (self.norm.scale.len() as i64, self.reflect_pad as i64);

@@ -138,12 +138,39 @@ pub enum PhaseLayout {
     Crd,
 }
 
-/// Instance norm (+ ReLU) of an image given as its four 2×2 phases `[p00, p01, p10, p11]`, each
-/// `[C, h, w]` (phase `(a, b)` holds pixels `(2i + a, 2j + b)`): the statistics of channel `c`
-/// cover its four planes; the output is written in `layout`. One pass replaces a `Concat`, a
+/// Where [`phase_norm`] finds an image's four 2×2 phases (phase `(a, b)` holds pixels
+/// `(2i + a, 2j + b)`, phase index `2a + b`).
+#[derive(Clone, Copy, Debug)]
+pub enum PhaseInput<'a> {
+    /// Four tensors `[p00, p01, p10, p11]`, each `[C, h, w]`.
+    Planes([&'a [f32]; 4]),
+    /// One `[4C, h, w]` tensor in `DepthToSpace` CRD order: channel `c`'s phase `k` is plane
+    /// `4c + k`.
+    Crd(&'a [f32]),
+}
+
+impl<'a> PhaseInput<'a> {
+    fn len(&self) -> usize {
+        match self {
+            PhaseInput::Planes(p) => p.iter().map(|p| p.len()).sum(),
+            PhaseInput::Crd(x) => x.len(),
+        }
+    }
+
+    /// Channel `c`'s four phase planes of `plane` values.
+    fn channel(&self, c: usize, plane: usize) -> [&'a [f32]; 4] {
+        match *self {
+            PhaseInput::Planes(p) => p.map(|p| &p[c * plane..][..plane]),
+            PhaseInput::Crd(x) => std::array::from_fn(|k| &x[(4 * c + k) * plane..][..plane]),
+        }
+    }
+}
+
+/// Instance norm (+ ReLU) of an image given as its four 2×2 phases: the statistics of channel
+/// `c` cover its four planes; the output is written in `layout`. One pass replaces a `Concat`, a
 /// `DepthToSpace`, the norm and the ReLU of the lowered graph's transposed convolutions.
 pub fn phase_norm(
-    phases: [&[f32]; 4],
+    phases: PhaseInput<'_>,
     h: usize,
     w: usize,
     y: &mut [f32],
@@ -153,9 +180,16 @@ pub fn phase_norm(
 ) {
     let channels = norm.check();
     let plane = h * w;
-    for p in phases {
-        assert_eq!(p.len(), channels * plane, "each phase is [C, h, w]");
+    if let PhaseInput::Planes(p) = phases {
+        for p in p {
+            assert_eq!(p.len(), channels * plane, "each phase is [C, h, w]");
+        }
     }
+    assert_eq!(
+        phases.len(),
+        4 * channels * plane,
+        "the phases hold C × 4 planes of h × w"
+    );
     assert_eq!(
         y.len(),
         4 * channels * plane,
@@ -167,7 +201,7 @@ pub fn phase_norm(
     let out = OutPtr(y.as_mut_ptr());
     let task = move |c: usize| {
         let out = out;
-        let planes = phases.map(|p| &p[c * plane..][..plane]);
+        let planes = phases.channel(c, plane);
         let f = norm.channel(c, &planes);
         // SAFETY: channel c writes only its own 4·h·w outputs.
         let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(c * 4 * plane), 4 * plane) };
@@ -319,7 +353,7 @@ mod tests {
         let ph: [&[f32]; 4] = std::array::from_fn(|p| &phases[p][..]);
         let mut got = vec![f32::NAN; image.len()];
         phase_norm(
-            ph,
+            PhaseInput::Planes(ph),
             h,
             w,
             &mut got,
@@ -333,7 +367,7 @@ mod tests {
         // CRD: channel c's phase p at plane 4c + p.
         let mut crd = vec![f32::NAN; image.len()];
         phase_norm(
-            ph,
+            PhaseInput::Planes(ph),
             h,
             w,
             &mut crd,
@@ -353,6 +387,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn crd_input_gives_the_same_image_as_four_planes() {
+        let (c, h, w) = (3usize, 4usize, 5usize);
+        let planes: Vec<Vec<f32>> = (0..4)
+            .map(|p| {
+                (0..c * h * w)
+                    .map(|i| ((i * 13 + p * 7) % 19) as f32 - 6.0)
+                    .collect()
+            })
+            .collect();
+        // The same phases as one CRD tensor: channel ch's phase p at plane 4·ch + p.
+        let mut crd = vec![0.0f32; 4 * c * h * w];
+        for ch in 0..c {
+            for (p, plane) in planes.iter().enumerate() {
+                crd[(4 * ch + p) * h * w..][..h * w].copy_from_slice(&plane[ch * h * w..][..h * w]);
+            }
+        }
+        let norm = params(&[1.0, -0.5, 2.0], &[0.1, 0.0, -1.0], true);
+        let ph: [&[f32]; 4] = std::array::from_fn(|p| &planes[p][..]);
+        let mut want = vec![f32::NAN; crd.len()];
+        phase_norm(
+            PhaseInput::Planes(ph),
+            h,
+            w,
+            &mut want,
+            PhaseLayout::Interleaved,
+            &norm,
+            serial,
+        );
+        let mut got = vec![f32::NAN; crd.len()];
+        phase_norm(
+            PhaseInput::Crd(&crd),
+            h,
+            w,
+            &mut got,
+            PhaseLayout::Interleaved,
+            &norm,
+            serial,
+        );
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -84,7 +84,8 @@ pub const STYLECAM_DOMAIN: &str = "ai.stylecam";
 pub const WINOGRAD_CONV_OP: &str = "WinogradConv3x3";
 /// `ai.stylecam:InstanceNormRelu(X, scale, bias) → relu?(instance_norm(X))`, the statistics of
 /// channel `c` over the `c`-th of `len(scale)` contiguous chunks of `X`; with attribute
-/// `reflect_pad = p > 0` the output is the image reflection-padded by `p`.
+/// `reflect_pad = p > 0` the output is the image reflection-padded by `p`; with `interleave = 1`
+/// `X` holds CRD phases (`[1, 4C, h, w]`) and the output is the image (`[1, C, 2h, 2w]`).
 pub const NORM_RELU_OP: &str = "InstanceNormRelu";
 /// `ai.stylecam:PhaseNormRelu(P00, P01, P10, P11, scale, bias) → relu?(instance_norm(image))`
 /// for an image given as its four 2×2 phases; attribute `interleave`: 1 = write the image,
@@ -197,6 +198,10 @@ impl Lowering {
 /// The narrowest network whose residual blocks [`Lowering::cpu_default`] runs as Winograd
 /// convolutions (BENCHMARKS.md, *Winograd residual blocks*).
 pub const WINOGRAD_MIN_WIDTH: usize = 16;
+
+/// Output channels that ONNX Runtime's NCHWc convolutions never pad (its widest block, 16 with
+/// AVX-512): narrower transposed-convolution phases are computed as one convolution instead.
+const NCHWC_WIDE: usize = 16;
 
 /// The widest network whose last layer [`Lowering::cpu_default`] runs as [`OUTPUT_CONV_OP`] (on
 /// CPUs with AVX-512, see [`crate::engine::out_conv::OutputConv::fast_on_this_cpu`]): for the
@@ -985,6 +990,7 @@ pub(crate) fn build_graph_with(
             }
             Layer::ConvTranspose {
                 name,
+                cout,
                 kernel: 3,
                 stride: 2,
                 pad: 1,
@@ -995,10 +1001,10 @@ pub(crate) fn build_graph_with(
                 && !fp16
                 && matches!(layers.get(idx + 1), Some(Layer::InstanceNorm { .. })) =>
             {
-                // Each output phase from its own exact kernel, then the norm (and ReLU) over the
-                // four phases in one node that also writes the layout the next layer reads:
-                // the image for deconv1, CRD phases for deconv2 (whose 9×9 successor runs on
-                // phases).
+                // The four output phases, then the norm (and ReLU) over them in one node that
+                // also writes the layout the next layer reads: the image for deconv1 (and for
+                // deconv2 when the output operator follows), CRD phases for deconv2 otherwise
+                // (its 9×9 successor runs on phases).
                 let Some(Layer::InstanceNorm { name: norm, .. }) = layers.get(idx + 1) else {
                     unreachable!("checked by the guard")
                 };
@@ -1009,25 +1015,55 @@ pub(crate) fn build_graph_with(
                     );
                 let relu = matches!(layers.get(idx + 2), Some(Layer::Relu));
                 fused_away = 1 + usize::from(relu);
-                let mut inputs = g.exact_phase_convs(name, &current);
-                inputs.push(g.norm_param(&format!("{norm}.weight")));
-                inputs.push(g.norm_param(&format!("{norm}.bias")));
                 let o = if idx + fused_away == last {
                     final_name.clone()
                 } else {
                     format!("{norm}_out")
                 };
-                g.node(
-                    PHASE_NORM_RELU_OP,
-                    norm.clone(),
-                    inputs,
+                let (nw, nb) = (
+                    g.norm_param(&format!("{norm}.weight")),
+                    g.norm_param(&format!("{norm}.bias")),
+                );
+                let attrs = |interleave: bool| {
                     vec![
                         float_attr("epsilon", IN_EPS),
                         int_attr("relu", i64::from(relu)),
-                        int_attr("interleave", i64::from(!to_phases)),
-                    ],
-                    o,
-                );
+                        int_attr("interleave", i64::from(interleave)),
+                    ]
+                };
+                if cout % NCHWC_WIDE != 0 {
+                    // Narrow: each exact phase conv's few outputs would be padded to ONNX
+                    // Runtime's NCHWc block (and reordered on their own), so one 2×2 conv makes
+                    // all 4·cout phase channels (CRD), and the norm reads them as they are.
+                    let k = sub_pixel_kernel(g.weight(&format!("{name}.weight")));
+                    let bias = phase_bias(g.weight(&format!("{name}.bias")));
+                    let (wn, bn) = (
+                        g.derived(&format!("{name}.phase_weight"), &k),
+                        g.derived(&format!("{name}.phase_bias"), &bias),
+                    );
+                    let phases = g.conv(
+                        name,
+                        [current, wn, bn],
+                        2,
+                        1,
+                        [0, 0, 1, 1],
+                        format!("{name}_phases"),
+                    );
+                    let mut a = attrs(!to_phases);
+                    a.insert(2, int_attr("reflect_pad", 0));
+                    g.node(NORM_RELU_OP, norm.clone(), vec![phases, nw, nb], a, o);
+                } else {
+                    // Each output phase from its own exact kernel (no zero taps).
+                    let mut inputs = g.exact_phase_convs(name, &current);
+                    inputs.extend([nw, nb]);
+                    g.node(
+                        PHASE_NORM_RELU_OP,
+                        norm.clone(),
+                        inputs,
+                        attrs(!to_phases),
+                        o,
+                    );
+                }
                 g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
                 split = to_phases;
                 g.nodes.last().expect("just pushed").output[0].clone()
@@ -1200,6 +1236,7 @@ pub(crate) fn build_graph_with(
                         float_attr("epsilon", IN_EPS),
                         int_attr("relu", i64::from(relu)),
                         int_attr("reflect_pad", reflect_pad as i64),
+                        int_attr("interleave", 0),
                     ],
                     o,
                 );
@@ -1433,54 +1470,76 @@ mod tests {
 
     #[test]
     fn fused_norm_replaces_each_norm_and_its_relu() {
-        let arch = ImfwArch::new(8, 1);
-        let lowering = Lowering {
-            fused_norm: true,
-            ..Lowering::TAIL
-        };
-        let g = build_graph(
-            &arch,
-            &random_weights(&arch, 1),
-            GraphForm::lowered(lowering),
-        );
-        let o = ops(&g);
-        assert!(!o.contains(&"InstanceNormalization"));
-        let fused =
-            |op: &str| -> Vec<&NodeProto> { g.node.iter().filter(|n| n.op_type == op).collect() };
-        // in1 … in3 alone; in4 and in5 with the four phase Convs of deconv1 / deconv2.
-        let (plain, phased) = (fused(NORM_RELU_OP), fused(PHASE_NORM_RELU_OP));
-        assert_eq!(
-            plain.iter().map(|n| &n.name[..]).collect::<Vec<_>>(),
-            ["in1", "in2", "in3"]
-        );
-        assert_eq!(
-            phased.iter().map(|n| &n.name[..]).collect::<Vec<_>>(),
-            ["in4", "in5"]
-        );
-        for n in plain.iter().chain(&phased) {
-            assert_eq!(n.domain, STYLECAM_DOMAIN);
-            assert_eq!(n.attribute[1].name, "relu");
-            assert_eq!(n.attribute[1].i, Some(1));
+        // Width 32: deconv2's 32 phase outputs need no NCHWc padding, so both transposed
+        // convolutions are exact phase convs; width 8: deconv2's 8 are one merged conv.
+        for width in [32, 8] {
+            let arch = ImfwArch::new(width, 1);
+            let lowering = Lowering {
+                fused_norm: true,
+                ..Lowering::TAIL
+            };
+            let g = build_graph(
+                &arch,
+                &random_weights(&arch, 1),
+                GraphForm::lowered(lowering),
+            );
+            let o = ops(&g);
+            assert!(!o.contains(&"InstanceNormalization"));
+            let fused = |op: &str| -> Vec<&NodeProto> {
+                g.node.iter().filter(|n| n.op_type == op).collect()
+            };
+            let names = |nodes: &[&NodeProto]| -> Vec<String> {
+                nodes.iter().map(|n| n.name.clone()).collect()
+            };
+            let (plain, phased) = (fused(NORM_RELU_OP), fused(PHASE_NORM_RELU_OP));
+            let narrow = width < NCHWC_WIDE;
+            if narrow {
+                // in4 with deconv1's four exact phase Convs; in5 reads deconv2's merged one.
+                assert_eq!(names(&plain), ["in1", "in2", "in3", "in5"]);
+                assert_eq!(names(&phased), ["in4"]);
+                let in5 = plain[3];
+                let merged = g.node.iter().find(|n| n.output[0] == in5.input[0]).unwrap();
+                assert_eq!(merged.op_type, "Conv");
+                let k = g
+                    .initializer
+                    .iter()
+                    .find(|t| t.name == merged.input[1])
+                    .unwrap();
+                assert_eq!(k.dims, [4 * width as i64, 2 * width as i64, 2, 2]);
+                // Its CRD phases stay phases for the 9×9 layer.
+                assert_eq!(in5.attribute[3].name, "interleave");
+                assert_eq!(in5.attribute[3].i, Some(0));
+            } else {
+                // in1 … in3 alone; in4 and in5 with the four phase Convs of deconv1 / deconv2.
+                assert_eq!(names(&plain), ["in1", "in2", "in3"]);
+                assert_eq!(names(&phased), ["in4", "in5"]);
+                // deconv2's phases stay phases for the 9×9 layer.
+                assert_eq!(phased[1].attribute[2].i, Some(0));
+            }
+            for n in plain.iter().chain(&phased) {
+                assert_eq!(n.domain, STYLECAM_DOMAIN);
+                assert_eq!(n.attribute[1].name, "relu");
+                assert_eq!(n.attribute[1].i, Some(1));
+            }
+            // in2 writes conv3's reflection pad; the one Pad node left is the input's.
+            let pads: Vec<_> = plain[..3].iter().map(|n| n.attribute[2].i).collect();
+            assert_eq!(plain[0].attribute[2].name, "reflect_pad");
+            assert_eq!(pads, [Some(0), Some(1), Some(0)]);
+            assert_eq!(o.iter().filter(|&&op| op == "Pad").count(), 1);
+            assert_eq!(o[0], "Pad");
+            // deconv1's phases come back as the image.
+            assert_eq!(phased[0].attribute[2].i, Some(1));
+            assert!(phased.iter().all(|n| n.input.len() == 6));
+            // No reshapes, no Concat; the one DepthToSpace left is the output's.
+            assert!(!o.contains(&"Reshape") && !o.contains(&"Concat"));
+            assert_eq!(o.iter().filter(|&&op| op == "DepthToSpace").count(), 1);
+            assert_eq!(o.last(), Some(&"DepthToSpace"));
+            // The ReLUs left are the residual block's own (after its first conv and its skip add).
+            assert_eq!(
+                o.iter().filter(|&&op| op == "Relu").count(),
+                2 * arch.blocks
+            );
         }
-        // in2 writes conv3's reflection pad; the one Pad node left is the input's.
-        let pads: Vec<_> = plain.iter().map(|n| n.attribute[2].i).collect();
-        assert_eq!(plain[0].attribute[2].name, "reflect_pad");
-        assert_eq!(pads, [Some(0), Some(1), Some(0)]);
-        assert_eq!(o.iter().filter(|&&op| op == "Pad").count(), 1);
-        assert_eq!(o[0], "Pad");
-        // deconv1's phases come back as the image; deconv2's stay phases for the 9×9 layer.
-        assert_eq!(phased[0].attribute[2].i, Some(1));
-        assert_eq!(phased[1].attribute[2].i, Some(0));
-        assert!(phased.iter().all(|n| n.input.len() == 6));
-        // No reshapes, no Concat; the one DepthToSpace left is the output's.
-        assert!(!o.contains(&"Reshape") && !o.contains(&"Concat"));
-        assert_eq!(o.iter().filter(|&&op| op == "DepthToSpace").count(), 1);
-        assert_eq!(o.last(), Some(&"DepthToSpace"));
-        // The ReLUs left are the residual block's own (after its first conv and its skip add).
-        assert_eq!(
-            o.iter().filter(|&&op| op == "Relu").count(),
-            2 * arch.blocks
-        );
     }
 
     #[test]
@@ -1512,14 +1571,13 @@ mod tests {
             [3, 8, 9, 9],
             "deconv3 as a plain conv's weights"
         );
-        // deconv2's norm writes the image (not phases) for it; no phase conv or DepthToSpace.
-        let phased: Vec<&NodeProto> = g
-            .node
-            .iter()
-            .filter(|n| n.op_type == PHASE_NORM_RELU_OP)
-            .collect();
-        assert_eq!(phased[1].attribute[2].i, Some(1));
-        assert_eq!(last.input[0], phased[1].output[0]);
+        // deconv2's norm (over its merged phase conv: width 8) writes the image, not phases,
+        // for it; no phase conv or DepthToSpace.
+        let in5 = g.node.iter().find(|n| n.name == "in5").unwrap();
+        assert_eq!(in5.op_type, NORM_RELU_OP);
+        assert_eq!(in5.attribute[3].name, "interleave");
+        assert_eq!(in5.attribute[3].i, Some(1));
+        assert_eq!(last.input[0], in5.output[0]);
         assert!(!g.node.iter().any(|n| n.op_type == "DepthToSpace"));
         // Only with the phase-split output and the fused norms it needs.
         for other in [
