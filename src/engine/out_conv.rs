@@ -146,23 +146,26 @@ impl OutputConv {
         unsafe { self.rows_with::<32>(x, h, w, r0, out, |a, s| accumulate_avx2(a, s)) }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn span<'a>(
         &'a self,
         x: &'a [f32],
         ci_stride: usize,
         iy_stride: usize,
+        cin: usize,
         iy: std::ops::Range<usize>,
         r0: usize,
+        weights: &'a [f32],
     ) -> Span<'a> {
         Span {
             x,
             ci_stride,
             iy_stride,
-            cin: self.cin,
+            cin,
             iy,
             r0,
             k: self.k,
-            weights: &self.weights,
+            weights,
         }
     }
 
@@ -182,60 +185,97 @@ impl OutputConv {
         let iy = r0.saturating_sub(pad)..(r0 + 1 + pad + 1).min(h);
         let plane = (h / 2) * (w / 2);
         let edge_len = N + 2 * pad;
-        let mut x0 = 0;
-        while x0 < w {
-            let mut acc = [[[0.0f32; N]; COUT]; 2];
-            for row in acc.iter_mut() {
-                for (a, b) in row.iter_mut().zip(self.bias) {
-                    *a = [b; N];
+        let chunks = w.div_ceil(N);
+        let acc_len = 2 * COUT * N;
+        ACCUMULATORS.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            buf.resize(chunks * acc_len, 0.0);
+            let acc_of = |buf: &mut [f32], j: usize| -> *mut Acc<N> {
+                buf[j * acc_len..][..acc_len].as_mut_ptr().cast::<Acc<N>>()
+            };
+            for j in 0..chunks {
+                // SAFETY: `Acc<N>` is `2·COUT·N` contiguous f32s, which this slice holds.
+                let acc = unsafe { &mut *acc_of(&mut buf, j) };
+                for row in acc.iter_mut() {
+                    for (a, b) in row.iter_mut().zip(self.bias) {
+                        *a = [b; N];
+                    }
                 }
             }
-            if x0 >= pad && x0 + N + pad <= w {
-                // Every tap of the chunk inside the image: read it in place.
-                let first = iy.start * w + x0 - pad;
-                accumulate(&mut acc, &self.span(&x[first..], h * w, w, iy.clone(), r0));
-            } else {
-                // A chunk whose taps reach past a side reads zero-padded copies of its rows.
-                EDGE.with(|edge| {
-                    let mut edge = edge.borrow_mut();
-                    let rows = iy.len();
-                    edge.clear();
-                    edge.resize(self.cin * rows * edge_len, 0.0);
-                    let from = x0.saturating_sub(pad);
-                    let to = (x0 + N + pad).min(w);
-                    let at = from + pad - x0;
-                    for ci in 0..self.cin {
-                        for (r, y) in iy.clone().enumerate() {
-                            let line = &x[(ci * h + y) * w..][..w];
-                            let seg = &mut edge[(ci * rows + r) * edge_len..][..edge_len];
-                            seg[at..at + (to - from)].copy_from_slice(&line[from..to]);
-                        }
+            // Channels in blocks, each block over the whole row pair, so that its input rows
+            // stream through the cache once per block instead of jumping between all channels'
+            // rows for every chunk (32 input channels ran at 2/3 the speed of 8 without this).
+            for c0 in (0..self.cin).step_by(CHANNEL_BLOCK) {
+                let cb = CHANNEL_BLOCK.min(self.cin - c0);
+                let weights = &self.weights[c0 * self.k * self.k * COUT..];
+                for j in 0..chunks {
+                    let x0 = j * N;
+                    // SAFETY: as above; chunk j's accumulators, no other reference alive.
+                    let acc = unsafe { &mut *acc_of(&mut buf, j) };
+                    if x0 >= pad && x0 + N + pad <= w {
+                        // Every tap of the chunk inside the image: read it in place.
+                        let first = (c0 * h + iy.start) * w + x0 - pad;
+                        let span = self.span(&x[first..], h * w, w, cb, iy.clone(), r0, weights);
+                        accumulate(acc, &span);
+                    } else {
+                        // A chunk whose taps reach past a side reads zero-padded copies of its
+                        // rows.
+                        EDGE.with(|edge| {
+                            let mut edge = edge.borrow_mut();
+                            let rows = iy.len();
+                            edge.clear();
+                            edge.resize(cb * rows * edge_len, 0.0);
+                            let from = x0.saturating_sub(pad);
+                            let to = (x0 + N + pad).min(w);
+                            let at = from + pad - x0;
+                            for ci in 0..cb {
+                                for (r, y) in iy.clone().enumerate() {
+                                    let line = &x[((c0 + ci) * h + y) * w..][..w];
+                                    let seg = &mut edge[(ci * rows + r) * edge_len..][..edge_len];
+                                    seg[at..at + (to - from)].copy_from_slice(&line[from..to]);
+                                }
+                            }
+                            let span = self.span(
+                                &edge,
+                                rows * edge_len,
+                                edge_len,
+                                cb,
+                                iy.clone(),
+                                r0,
+                                weights,
+                            );
+                            accumulate(acc, &span);
+                        });
                     }
-                    accumulate(
-                        &mut acc,
-                        &self.span(&edge, rows * edge_len, edge_len, iy.clone(), r0),
-                    );
-                });
+                }
             }
             // Pixel (row, xx) of channel c is phase (row mod 2, xx mod 2) of CRD channel
             // 4c + 2·(row mod 2) + (xx mod 2), at (row / 2, xx / 2); rows r0, r0 + 1 share
             // their phase row r0 / 2.
-            let n = N.min(w - x0);
             let base = (r0 / 2) * (w / 2);
-            for (dr, row) in acc.iter().enumerate() {
-                for (c, a) in row.iter().enumerate() {
-                    for (l, &value) in a[..n].iter().enumerate() {
-                        let xx = x0 + l;
-                        let ch = 4 * c + 2 * dr + xx % 2;
-                        // SAFETY: in bounds (checked shapes); this task owns these rows.
-                        unsafe { *out.0.add(ch * plane + base + xx / 2) = value };
+            for j in 0..chunks {
+                let x0 = j * N;
+                let n = N.min(w - x0);
+                // SAFETY: as above.
+                let acc = unsafe { &*acc_of(&mut buf, j) };
+                for (dr, row) in acc.iter().enumerate() {
+                    for (c, a) in row.iter().enumerate() {
+                        for (l, &value) in a[..n].iter().enumerate() {
+                            let xx = x0 + l;
+                            let ch = 4 * c + 2 * dr + xx % 2;
+                            // SAFETY: in bounds (checked shapes); this task owns these rows.
+                            unsafe { *out.0.add(ch * plane + base + xx / 2) = value };
+                        }
                     }
                 }
             }
-            x0 += N;
-        }
+        });
     }
 }
+
+/// Input channels accumulated per pass over a row pair.
+const CHANNEL_BLOCK: usize = 8;
 
 /// Accumulators of a chunk: `[output row r0, r0 + 1][channel][pixel]`.
 type Acc<const N: usize> = [[[f32; N]; COUT]; 2];
@@ -243,6 +283,9 @@ type Acc<const N: usize> = [[[f32; N]; COUT]; 2];
 thread_local! {
     /// Zero-padded rows of a chunk at the image's sides.
     static EDGE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The accumulators of a row pair's chunks.
+    static ACCUMULATORS: std::cell::RefCell<Vec<f32>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The input a chunk reads: image row `y` (in `self.iy`) of channel `ci` starts at
@@ -491,11 +534,12 @@ mod tests {
             (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         };
         // Widths below, at and past the chunk widths, not multiples of 16; images smaller
-        // than the kernel; 3×3 and 9×9.
+        // than the kernel; 3×3 and 9×9; channel counts below, at and past the channel block.
         for &(cin, k, h, w) in &[
             (8, 9, 12, 100),
             (5, 9, 4, 6),
             (32, 9, 10, 50),
+            (13, 9, 8, 60),
             (3, 3, 6, 34),
             (2, 9, 20, 130),
         ] {

@@ -136,8 +136,7 @@ impl Lowering {
             winograd_body: arch.width >= WINOGRAD_MIN_WIDTH
                 && crate::engine::winograd::Conv3x3::fast_on_this_cpu(),
             fused_norm: FUSED_NORM_DEFAULT,
-            output_conv: arch.width <= OUTPUT_CONV_MAX_WIDTH
-                && crate::engine::out_conv::OutputConv::fast_on_this_cpu(),
+            output_conv: crate::engine::out_conv::OutputConv::fast_on_this_cpu(),
         }
     }
 
@@ -202,12 +201,6 @@ pub const WINOGRAD_MIN_WIDTH: usize = 16;
 /// Output channels that ONNX Runtime's NCHWc convolutions never pad (its widest block, 16 with
 /// AVX-512): narrower transposed-convolution phases are computed as one convolution instead.
 const NCHWC_WIDE: usize = 16;
-
-/// The widest network whose last layer [`Lowering::cpu_default`] runs as [`OUTPUT_CONV_OP`] (on
-/// CPUs with AVX-512, see [`crate::engine::out_conv::OutputConv::fast_on_this_cpu`]): for the
-/// light presets it saves the phase convolution's wasted taps and two reorders; for the seed
-/// (width 32) it measured no faster than ONNX Runtime (BENCHMARKS.md, *S6*).
-pub const OUTPUT_CONV_MAX_WIDTH: usize = 16;
 
 /// Whether [`Lowering::cpu_default`] fuses instance norm and ReLU.
 const FUSED_NORM_DEFAULT: bool = true;
@@ -1595,7 +1588,7 @@ mod tests {
         }
         let fast = crate::engine::out_conv::OutputConv::fast_on_this_cpu();
         assert_eq!(Lowering::cpu_default(&arch).output_conv, fast);
-        assert!(!Lowering::cpu_default(&ImfwArch::SEED).output_conv);
+        assert_eq!(Lowering::cpu_default(&ImfwArch::SEED).output_conv, fast);
     }
 
     #[test]
