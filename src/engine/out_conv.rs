@@ -6,9 +6,11 @@
 //! ONNX Runtime runs this layer (the seed's 9×9, 32 → 3 `deconv3`) as a 5×5 convolution on
 //! phases, 128 → 12 channels: a fifth of its taps fall outside the 9×9 kernel and its NCHWc
 //! kernels pad the 12 outputs to 16, so under two thirds of its multiply-adds are useful, and
-//! it needs layout reorders on both sides. This kernel does only the useful ones: each output
-//! row in chunks of 16–48 pixels, the three channels' accumulators in registers, one input
-//! vector load feeding three FMAs with broadcast weights.
+//! it needs layout reorders on both sides. This kernel does only the useful ones: output rows in
+//! pairs, in chunks of 48 pixels (AVX-512; 32 with AVX2, 16 portable), the accumulators of both
+//! rows' three channels in registers, each input vector loaded once for up to six FMAs with
+//! broadcast weights; input channels in blocks of 8 over the whole row pair. The kernel level
+//! follows [`crate::engine::winograd::KERNELS_ENV`].
 
 use super::winograd::{Conv3x3, Simd};
 use super::OutPtr;
