@@ -47,7 +47,7 @@ use super::onnx_proto::{
     DATA_TYPE_INT64, DATA_TYPE_INT8, DATA_TYPE_UINT8,
 };
 
-/// Which rewrites [`build_graph`] applies (see the module docs).
+/// Which rewrites `build_graph` applies (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Lowering {
     /// Run `conv1`…`conv2` on space-to-depth phases.
