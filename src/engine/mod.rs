@@ -8,6 +8,7 @@ pub mod norm;
 pub mod out_conv;
 pub mod profile;
 pub mod runtime;
+pub mod simd;
 pub mod stylizer;
 pub mod winograd;
 

@@ -10,9 +10,9 @@
 //! pairs, in chunks of 48 pixels (AVX-512; 32 with AVX2, 16 portable), the accumulators of both
 //! rows' three channels in registers, each input vector loaded once for up to six FMAs with
 //! broadcast weights; input channels in blocks of 8 over the whole row pair. The kernel level
-//! follows [`crate::engine::winograd::KERNELS_ENV`].
+//! follows [`crate::engine::simd::KERNELS_ENV`].
 
-use super::winograd::{Conv3x3, Simd};
+use super::simd::Simd;
 use super::OutPtr;
 
 /// Output channels (the network's RGB).
@@ -62,7 +62,7 @@ impl OutputConv {
             k,
             weights: laid,
             bias: [bias[0], bias[1], bias[2]],
-            simd: Conv3x3::detect(),
+            simd: Simd::detect(),
         })
     }
 
@@ -71,7 +71,7 @@ impl OutputConv {
     /// machine, BENCHMARKS.md *S6*; on AVX2-only CPUs it is unmeasured, so they keep ORT's).
     pub fn fast_on_this_cpu() -> bool {
         #[cfg(target_arch = "x86_64")]
-        return Conv3x3::detect() >= Simd::Avx512;
+        return Simd::detect() >= Simd::Avx512;
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -509,21 +509,6 @@ mod tests {
         y
     }
 
-    fn levels() -> Vec<Simd> {
-        let mut l = vec![Simd::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            let best = Conv3x3::detect();
-            if best >= Simd::Avx2 {
-                l.push(Simd::Avx2);
-            }
-            if best >= Simd::Avx512 {
-                l.push(Simd::Avx512);
-            }
-        }
-        l
-    }
-
     fn sequential(n: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..n).for_each(f);
     }
@@ -549,7 +534,7 @@ mod tests {
             let wts: Vec<f32> = (0..COUT * cin * k * k).map(|_| rnd()).collect();
             let b = [rnd(), rnd(), rnd()];
             let want = reference(&x, &wts, &b, cin, k, h, w);
-            for simd in levels() {
+            for simd in Simd::available() {
                 let conv = OutputConv::new(&wts, &b, cin, k).unwrap().with_simd(simd);
                 let mut y = vec![f32::NAN; want.len()];
                 conv.run(&x, h, w, &mut y, 2, sequential);

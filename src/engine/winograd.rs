@@ -106,21 +106,8 @@ pub struct Conv3x3 {
     simd: Simd,
 }
 
-/// Which kernels run: compiled for the baseline target, for AVX2 + FMA (transforms
-/// vectorised by the compiler, `matrixmultiply` products), or for AVX-512 (permute phase
-/// shuffles, own product kernel).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Simd {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-/// Environment variable that caps the kernels for measurements: `portable`, `avx2` or
-/// `avx512` (never above what the CPU has).
-pub const KERNELS_ENV: &str = "STYLECAM_WINOGRAD_KERNELS";
+use super::simd::Simd;
+pub use super::simd::KERNELS_ENV;
 
 /// The geometry of one call: channels, image size and tiles.
 #[derive(Clone, Copy)]
@@ -201,7 +188,7 @@ impl Conv3x3 {
     /// A layer from its `[cout, cin, 3, 3]` weights and `[cout]` bias.
     pub fn new(weights: &[f32], bias: &[f32], cout: usize, cin: usize, relu: bool) -> Conv3x3 {
         assert_eq!(bias.len(), cout, "one bias per output channel");
-        let simd = Self::detect();
+        let simd = Simd::detect();
         let u = transform_weights(weights, cout, cin);
         // One copy of the transformed weights: packed where the AVX-512 product reads them.
         let (u, u_packed) = if Self::packs(simd) && cout.is_multiple_of(MR) {
@@ -218,34 +205,6 @@ impl Conv3x3 {
             relu,
             simd,
         }
-    }
-
-    pub(crate) fn detect() -> Simd {
-        static DETECTED: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
-        *DETECTED.get_or_init(|| {
-            let cpu = Self::cpu();
-            let cap = match std::env::var(KERNELS_ENV).as_deref() {
-                Ok("portable") => Simd::Portable,
-                #[cfg(target_arch = "x86_64")]
-                Ok("avx2") => Simd::Avx2,
-                _ => cpu,
-            };
-            cpu.min(cap)
-        })
-    }
-
-    fn cpu() -> Simd {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512vl") && has!("fma") {
-                return Simd::Avx512;
-            }
-            if has!("avx2") && has!("fma") {
-                return Simd::Avx2;
-            }
-        }
-        Simd::Portable
     }
 
     /// True when `simd`'s product kernel reads packed weights.
@@ -286,7 +245,7 @@ impl Conv3x3 {
     /// ONNX Runtime's direct convolution (BENCHMARKS.md, *S5*): the graph lowering's default.
     pub fn fast_on_this_cpu() -> bool {
         #[cfg(target_arch = "x86_64")]
-        return Self::detect() >= Simd::Avx2;
+        return Simd::detect() >= Simd::Avx2;
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -860,15 +819,7 @@ mod tests {
         }
         let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         // Every kernel level this CPU can run.
-        let detected = Conv3x3::new(&wt, &bias, cout, cin, relu).simd;
-        let levels = [
-            Simd::Portable,
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx2,
-            #[cfg(target_arch = "x86_64")]
-            Simd::Avx512,
-        ];
-        for level in levels.into_iter().filter(|&l| l <= detected) {
+        for level in Simd::available() {
             let layer = Conv3x3::new(&wt, &bias, cout, cin, relu).capped(level);
             assert_eq!(layer.simd, level);
             let mut y = vec![f32::NAN; cout * h * w];
