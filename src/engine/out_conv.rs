@@ -148,29 +148,6 @@ impl OutputConv {
         unsafe { self.rows_with::<32>(x, h, w, r0, out, |a, s| accumulate_avx2(a, s)) }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn span<'a>(
-        &'a self,
-        x: &'a [f32],
-        ci_stride: usize,
-        iy_stride: usize,
-        cin: usize,
-        iy: std::ops::Range<usize>,
-        r0: usize,
-        weights: &'a [f32],
-    ) -> Span<'a> {
-        Span {
-            x,
-            ci_stride,
-            iy_stride,
-            cin,
-            iy,
-            r0,
-            k: self.k,
-            weights,
-        }
-    }
-
     /// Output rows `r0` and `r0 + 1` in chunks of `N` pixels, each accumulated by `accumulate`.
     #[inline(always)]
     unsafe fn rows_with<const N: usize>(
@@ -210,7 +187,17 @@ impl OutputConv {
             // rows for every chunk (32 input channels ran at 2/3 the speed of 8 without this).
             for c0 in (0..self.cin).step_by(CHANNEL_BLOCK) {
                 let cb = CHANNEL_BLOCK.min(self.cin - c0);
-                let weights = &self.weights[c0 * self.k * self.k * COUT..];
+                // What every chunk of this block shares; each chunk sets where its rows are.
+                let block = Span {
+                    x: &[],
+                    ci_stride: 0,
+                    iy_stride: 0,
+                    cin: cb,
+                    iy: iy.clone(),
+                    r0,
+                    k: self.k,
+                    weights: &self.weights[c0 * self.k * self.k * COUT..],
+                };
                 for j in 0..chunks {
                     let x0 = j * N;
                     // SAFETY: as above; chunk j's accumulators, no other reference alive.
@@ -218,7 +205,12 @@ impl OutputConv {
                     if x0 >= pad && x0 + N + pad <= w {
                         // Every tap of the chunk inside the image: read it in place.
                         let first = (c0 * h + iy.start) * w + x0 - pad;
-                        let span = self.span(&x[first..], h * w, w, cb, iy.clone(), r0, weights);
+                        let span = Span {
+                            x: &x[first..],
+                            ci_stride: h * w,
+                            iy_stride: w,
+                            ..block.clone()
+                        };
                         accumulate(acc, &span);
                     } else {
                         // A chunk whose taps reach past a side reads zero-padded copies of its
@@ -238,15 +230,12 @@ impl OutputConv {
                                     seg[at..at + (to - from)].copy_from_slice(&line[from..to]);
                                 }
                             }
-                            let span = self.span(
-                                &edge,
-                                rows * edge_len,
-                                edge_len,
-                                cb,
-                                iy.clone(),
-                                r0,
-                                weights,
-                            );
+                            let span = Span {
+                                x: &edge,
+                                ci_stride: rows * edge_len,
+                                iy_stride: edge_len,
+                                ..block.clone()
+                            };
                             accumulate(acc, &span);
                         });
                     }
@@ -292,6 +281,7 @@ thread_local! {
 
 /// The input a chunk reads: image row `y` (in `self.iy`) of channel `ci` starts at
 /// `x[ci·ci_stride + (y − iy.start)·iy_stride]` and holds the chunk's `N + k − 1` columns.
+#[derive(Clone)]
 struct Span<'a> {
     x: &'a [f32],
     ci_stride: usize,

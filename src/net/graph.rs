@@ -43,8 +43,8 @@ use super::onnx::{
     string_attr, Tensor, Weights, INPUT_NAME, OUTPUT_NAME,
 };
 use super::onnx_proto::{
-    GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16, DATA_TYPE_INT32,
-    DATA_TYPE_INT64, DATA_TYPE_INT8, DATA_TYPE_UINT8,
+    AttributeProto, GraphProto, NodeProto, TensorProto, DATA_TYPE_FLOAT, DATA_TYPE_FLOAT16,
+    DATA_TYPE_INT32, DATA_TYPE_INT64, DATA_TYPE_INT8, DATA_TYPE_UINT8,
 };
 
 /// Which rewrites `build_graph` applies (see the module docs).
@@ -353,6 +353,16 @@ fn strided_phase_kernel(w: &Tensor) -> Tensor {
     out
 }
 
+/// The attributes of an [`NORM_RELU_OP`] node.
+fn norm_relu_attrs(relu: bool, reflect_pad: usize, interleave: bool) -> Vec<AttributeProto> {
+    vec![
+        float_attr("epsilon", IN_EPS),
+        int_attr("relu", i64::from(relu)),
+        int_attr("reflect_pad", reflect_pad as i64),
+        int_attr("interleave", i64::from(interleave)),
+    ]
+}
+
 /// The sub-pixel form of a 3×3, stride-2, pad-1, output-pad-1 transposed convolution with weight
 /// `w [cin, cout, 3, 3]`: output phase `(a, b)` at `(i, j)` is `Σ x[i + d] · w[kh]` with
 /// `kh = a + 1 − 2d` for `d ∈ {0, 1}` (and likewise for columns), i.e. a 2×2 `Conv` on the input
@@ -642,6 +652,18 @@ impl<'a> Builder<'a> {
         )
     }
 
+    /// The 3×3, stride-2 transposed convolution `name` of `x` as one 2×2 Conv whose `4·cout`
+    /// outputs are its phases in CRD order ([`sub_pixel_kernel`]), written to `out`.
+    fn sub_pixel_conv(&mut self, name: &str, x: String, out: String) -> String {
+        let k = sub_pixel_kernel(self.weight(&format!("{name}.weight")));
+        let bias = phase_bias(self.weight(&format!("{name}.bias")));
+        let (wn, bn) = (
+            self.derived(&format!("{name}.phase_weight"), &k),
+            self.derived(&format!("{name}.phase_bias"), &bias),
+        );
+        self.conv(name, [x, wn, bn], 2, 1, [0, 0, 1, 1], out)
+    }
+
     /// The 3×3, stride-2 transposed convolution `name` of `x` as four Convs, one per output
     /// phase `(a, b)` with its exact kernel ([`exact_phase_kernel`]); their outputs in phase
     /// order 00, 01, 10, 11.
@@ -814,6 +836,14 @@ pub(crate) fn build_graph_with(
     let output_conv =
         lowering.output_conv && lowering.fused_norm && lowering.phase_output() && !fp16;
     let mut fused_away = 0usize;
+    // The output of a node that ends at layer `end`: the graph's, or `{name}_out`.
+    let fused_out = |end: usize, name: &str| {
+        if end == last {
+            final_name.clone()
+        } else {
+            format!("{name}_out")
+        }
+    };
     for (idx, layer) in layers.iter().enumerate() {
         if fused_away > 0 {
             fused_away -= 1;
@@ -920,11 +950,7 @@ pub(crate) fn build_graph_with(
                     }
                     _ => false,
                 };
-                let o = if idx + fused_away == last {
-                    final_name.clone()
-                } else {
-                    format!("{name}_out")
-                };
+                let o = fused_out(idx + fused_away, name);
                 g.node(
                     WINOGRAD_CONV_OP,
                     name.clone(),
@@ -1008,54 +1034,28 @@ pub(crate) fn build_graph_with(
                     );
                 let relu = matches!(layers.get(idx + 2), Some(Layer::Relu));
                 fused_away = 1 + usize::from(relu);
-                let o = if idx + fused_away == last {
-                    final_name.clone()
-                } else {
-                    format!("{norm}_out")
-                };
+                let o = fused_out(idx + fused_away, norm);
                 let (nw, nb) = (
                     g.norm_param(&format!("{norm}.weight")),
                     g.norm_param(&format!("{norm}.bias")),
                 );
-                let attrs = |interleave: bool| {
-                    vec![
-                        float_attr("epsilon", IN_EPS),
-                        int_attr("relu", i64::from(relu)),
-                        int_attr("interleave", i64::from(interleave)),
-                    ]
-                };
                 if cout % NCHWC_WIDE != 0 {
                     // Narrow: each exact phase conv's few outputs would be padded to ONNX
                     // Runtime's NCHWc block (and reordered on their own), so one 2×2 conv makes
                     // all 4·cout phase channels (CRD), and the norm reads them as they are.
-                    let k = sub_pixel_kernel(g.weight(&format!("{name}.weight")));
-                    let bias = phase_bias(g.weight(&format!("{name}.bias")));
-                    let (wn, bn) = (
-                        g.derived(&format!("{name}.phase_weight"), &k),
-                        g.derived(&format!("{name}.phase_bias"), &bias),
-                    );
-                    let phases = g.conv(
-                        name,
-                        [current, wn, bn],
-                        2,
-                        1,
-                        [0, 0, 1, 1],
-                        format!("{name}_phases"),
-                    );
-                    let mut a = attrs(!to_phases);
-                    a.insert(2, int_attr("reflect_pad", 0));
-                    g.node(NORM_RELU_OP, norm.clone(), vec![phases, nw, nb], a, o);
+                    let phases = g.sub_pixel_conv(name, current, format!("{name}_phases"));
+                    let attrs = norm_relu_attrs(relu, 0, !to_phases);
+                    g.node(NORM_RELU_OP, norm.clone(), vec![phases, nw, nb], attrs, o);
                 } else {
                     // Each output phase from its own exact kernel (no zero taps).
                     let mut inputs = g.exact_phase_convs(name, &current);
                     inputs.extend([nw, nb]);
-                    g.node(
-                        PHASE_NORM_RELU_OP,
-                        norm.clone(),
-                        inputs,
-                        attrs(!to_phases),
-                        o,
-                    );
+                    let attrs = vec![
+                        float_attr("epsilon", IN_EPS),
+                        int_attr("relu", i64::from(relu)),
+                        int_attr("interleave", i64::from(!to_phases)),
+                    ];
+                    g.node(PHASE_NORM_RELU_OP, norm.clone(), inputs, attrs, o);
                 }
                 g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
                 split = to_phases;
@@ -1074,14 +1074,8 @@ pub(crate) fn build_graph_with(
                     Some(Layer::ConvTranspose { stride: 1, .. })
                 ) =>
             {
-                let k = sub_pixel_kernel(g.weight(&format!("{name}.weight")));
-                let bias = phase_bias(g.weight(&format!("{name}.bias")));
-                let (wn, bn) = (
-                    g.derived(&format!("{name}.phase_weight"), &k),
-                    g.derived(&format!("{name}.phase_bias"), &bias),
-                );
                 split = true;
-                g.conv(name, [current, wn, bn], 2, 1, [0, 0, 1, 1], out(name))
+                g.sub_pixel_conv(name, current, out(name))
             }
             Layer::ConvTranspose {
                 name,
@@ -1212,11 +1206,7 @@ pub(crate) fn build_graph_with(
                     _ => 0,
                 };
                 fused_away += usize::from(reflect_pad > 0);
-                let o = if idx + fused_away == last {
-                    final_name.clone()
-                } else {
-                    format!("{name}_out")
-                };
+                let o = fused_out(idx + fused_away, name);
                 let (w, b) = (
                     g.norm_param(&format!("{name}.weight")),
                     g.norm_param(&format!("{name}.bias")),
@@ -1225,12 +1215,7 @@ pub(crate) fn build_graph_with(
                     NORM_RELU_OP,
                     name.clone(),
                     vec![current, w, b],
-                    vec![
-                        float_attr("epsilon", IN_EPS),
-                        int_attr("relu", i64::from(relu)),
-                        int_attr("reflect_pad", reflect_pad as i64),
-                        int_attr("interleave", 0),
-                    ],
+                    norm_relu_attrs(relu, reflect_pad, false),
                     o,
                 );
                 g.nodes.last_mut().expect("just pushed").domain = STYLECAM_DOMAIN.to_string();
