@@ -52,7 +52,7 @@ impl From<GraphOptimisation> for ort::session::builder::GraphOptimizationLevel {
 /// graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum CpuGraph {
-    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 16 on CPUs with AVX2 + FMA or AVX-512).
+    /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 16 on CPUs with AVX2 + FMA or AVX-512, fused norms, the last layer as stylecam's own operator on CPUs with AVX-512).
     #[default]
     Auto,
     /// The graph as stored in the file (one node per layer).
