@@ -18,6 +18,9 @@ Examples:
   stylecam live --source testcard --style udnie --scale 0.5
   stylecam live --preset full                       the full variants even on the CPU (L switches live)
   stylecam cameras                                  list cameras and their modes
+  stylecam gallery assets/samples --out docs/gallery.jpg
+                                                    contact sheet: photos × every style, labelled
+  stylecam gallery a.jpg b.jpg --styles udnie,the_scream --preset fast --cell 256 --out sheet.png
 
 Environment:
   STYLECAM_MODELS   models folder (default: the repository's models/)
@@ -87,9 +90,40 @@ pub enum Command {
     Cameras,
     /// Time every stage of the frame path (decode, pre, inference, post, blit) on test frames.
     Bench(BenchArgs),
+    /// Contact sheet: each photo (rows) as it is and in each style (columns), with the style
+    /// names in a header row, written as one image.
+    Gallery(GalleryArgs),
     /// Measure the activation ranges --int8 needs by running models on a few photos; stores them
     /// in each model's metadata (weights untouched).
     Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    /// Photos, one row each: image files, or folders (their images, searched recursively,
+    /// sorted by name).
+    #[arg(required = true, value_name = "PHOTO")]
+    pub photos: Vec<PathBuf>,
+
+    /// Styles to show, comma-separated names (see `stylecam styles`) or .onnx paths, in
+    /// column order. Default: every style in the models folder.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub styles: Vec<String>,
+
+    /// Which variant of each style: full (default), fast, or auto (fast on the CPU, full on
+    /// CUDA/TensorRT).
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub preset: Option<stylecam::styles::Preset>,
+
+    /// Length in pixels of each photo's longer side in the sheet (photos are scaled up or down
+    /// to it before stylizing).
+    #[arg(long, value_name = "N", default_value_t = stylecam::gallery::DEFAULT_CELL,
+          value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub cell: u32,
+
+    /// Output image; the format follows the extension (.jpg, .png, .webp, …).
+    #[arg(short, long, value_name = "OUT")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

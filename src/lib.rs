@@ -4,12 +4,13 @@
 //! [`source`] (frames) → [`pixels`] (preprocess) → [`engine`] (ONNX Runtime) →
 //! [`pixels`] (postprocess) → [`sink`] (window, recorder, files).
 //! [`net`] describes the network and writes ONNX files; [`styles`] finds models;
-//! [`batch`] drives offline stylization of files.
+//! [`batch`] drives offline stylization of files; [`gallery`] draws contact sheets of styles.
 
 pub mod batch;
 pub mod bench;
 pub mod engine;
 pub mod error;
+pub mod gallery;
 pub mod live;
 pub mod net;
 pub mod pixels;

@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, StylesArgs, StylizeArgs};
+use cli::{
+    BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, GalleryArgs, StylesArgs, StylizeArgs,
+};
 use stylecam::batch::{self, OutputSpec, Resize};
 use stylecam::engine::{runtime, EngineOptions, Provider, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
@@ -42,6 +44,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cameras => cameras(),
         Command::Bench(args) => bench(&cli.engine, args),
         Command::Calibrate(args) => calibrate(&cli.engine, args),
+        Command::Gallery(args) => gallery(&cli.engine, args),
     }
 }
 
@@ -226,6 +229,54 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         eprintln!("{failed} of {total} inputs failed");
         return Ok(ExitCode::FAILURE);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
+    use stylecam::gallery;
+    let files = batch::find_images(&args.photos)?;
+    // Check the output before any time is spent on inference, and never overwrite a photo.
+    batch::prepare_output_dir(&args.out, true)?;
+    gallery::check_output(&files, &args.out)?;
+    let photos = files
+        .iter()
+        .map(|f| gallery::read_photo(f, args.cell))
+        .collect::<stylecam::Result<Vec<_>>>()?;
+    let models = styles::models_dir(engine.models.as_deref());
+    let chosen = gallery::select_styles(&args.styles, &models)?;
+    let preset = args.preset.unwrap_or(Preset::Full);
+    runtime::init(engine.ort_lib.as_deref())?;
+    let mut labels = vec![gallery::ORIGINAL_LABEL.to_string()];
+    let mut rows: Vec<Vec<_>> = photos.iter().map(|p| vec![p.clone()]).collect();
+    for style in &chosen {
+        if args.preset.is_some() {
+            styles::note_single_variant(style, preset);
+        }
+        let t0 = Instant::now();
+        let (mut stylizer, variant) = load_variant(style, preset, engine)?;
+        for (row, photo) in rows.iter_mut().zip(&photos) {
+            row.push(stylizer.stylize(photo)?);
+        }
+        eprintln!(
+            "{} {} on {}: {} photos ({:.0} ms)",
+            style.name,
+            style.variant_label(variant),
+            stylizer.provider(),
+            photos.len(),
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+        labels.push(style.name.clone());
+    }
+    let sheet = gallery::compose(&labels, &rows)?;
+    stylecam::sink::image_file::write_rgb(&sheet, &args.out)?;
+    eprintln!(
+        "{} ({}×{}: {} photos × {} styles)",
+        args.out.display(),
+        sheet.width(),
+        sheet.height(),
+        photos.len(),
+        chosen.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
