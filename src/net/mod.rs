@@ -1,5 +1,6 @@
 //! ImfwNet as data ([`arch`]) and the ONNX writer ([`onnx`]).
 
+pub mod arbitrary;
 pub mod arch;
 pub mod graph;
 pub mod int8;

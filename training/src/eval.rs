@@ -213,6 +213,8 @@ pub fn run(cfg: &EvalConfig, device: Device) -> Result<EvalReport> {
                     content,
                     style,
                     tv,
+                    teacher: 0.0,
+                    stability: 0.0,
                     total: weighted.content + weighted.style + weighted.tv,
                 },
                 weighted,

@@ -24,17 +24,29 @@ pub struct LossWeights {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// Distillation: distance to the teacher ([`crate::distill::teacher_loss`]).
+    #[serde(default)]
+    pub teacher: f64,
+    /// Distillation: temporal stability ([`crate::distill::stability_loss`]).
+    #[serde(default)]
+    pub stability: f64,
 }
 
 impl LossWeights {
     /// Every weight must be finite and non-negative.
     pub fn validate(&self) -> Result<()> {
-        if [self.content, self.style, self.tv]
-            .iter()
-            .any(|v| !v.is_finite() || *v < 0.0)
+        if [
+            self.content,
+            self.style,
+            self.tv,
+            self.teacher,
+            self.stability,
+        ]
+        .iter()
+        .any(|v| !v.is_finite() || *v < 0.0)
         {
             return Err(Error::InvalidArgument(
-                "loss weights (--content-weight, --style-weight, --tv-weight) must be finite and non-negative".into(),
+                "loss weights (--content-weight, --style-weight, --tv-weight, --teacher-weight, --stability-weight) must be finite and non-negative".into(),
             ));
         }
         Ok(())
@@ -48,6 +60,8 @@ impl Default for LossWeights {
             content: 1.0,
             style: 1e5,
             tv: 1e-5,
+            teacher: 0.0,
+            stability: 0.0,
         }
     }
 }
@@ -58,6 +72,8 @@ pub struct LossTerms {
     pub content: Tensor,
     pub style: Tensor,
     pub tv: Tensor,
+    pub teacher: Tensor,
+    pub stability: Tensor,
     pub total: Tensor,
 }
 
@@ -67,6 +83,10 @@ pub struct LossValues {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    #[serde(default)]
+    pub teacher: f64,
+    #[serde(default)]
+    pub stability: f64,
     pub total: f64,
 }
 
@@ -76,6 +96,8 @@ impl LossTerms {
             content: self.content.double_value(&[]),
             style: self.style.double_value(&[]),
             tv: self.tv.double_value(&[]),
+            teacher: self.teacher.double_value(&[]),
+            stability: self.stability.double_value(&[]),
             total: self.total.double_value(&[]),
         }
     }
@@ -89,6 +111,8 @@ impl LossValues {
             ("content", self.content),
             ("style", self.style),
             ("TV", self.tv),
+            ("teacher", self.teacher),
+            ("stability", self.stability),
         ]
         .into_iter()
         .find(|(_, v)| !v.is_finite())
@@ -160,10 +184,28 @@ pub fn perceptual_loss_against(
         .expect("four style layers");
     let tv = total_variation(output);
     let total = &content * weights.content + &style_loss * weights.style + &tv * weights.tv;
+    let zero = Tensor::zeros([], (tch::Kind::Float, output.device()));
     LossTerms {
         content,
         style: style_loss,
         tv,
+        teacher: zero.shallow_clone(),
+        stability: zero,
         total,
+    }
+}
+
+impl LossTerms {
+    /// Every term zero (a run without VGG adds only the distillation terms).
+    pub fn zeros(device: tch::Device) -> Self {
+        let z = || Tensor::zeros([], (tch::Kind::Float, device));
+        Self {
+            content: z(),
+            style: z(),
+            tv: z(),
+            teacher: z(),
+            stability: z(),
+            total: z(),
+        }
     }
 }

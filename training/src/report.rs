@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 /// Header of `losses.csv`.
 pub const CSV_HEADER: &str =
-    "step,content,style,tv,total,weighted_content,weighted_style,weighted_tv,images_per_s,data_wait_ms,elapsed_s";
+    "step,content,style,tv,total,weighted_content,weighted_style,weighted_tv,images_per_s,data_wait_ms,elapsed_s,teacher,stability,weighted_teacher,weighted_stability";
 
 /// One row of `losses.csv`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,7 +30,7 @@ impl LossRow {
     fn to_line(self, w: &LossWeights) -> String {
         let l = self.losses;
         format!(
-            "{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:.3},{:.3},{:.3}\n",
+            "{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:.3},{:.3},{:.3},{:e},{:e},{:e},{:e}\n",
             self.step,
             l.content,
             l.style,
@@ -41,22 +41,30 @@ impl LossRow {
             w.tv * l.tv,
             self.images_per_s,
             self.data_wait_ms,
-            self.elapsed_s
+            self.elapsed_s,
+            l.teacher,
+            l.stability,
+            w.teacher * l.teacher,
+            w.stability * l.stability
         )
     }
 
     fn parse(line: &str) -> Option<Self> {
         let f: Vec<&str> = line.trim().split(',').collect();
-        if f.len() != 11 {
+        // 11 fields: files written before the distillation terms existed.
+        if f.len() != 11 && f.len() != 15 {
             return None;
         }
         let n = |i: usize| f[i].parse::<f64>().ok();
+        let extra = |i: usize| if f.len() == 15 { n(i) } else { Some(0.0) };
         Some(Self {
             step: f[0].parse().ok()?,
             losses: LossValues {
                 content: n(1)?,
                 style: n(2)?,
                 tv: n(3)?,
+                teacher: extra(11)?,
+                stability: extra(12)?,
                 total: n(4)?,
             },
             images_per_s: n(8)?,
@@ -158,7 +166,7 @@ pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Resu
         path: path.to_path_buf(),
         reason: e,
     };
-    let series: [(&str, RGBColor, Box<dyn Fn(&LossValues) -> f64>); 4] = [
+    let series: [(&str, RGBColor, Box<dyn Fn(&LossValues) -> f64>); 6] = [
         ("total", BLACK, Box::new(|l| l.total)),
         (
             "content",
@@ -167,6 +175,16 @@ pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Resu
         ),
         ("style", RED, Box::new(move |l| l.style * weights.style)),
         ("TV", GREEN, Box::new(move |l| l.tv * weights.tv)),
+        (
+            "teacher",
+            MAGENTA,
+            Box::new(move |l| l.teacher * weights.teacher),
+        ),
+        (
+            "stability",
+            CYAN,
+            Box::new(move |l| l.stability * weights.stability),
+        ),
     ];
     let points: Vec<Vec<(f64, f64)>> = series
         .iter()

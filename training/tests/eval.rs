@@ -173,6 +173,7 @@ fn eval_numbers_are_the_trainers_loss_on_the_models_weights() {
         content: 2.0,
         style: 3e4,
         tv: 1e-4,
+        ..LossWeights::default()
     };
     let mut args = eval_args(&f, &[&model]);
     args.extend([

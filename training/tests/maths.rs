@@ -120,6 +120,7 @@ fn losses_forward_and_adam_step_match_pytorch_seed() {
         content: 5e3,
         style: 1e9,
         tv: 1e-3,
+        ..LossWeights::default()
     };
     let lr = 1e-3;
 

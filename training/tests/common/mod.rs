@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
+pub mod teacher;
+
 /// A small deterministic pseudo-random generator (no dependency on the crate under test).
 pub struct Lcg(pub u64);
 
