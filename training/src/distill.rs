@@ -13,7 +13,7 @@
 //! Loss (in [0,1] RGB after the app's clamp and denormalisation, the pixels a user sees):
 //! - teacher = mean |student − teacher| + `grad_weight` · mean |∇student − ∇teacher| (∇: horizontal
 //!   and vertical neighbour differences; the gradient term weighs the brush texture that a pixel
-//!   loss learns last);
+//!   loss learns last) + `texture_weight` · the texture-energy term ([`teacher_loss`]);
 //! - stability = mean |student(shifted, noisier input) − shifted student(input)| over the overlap,
 //!   away from the borders (the student's output on the unshifted input is the target, without
 //!   gradient).
@@ -50,6 +50,9 @@ pub struct DistillConfig {
     pub teacher_size: u32,
     /// Weight of the gradient part of the teacher term.
     pub grad_weight: f64,
+    /// Weight of the texture-energy part of the teacher term.
+    #[serde(default)]
+    pub texture_weight: f64,
     /// Largest shift (pixels) of the stability term's moved input.
     pub stability_shift: u32,
     /// Standard deviation of the noise added to the moved input ([0,1] RGB units).
@@ -67,8 +70,8 @@ impl DistillConfig {
     /// the cache lives).
     pub fn resume_key(&self) -> String {
         format!(
-            "strength {}, teacher size {}, grad weight {}, stability shift {}, noise {}, val {:?}, holdout every {}",
-            self.strength, self.teacher_size, self.grad_weight, self.stability_shift, self.stability_noise, self.val, self.holdout_every
+            "strength {}, teacher size {}, grad weight {}, texture weight {}, stability shift {}, noise {}, val {:?}, holdout every {}",
+            self.strength, self.teacher_size, self.grad_weight, self.texture_weight, self.stability_shift, self.stability_noise, self.val, self.holdout_every
         )
     }
 
@@ -92,10 +95,19 @@ impl DistillConfig {
                 self.stability_shift, self.teacher_size
             ));
         }
-        if !(self.grad_weight >= 0.0 && self.grad_weight.is_finite())
-            || !(self.stability_noise >= 0.0 && self.stability_noise <= 0.5)
-        {
-            return bad("--grad-weight must be ≥ 0 and --stability-noise between 0 and 0.5".into());
+        for (flag, v) in [
+            ("--grad-weight", self.grad_weight),
+            ("--texture-weight", self.texture_weight),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(format!("{flag} {v}: must be a finite number ≥ 0"));
+            }
+        }
+        if !(0.0..=0.5).contains(&self.stability_noise) {
+            return bad(format!(
+                "--stability-noise {}: must be between 0 and 0.5 ([0,1] RGB units)",
+                self.stability_noise
+            ));
         }
         if self.holdout_every == 1 {
             return bad(
@@ -159,6 +171,28 @@ impl PairSet {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+
+    /// Up to `n` pairs spread over the set, as images: (photos, teacher targets).
+    pub fn samples(&self, n: usize) -> (Vec<RgbImage>, Vec<RgbImage>) {
+        let stride = (self.len() / n.max(1)).max(1);
+        let to_image = |t: Tensor| {
+            let (_, h, w) = t.size3().expect("CHW");
+            let hwc = t.permute([1, 2, 0]).contiguous().flatten(0, -1);
+            let px = Vec::<u8>::try_from(hwc).expect("u8 pixels");
+            RgbImage::from_raw(w as u32, h as u32, px).expect("sizes match")
+        };
+        (0..self.len())
+            .step_by(stride)
+            .take(n)
+            .map(|i| {
+                let i = i as i64;
+                let target = (self.targets.get(i).to_kind(Kind::Float) * 255.0)
+                    .round()
+                    .to_kind(Kind::Uint8);
+                (to_image(self.photos.get(i)), to_image(target))
+            })
+            .unzip()
     }
 }
 
@@ -352,16 +386,30 @@ pub struct DistillBatch {
 }
 
 /// The batch for step `step` (0-based), from `(seed, step)` alone.
+/// What a run draws its batches with.
+#[derive(Debug, Clone, Copy)]
+pub struct Draw {
+    pub seed: u64,
+    pub batch: usize,
+    /// Crop side in pixels.
+    pub crop: u32,
+    /// Whether to make the moved inputs of the stability term.
+    pub stability: bool,
+}
+
 pub fn batch(
     pairs: &PairSet,
     cfg: &DistillConfig,
-    seed: u64,
+    draw: Draw,
     step: u64,
-    batch: usize,
-    crop: u32,
-    stability: bool,
     device: Device,
 ) -> DistillBatch {
+    let Draw {
+        seed,
+        batch,
+        crop,
+        stability,
+    } = draw;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
         seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_add(0x5151),
     );
@@ -391,7 +439,9 @@ pub fn batch(
         };
         xs.push(window(&pairs.photos, ox, oy));
         ts.push(window(&pairs.targets, ox, oy));
-        if stability {
+        // The moved copies of the first half of the batch (at least one) carry the stability
+        // term: half the extra forward and backward work for the same signal.
+        if stability && moved.len() < batch.div_ceil(2) {
             // With a flip, moving the window right moves the flipped content left.
             let sx = if flip { -dx } else { dx };
             moved.push(window(&pairs.photos, ox + sx, oy + dy));
@@ -439,19 +489,59 @@ fn grad_l1(a: &Tensor, b: &Tensor) -> Tensor {
 }
 
 /// The teacher term for the student's display output `y01` and the target.
-pub fn teacher_loss(y01: &Tensor, target: &Tensor, grad_weight: f64) -> Tensor {
+pub fn teacher_loss(
+    y01: &Tensor,
+    target: &Tensor,
+    grad_weight: f64,
+    texture_weight: f64,
+) -> Tensor {
     let pixel = (y01 - target).abs().mean(Kind::Float);
-    if grad_weight > 0.0 {
-        pixel + grad_l1(y01, target) * grad_weight
-    } else {
-        pixel
+    let with_grad = match grad_weight > 0.0 {
+        true => pixel + grad_l1(y01, target) * grad_weight,
+        false => pixel,
+    };
+    match texture_weight > 0.0 {
+        true => with_grad + texture_l1(y01, target) * texture_weight,
+        false => with_grad,
     }
 }
 
-/// The stability term: `moved01` is the output on the input window moved by (dx, dy); it must
-/// equal `y01` (the output on the unmoved window, no gradient) moved the same way.
+/// Texture energy: |horizontal| + |vertical| neighbour differences, per channel.
+fn edge_energy(t: &Tensor) -> Tensor {
+    let (_, _, h, w) = t.size4().expect("images are 4-D");
+    let dx = (t.narrow(3, 1, w - 1) - t.narrow(3, 0, w - 1))
+        .narrow(2, 0, h - 1)
+        .abs();
+    let dy = (t.narrow(2, 1, h - 1) - t.narrow(2, 0, h - 1))
+        .narrow(3, 0, w - 1)
+        .abs();
+    dx + dy
+}
+
+/// How much texture each neighbourhood has, compared without regard to where exactly the
+/// strokes fall: the texture energy averaged over 4×4 and 16×16 windows, mean |student − teacher|.
+/// A blurred student has too little energy everywhere; this term asks for the teacher's amount
+/// (the pixel and gradient terms ask for the teacher's exact strokes, which a small network can
+/// only average into blur).
+fn texture_l1(a: &Tensor, b: &Tensor) -> Tensor {
+    let (ea, eb) = (edge_energy(a), edge_energy(b));
+    [4i64, 16]
+        .iter()
+        .map(|&k| {
+            let pool = |e: &Tensor| e.avg_pool2d([k, k], [k, k], [0, 0], false, true, None::<i64>);
+            (pool(&ea) - pool(&eb)).abs().mean(Kind::Float)
+        })
+        .reduce(|x, y| x + y)
+        .expect("two scales")
+}
+
+/// The stability term: `moved01` is the output on the input windows moved by (dx, dy) (for the
+/// first images of the batch); it must equal `y01` (the output on the unmoved windows, no
+/// gradient) moved the same way.
 pub fn stability_loss(y01: &Tensor, moved01: &Tensor, dx: i64, dy: i64) -> Tensor {
     let (_, _, h, w) = y01.size4().expect("images are 4-D");
+    // The moved batch covers the first images of the batch.
+    let y01 = y01.narrow(0, 0, moved01.size()[0]);
     let b = STABILITY_BORDER;
     let (ow, oh) = (w - dx.abs() - 2 * b, h - dy.abs() - 2 * b);
     if ow <= 0 || oh <= 0 {

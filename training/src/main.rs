@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use stylecam::net::ImfwArch;
-use stylecam_train::device::DeviceChoice;
+use stylecam_train::device::{DeviceChoice, Precision};
 use stylecam_train::distill::{self, DistillConfig};
 use stylecam_train::eval::{self, EvalConfig};
 use stylecam_train::loss::LossWeights;
@@ -105,7 +105,8 @@ struct RunArgs {
     /// Where to write the trained model.
     #[arg(long)]
     out: PathBuf,
-    /// Style name stored in the model (default: the output file's stem).
+    /// Style name stored in the model (default: the output file's stem without a `-fast`
+    /// suffix, so NAME.onnx and NAME-fast.onnx are variants of one style).
     #[arg(long)]
     name: Option<String>,
     #[arg(long, default_value_t = 4)]
@@ -141,7 +142,7 @@ struct RunArgs {
 /// The architecture `distill` trains: a preset, or `custom` with --width/--blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Variant {
-    /// The real-time variant (imfwnet-w8-b1 unless --width/--blocks say otherwise).
+    /// The real-time variant (imfwnet-w8-b3 unless --width/--blocks say otherwise).
     Fast,
     /// The seed's network (imfwnet-w32-b5).
     Full,
@@ -170,7 +171,7 @@ impl Variant {
 
 /// The real-time variant's architecture and steps (models/README.md: the measured table).
 const FAST_WIDTH: usize = 8;
-const FAST_BLOCKS: usize = 1;
+const FAST_BLOCKS: usize = 3;
 const FAST_STEPS: u64 = 1200;
 const FULL_STEPS: u64 = 2000;
 
@@ -221,6 +222,10 @@ struct DistillArgs {
     /// Weight of the gradient (texture) part of the teacher term.
     #[arg(long, default_value_t = 1.0)]
     grad_weight: f64,
+    /// Weight of the texture-energy part of the teacher term (how much texture each 4×4 and
+    /// 16×16 neighbourhood has, wherever the strokes fall).
+    #[arg(long, default_value_t = 1.0)]
+    texture_weight: f64,
     /// Weight of the temporal stability term (0 turns it off and halves the step time).
     #[arg(long, default_value_t = 1.0)]
     stability_weight: f64,
@@ -288,6 +293,10 @@ struct ComputeArgs {
     /// libtorch CPU threads (default: libtorch's choice).
     #[arg(long)]
     threads: Option<i32>,
+    /// Training arithmetic of the convolutions: auto (bfloat16 on CPUs with AMX or AVX-512
+    /// BF16, 2–3× faster there; else float32), f32 or bf16. Models are exported in float32.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
 }
 
 impl ComputeArgs {
@@ -354,7 +363,7 @@ struct InitArgs {
     blocks: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Style name stored in the model (default: the output file's stem).
+    /// Style name stored in the model (default: the output file's stem without a `-fast` suffix).
     #[arg(long)]
     name: Option<String>,
     /// Write float16 weights and activations (instance norm stays float32), for GPUs.
@@ -378,10 +387,17 @@ struct ExportArgs {
     fp16: bool,
 }
 
+/// The default style name: the output file's stem, without a `-fast` suffix (so `NAME.onnx` and
+/// `NAME-fast.onnx` are the two variants of style NAME).
 fn stem(path: &std::path::Path) -> String {
-    path.file_stem()
+    let stem = path
+        .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "style".into())
+        .unwrap_or_else(|| "style".into());
+    match stem.strip_suffix("-fast") {
+        Some(base) if !base.is_empty() => base.to_string(),
+        _ => stem,
+    }
 }
 
 fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(String, String)> {
@@ -427,6 +443,7 @@ fn training_info(cfg: &TrainConfig, steps: u64, losses: Option<String>) -> Vec<(
             ("teacher_size".to_string(), d.teacher_size.to_string()),
             ("teacher_weight".to_string(), cfg.weights.teacher.to_string()),
             ("grad_weight".to_string(), d.grad_weight.to_string()),
+            ("texture_weight".to_string(), d.texture_weight.to_string()),
             (
                 "stability_weight".to_string(),
                 cfg.weights.stability.to_string(),
@@ -489,6 +506,7 @@ impl RunArgs {
             sample_every: self.sample_every,
             samples: self.samples,
             workers: self.workers,
+            precision: self.compute.precision,
         }
     }
 }
@@ -561,6 +579,7 @@ fn cmd_distill(a: DistillArgs) -> Result<()> {
         strength: a.strength,
         teacher_size: a.teacher_size,
         grad_weight: a.grad_weight,
+        texture_weight: a.texture_weight,
         stability_shift: a.stability_shift,
         stability_noise: a.stability_noise,
         val: a.val,

@@ -263,21 +263,26 @@ pub fn plot_losses(path: &Path, rows: &[LossRow], weights: &LossWeights) -> Resu
     save_png(&img, path)
 }
 
-/// Two rows: the fixed content images on top, their stylisations below.
-pub fn sample_grid(contents: &[RgbImage], stylized: &[RgbImage]) -> RgbImage {
-    let cell_w = contents.iter().map(|i| i.width()).max().unwrap_or(1);
-    let cell_h = contents.iter().map(|i| i.height()).max().unwrap_or(1);
+/// Rows of images (e.g. the fixed content images, their stylisation, the teacher's), one cell
+/// each, on white with 4 px gaps.
+pub fn sample_grid(rows: &[&[RgbImage]]) -> RgbImage {
+    let all = || rows.iter().flat_map(|r| r.iter());
+    let cell_w = all().map(|i| i.width()).max().unwrap_or(1);
+    let cell_h = all().map(|i| i.height()).max().unwrap_or(1);
     let gap = 4;
-    let n = contents.len().max(1) as u32;
+    let n = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1) as u32;
+    let r = rows.len().max(1) as u32;
     let mut grid = RgbImage::from_pixel(
         n * cell_w + (n + 1) * gap,
-        2 * cell_h + 3 * gap,
+        r * cell_h + (r + 1) * gap,
         image::Rgb([255, 255, 255]),
     );
-    for (i, (c, s)) in contents.iter().zip(stylized).enumerate() {
-        let x = gap + i as u32 * (cell_w + gap);
-        image::imageops::replace(&mut grid, c, x as i64, gap as i64);
-        image::imageops::replace(&mut grid, s, x as i64, (2 * gap + cell_h) as i64);
+    for (j, row) in rows.iter().enumerate() {
+        let y = gap + j as u32 * (cell_h + gap);
+        for (i, img) in row.iter().enumerate() {
+            let x = gap + i as u32 * (cell_w + gap);
+            image::imageops::replace(&mut grid, img, x as i64, y as i64);
+        }
     }
     grid
 }

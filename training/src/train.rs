@@ -16,6 +16,7 @@ use tch::{Device, Tensor};
 use crate::adam::Adam;
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::data::{self, Cursor, Loader, LoaderOptions};
+use crate::device::Precision;
 use crate::distill::{self, DistillBatch, DistillConfig, HeldOut, PairSet};
 use crate::loss::{
     perceptual_loss, total_variation, LossTerms, LossValues, LossWeights, StyleTarget,
@@ -59,6 +60,9 @@ pub struct TrainConfig {
     pub samples: usize,
     /// Image-decoding threads.
     pub workers: usize,
+    /// The convolutions' arithmetic while training (the model is exported in float32).
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl TrainConfig {
@@ -224,6 +228,8 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     };
 
     let mut net = ImfwNet::new(cfg.arch(), device, cfg.seed as i64)?;
+    let conv_kind = cfg.precision.conv_kind(device);
+    net.set_conv_kind(conv_kind);
     let mut params = net.named_parameters();
     let mut adam = Adam::new(cfg.lr, &params);
     let mut step = 0u64;
@@ -287,12 +293,21 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     let csv_path = cfg.checkpoint_dir.join("losses.csv");
     let (mut csv, mut rows) = CsvLog::open(&csv_path, cfg.weights, resume.then_some(step))?;
 
-    // Fixed content images for the sample grids: the first readable files in sorted order.
-    let sample_imgs: Vec<RgbImage> = files
-        .iter()
-        .filter_map(|p| data::load_training_image(p, cfg.image_size).ok())
-        .take(cfg.samples)
-        .collect();
+    // Fixed content images for the sample grids, spread over the data set (distillation: held-out
+    // teacher squares, shown above the student's and the teacher's stylisation).
+    let (sample_imgs, sample_targets) = match &distilled {
+        Some(d) => d.held_out.as_ref().unwrap_or(&d.train).samples(cfg.samples),
+        None => {
+            let stride = (files.len() / cfg.samples.max(1)).max(1);
+            let imgs = files
+                .iter()
+                .step_by(stride)
+                .filter_map(|p| data::load_training_image(p, cfg.image_size).ok())
+                .take(cfg.samples)
+                .collect();
+            (imgs, Vec::new())
+        }
+    };
     let sample_batch = (!sample_imgs.is_empty()).then(|| {
         Tensor::cat(
             &sample_imgs
@@ -315,10 +330,11 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     say(
         &pb,
         format!(
-            "training '{}' ({}) on {} for steps {}..{total}: {} images in {}, batch {}, {} px, VGG {}, teacher {}",
+            "training '{}' ({}) on {} ({}) for steps {}..{total}: {} images in {}, batch {}, {} px, VGG {}, teacher {}",
             cfg.name,
             cfg.arch().label(),
             crate::device::describe(device),
+            if conv_kind == tch::Kind::BFloat16 { "bfloat16 convolutions" } else { "float32" },
             step + 1,
             files.len(),
             cfg.data.display(),
@@ -363,17 +379,13 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
                 (batch.to_tensor().to_device(device), None, batch.len)
             }
             (None, Some(d)) => {
-                let stability = cfg.weights.stability > 0.0;
-                let b = distill::batch(
-                    &d.train,
-                    d.cfg,
-                    cfg.seed,
-                    step,
-                    cfg.batch,
-                    cfg.image_size,
-                    stability,
-                    device,
-                );
+                let draw = distill::Draw {
+                    seed: cfg.seed,
+                    batch: cfg.batch,
+                    crop: cfg.image_size,
+                    stability: cfg.weights.stability > 0.0,
+                };
+                let b = distill::batch(&d.train, d.cfg, draw, step, device);
                 (b.x.shallow_clone(), Some(b), cfg.batch)
             }
             (None, None) => unreachable!("validate() requires --vgg or distillation"),
@@ -451,7 +463,14 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         if step.is_multiple_of(cfg.sample_every) || step == total {
             report::plot_losses(&cfg.checkpoint_dir.join("loss.png"), &rows, &cfg.weights)?;
             if let Some(sb) = &sample_batch {
-                write_samples(&net, sb, &sample_imgs, &cfg.checkpoint_dir, step)?;
+                write_samples(
+                    &net,
+                    sb,
+                    &sample_imgs,
+                    &sample_targets,
+                    &cfg.checkpoint_dir,
+                    step,
+                )?;
             }
             if !term {
                 eprintln!(
@@ -464,6 +483,8 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     }
     pb.finish();
     drop(loader);
+    // Scored and exported as it will run: in float32.
+    net.set_conv_kind(tch::Kind::Float);
     let loop_s = session_start.elapsed().as_secs_f64();
     let held_out = distilled
         .as_ref()
@@ -565,7 +586,7 @@ fn step_loss(
     };
     if let Some((d, b)) = distill {
         let y01 = distill::to_display(y);
-        terms.teacher = distill::teacher_loss(&y01, &b.target, d.grad_weight);
+        terms.teacher = distill::teacher_loss(&y01, &b.target, d.grad_weight, d.texture_weight);
         terms.total = &terms.total + &terms.teacher * w.teacher;
         if let Some((moved, dx, dy)) = &b.moved {
             let moved01 = distill::to_display(&net.forward(moved));
@@ -576,11 +597,13 @@ fn step_loss(
     terms
 }
 
-/// Stylises the fixed sample batch and writes `samples-<step>.png` (content above, output below).
+/// Stylises the fixed sample batch and writes `samples-<step>.png` (content, output and, when
+/// distilling, the teacher's output, in rows).
 fn write_samples(
     net: &ImfwNet,
     batch: &Tensor,
     contents: &[RgbImage],
+    targets: &[RgbImage],
     dir: &Path,
     step: u64,
 ) -> Result<()> {
@@ -588,7 +611,11 @@ fn write_samples(
     let stylized = (0..contents.len() as i64)
         .map(|i| data::tensor_to_image(&out.get(i)))
         .collect::<Result<Vec<_>>>()?;
-    let grid = report::sample_grid(contents, &stylized);
+    let mut rows = vec![contents, &stylized[..]];
+    if !targets.is_empty() {
+        rows.push(targets);
+    }
+    let grid = report::sample_grid(&rows);
     report::save_png(&grid, &dir.join(format!("samples-{step:08}.png")))
 }
 

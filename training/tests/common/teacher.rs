@@ -80,7 +80,7 @@ fn model(graph: GraphProto) -> Vec<u8> {
 fn w_predict() -> Vec<f32> {
     (0..3 * EMBEDDING_LEN)
         .map(|i| {
-            if (i * 7 + i / EMBEDDING_LEN) % 3 == 0 {
+            if (i * 7 + i / EMBEDDING_LEN).is_multiple_of(3) {
                 1.0
             } else {
                 -0.5
