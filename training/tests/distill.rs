@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use stylecam_train::checkpoint;
 use stylecam_train::report::read_csv;
@@ -140,36 +139,13 @@ fn kill_9_then_resume_reaches_the_uninterrupted_numbers() {
 
     let run_b = f.root.join("b");
     let args_b = tiny_args(&f, &run_b, &f.root.join("b.onnx"), steps);
-    let mut child = common::trainer()
-        .args(&args_b)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = run_b.join(checkpoint::file_name(3));
-    let start = Instant::now();
-    while !first.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before its first checkpoint"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        !run_b.join(checkpoint::file_name(steps as u64)).exists(),
-        "the kill came too late to test anything"
+    let out = common::kill_9_and_resume(
+        &args_b,
+        &run_b,
+        &run_b.join(checkpoint::file_name(3)),
+        &run_b.join(checkpoint::file_name(steps as u64)),
     );
-    let mut resume = args_b.clone();
-    resume.push("--resume".into());
-    let out = run_ok(&resume);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("resuming from"), "{stderr}");
     assert!(stderr.contains("from the cache, 0 computed"), "{stderr}");
 
     let a = read_csv(&run_a.join("losses.csv")).unwrap();

@@ -169,3 +169,53 @@ pub fn run_err(args: &[String]) -> String {
     );
     stderr
 }
+
+/// Starts the trainer with `args`, SIGKILLs it once `first_checkpoint` exists (and before the run
+/// wrote `last_checkpoint`), checks that every checkpoint left is complete, then repeats the
+/// command with `--resume` and returns that run's output.
+pub fn kill_9_and_resume(
+    args: &[String],
+    run: &Path,
+    first_checkpoint: &Path,
+    last_checkpoint: &Path,
+) -> Output {
+    use std::time::{Duration, Instant};
+    let mut child = trainer()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !first_checkpoint.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first checkpoint"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the kill"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !last_checkpoint.exists(),
+        "the kill came too late to test anything"
+    );
+    // Whatever the kill interrupted, every checkpoint on disk is complete.
+    for (_, p) in stylecam_train::checkpoint::list(run) {
+        stylecam_train::checkpoint::load(&p)
+            .unwrap_or_else(|e| panic!("corrupt checkpoint after kill: {e}"));
+    }
+    let mut resume = args.to_vec();
+    resume.push("--resume".into());
+    let out = run_ok(&resume);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming from"));
+    out
+}

@@ -62,6 +62,17 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> 
     }
 }
 
+/// `mean` = the mean colour `[1,1,1,3]` of an NHWC image.
+fn mean_colour(image: &str) -> NodeProto {
+    let axes = AttributeProto {
+        name: "axes".into(),
+        ints: vec![1, 2],
+        r#type: attribute_type::INTS,
+        ..Default::default()
+    };
+    node("ReduceMean", &[image], "mean", vec![axes])
+}
+
 fn model(graph: GraphProto) -> Vec<u8> {
     ModelProto {
         ir_version: 8,
@@ -92,17 +103,7 @@ fn w_predict() -> Vec<f32> {
 fn predict() -> Vec<u8> {
     let graph = GraphProto {
         node: vec![
-            node(
-                "ReduceMean",
-                &[STYLE_INPUT],
-                "mean",
-                vec![AttributeProto {
-                    name: "axes".into(),
-                    ints: vec![1, 2],
-                    r#type: attribute_type::INTS,
-                    ..Default::default()
-                }],
-            ),
+            mean_colour(STYLE_INPUT),
             node("MatMul", &["mean", "w"], EMBEDDING, vec![]),
         ],
         name: "tiny_predict".into(),
@@ -121,17 +122,7 @@ fn transform() -> Vec<u8> {
     let graph = GraphProto {
         node: vec![
             node("MatMul", &[EMBEDDING, "v"], "offset", vec![]),
-            node(
-                "ReduceMean",
-                &[CONTENT_INPUT],
-                "mean",
-                vec![AttributeProto {
-                    name: "axes".into(),
-                    ints: vec![1, 2],
-                    r#type: attribute_type::INTS,
-                    ..Default::default()
-                }],
-            ),
+            mean_colour(CONTENT_INPUT),
             node("Sub", &[CONTENT_INPUT, "mean"], "centred", vec![]),
             node("Mul", &["centred", "four"], "scaled", vec![]),
             node("Add", &["scaled", "offset"], "logits", vec![]),
