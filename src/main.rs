@@ -317,14 +317,14 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     } else {
         let (fw, fh) = styles::COST_FRAME;
         println!(
-            "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {:>8}  FILE",
+            "{:<3} {:<24} {:<10} {:<16} {:>12} {:>9}  {:<5} FILE",
             "#",
             "NAME",
             "PRESET",
             "ARCHITECTURE",
             format!("GFLOP@{fw}x{fh}"),
-            "INT8",
-            "TEACHER"
+            "TEACHER",
+            "INT8"
         );
         for (i, s) in found.iter().enumerate() {
             for (j, v) in s.variants.iter().enumerate() {
@@ -343,14 +343,14 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                     .and_then(|p| p.parse::<f64>().ok())
                     .map_or_else(|| "-".to_string(), |p| format!("{p:.1} dB"));
                 println!(
-                    "{:<3} {:<24} {:<10} {:<16} {:>12}  {:<5} {:>8}  {}",
+                    "{:<3} {:<24} {:<10} {:<16} {:>12} {:>9}  {:<5} {}",
                     num,
                     name,
                     s.preset_label(j),
                     v.architecture.as_deref().unwrap_or("?"),
                     gflop,
-                    if v.int8_calibrated() { "yes" } else { "-" },
                     teacher,
+                    if v.int8_calibrated() { "yes" } else { "-" },
                     v.path.display()
                 );
             }
