@@ -100,7 +100,11 @@ pub fn center_crop(img: &RgbImage, size: u32) -> RgbImage {
 
 /// The seed's training transform: shorter side to `size`, then the central square.
 pub fn load_training_image(path: &Path, size: u32) -> Result<RgbImage> {
-    let img = read_rgb(path)?;
+    training_square(read_rgb(path)?, path, size)
+}
+
+/// [`load_training_image`] for an image already decoded from `path`.
+pub fn training_square(img: RgbImage, path: &Path, size: u32) -> Result<RgbImage> {
     if img.width() == 0 || img.height() == 0 {
         return Err(Error::Input {
             path: path.to_path_buf(),

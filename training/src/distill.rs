@@ -229,7 +229,12 @@ impl<'a> TargetMaker<'a> {
     pub fn pair(&mut self, photo: &Path) -> Result<(RgbImage, Vec<f32>, bool)> {
         let bytes = std::fs::read(photo).map_err(|e| Error::io(photo, e))?;
         let size = self.cfg.teacher_size;
-        let square = data::load_training_image(photo, size)?;
+        // Decoded from the bytes read for the cache key: the file is read once.
+        let decoded = image::load_from_memory(&bytes).map_err(|e| Error::Input {
+            path: photo.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let square = data::training_square(decoded.to_rgb8(), photo, size)?;
         let key = cache_key(
             &self.teacher.id,
             &self.style_sha,

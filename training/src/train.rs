@@ -167,8 +167,6 @@ pub struct Outcome {
     pub checkpoint: Option<PathBuf>,
     /// Distillation: the student's distance to the teacher on held-out photos.
     pub held_out: Option<HeldOut>,
-    /// Distillation: where the teacher's targets came from (cache hits, computed).
-    pub targets: Option<(usize, usize)>,
 }
 
 fn fmt_losses(l: &LossValues, w: &LossWeights) -> String {
@@ -490,7 +488,6 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         .as_ref()
         .and_then(|d| d.held_out.as_ref())
         .map(|pairs| distill::held_out_score(&net, pairs));
-    let targets = distilled.as_ref().map(|d| d.targets);
     Ok(Outcome {
         net,
         steps: step,
@@ -502,7 +499,6 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         skipped_files: bad.iter().map(|&i| files[i].clone()).collect(),
         checkpoint: last_checkpoint,
         held_out,
-        targets,
     })
 }
 
@@ -511,8 +507,6 @@ struct Distilled<'a> {
     cfg: &'a DistillConfig,
     train: PairSet,
     held_out: Option<PairSet>,
-    /// Targets (from the cache, computed).
-    targets: (usize, usize),
 }
 
 /// Loads the teacher and makes (or finds in the cache) its targets for the training photos and
@@ -559,7 +553,6 @@ fn prepare_distillation<'a>(
         cfg: d,
         train,
         held_out,
-        targets: (cached, computed),
     })
 }
 
