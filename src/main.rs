@@ -13,7 +13,7 @@ use cli::{
     BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, GalleryArgs, StylesArgs, StylizeArgs,
 };
 use stylecam::batch::{self, OutputSpec, Resize};
-use stylecam::engine::{runtime, EngineOptions, Provider, Stylizer};
+use stylecam::engine::{runtime, EngineOptions, ModelFactory, Provider, StyleModel, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
@@ -134,22 +134,8 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
         }
     }
-    let models = styles::models_dir(engine.models.as_deref());
-    let style = styles::find_style(&args.style, &models)?;
-    let preset = args.preset.unwrap_or(Preset::Full);
-    if args.preset.is_some() {
-        styles::note_single_variant(&style, preset);
-    }
     runtime::init(engine.ort_lib.as_deref())?;
-    let (mut stylizer, chosen) = load_variant(&style, preset, engine)?;
-    tracing::info!(
-        "style '{}' {} ({}) on {}",
-        style.name,
-        style.variant_label(chosen),
-        style.variants[chosen].path.display(),
-        stylizer.provider()
-    );
-
+    let mut stylizer = load_for_stylize(engine, &args)?;
     let mut failed = 0usize;
     let interrupt = if video_jobs.is_empty() {
         None
@@ -165,6 +151,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
             interrupt: interrupt.clone(),
             ..Default::default()
         };
+        stylizer.new_sequence();
         let result = stylecam::video::stylize::stylize_video(input, out, opts, &mut |i, o| {
             stylizer.stylize_into(i, o)
         });
@@ -207,6 +194,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     let total = jobs.len() + video_jobs.len();
     for job in &jobs {
         let t0 = Instant::now();
+        stylizer.new_sequence();
         let result = batch::load_input(job, resize).and_then(|img| {
             let out = stylizer.stylize(&img)?;
             stylecam::sink::image_file::write_rgb(&out, &job.output)?;
@@ -230,6 +218,45 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model `stylize` runs: the picture given by --style-image (arbitrary family), else the
+/// variant of --style that --preset picks.
+fn load_for_stylize(engine: &EngineArgs, args: &StylizeArgs) -> Result<Box<dyn StyleModel>> {
+    if let Some(picture) = &args.style_image {
+        let factory = ModelFactory::new(
+            engine.device,
+            engine_options(engine),
+            args.picture.options(engine.arbitrary_dir.clone()),
+        );
+        let model = factory.load(&StyleEntry::picture(picture))?;
+        tracing::info!(
+            "style picture {} ({}) on {}",
+            picture.display(),
+            model.describe(),
+            model.provider()
+        );
+        return Ok(model);
+    }
+    let name = args
+        .style
+        .as_deref()
+        .expect("clap requires --style or --style-image");
+    let models = styles::models_dir(engine.models.as_deref());
+    let style = styles::find_style(name, &models)?;
+    let preset = args.preset.unwrap_or(Preset::Full);
+    if args.preset.is_some() {
+        styles::note_single_variant(&style, preset);
+    }
+    let (stylizer, chosen) = load_variant(&style, preset, engine)?;
+    tracing::info!(
+        "style '{}' {} ({}) on {}",
+        style.name,
+        style.variant_label(chosen),
+        style.variants[chosen].path.display(),
+        stylizer.provider()
+    );
+    Ok(Box::new(stylizer))
 }
 
 fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
@@ -378,6 +405,7 @@ fn live(engine: &EngineArgs, args: stylecam::live::LiveArgs) -> Result<ExitCode>
     opts.device = engine.device;
     opts.ort_lib = engine.ort_lib.clone();
     opts.engine = engine_options(engine);
+    opts.arbitrary.dir = engine.arbitrary_dir.clone();
     stylecam::live::run_live(opts)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -412,6 +440,10 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let model = match &args.style {
+        _ if args.style_image.is_some() => BenchModel::Picture {
+            path: args.style_image.clone().expect("checked"),
+            options: args.picture.options(engine.arbitrary_dir.clone()),
+        },
         Some(s) => {
             let models = styles::models_dir(engine.models.as_deref());
             // Auto follows --device; with --device auto it times the light variant.

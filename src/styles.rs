@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::engine::Family;
 use crate::net::ImfwArch;
 use crate::{Error, Result};
 
@@ -32,9 +33,40 @@ pub struct StyleEntry {
     pub architecture: Option<String>,
     /// All metadata entries.
     pub metadata: BTreeMap<String, String>,
+    /// The network family that runs it: an ImfwNet file, or a picture for the arbitrary
+    /// networks.
+    pub family: Family,
+    /// Arbitrary family only: blend the picture's style with another's (the live view's morph).
+    pub blend: Option<Blend>,
 }
 
+/// `(1 − t)·this picture's style + t·with's`, blended as embeddings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blend {
+    pub with: PathBuf,
+    pub t: f32,
+}
+
+/// The architecture label picture styles show.
+pub const PICTURE_ARCH: &str = "magenta-arbitrary";
+
 impl StyleEntry {
+    /// A picture (any image file) as a style of the arbitrary family, named after the file.
+    pub fn picture(path: &Path) -> StyleEntry {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        StyleEntry {
+            name,
+            path: path.to_path_buf(),
+            architecture: Some(PICTURE_ARCH.into()),
+            metadata: BTreeMap::new(),
+            family: Family::Arbitrary,
+            blend: None,
+        }
+    }
+
     /// The network shape, when the architecture label is one of stylecam's (`imfwnet-wW-bB`).
     pub fn arch(&self) -> Option<ImfwArch> {
         self.architecture.as_deref().and_then(ImfwArch::from_label)
@@ -42,7 +74,13 @@ impl StyleEntry {
 
     /// Convolution FLOPs for one [`COST_FRAME`] frame; `None` for an unknown architecture.
     pub fn flops(&self) -> Option<u64> {
-        self.arch().map(|a| a.flops(COST_FRAME.1, COST_FRAME.0))
+        match self.family {
+            Family::Imfw => self.arch().map(|a| a.flops(COST_FRAME.1, COST_FRAME.0)),
+            Family::Arbitrary => Some(crate::net::arbitrary::transform_flops(
+                COST_FRAME.1,
+                COST_FRAME.0,
+            )),
+        }
     }
 
     /// True when the model carries the calibration `--int8` needs (`stylecam calibrate`).
@@ -248,6 +286,8 @@ pub fn describe(path: &Path) -> Result<StyleEntry> {
         path: path.to_path_buf(),
         architecture: metadata.get("architecture").cloned(),
         metadata,
+        family: Family::Imfw,
+        blend: None,
     })
 }
 
@@ -369,6 +409,8 @@ mod tests {
             path: PathBuf::from(file),
             architecture: arch.map(str::to_string),
             metadata: BTreeMap::new(),
+            family: Family::Imfw,
+            blend: None,
         }
     }
 

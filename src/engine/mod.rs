@@ -1,9 +1,12 @@
 //! ONNX Runtime: find and load the library ([`runtime`]), pick the execution provider
-//! ([`device`]) and run style models on frames ([`stylizer`]).
+//! ([`device`]) and run style models on frames: the [`model::StyleModel`] seam, with one module
+//! per family ([`stylizer`]: ImfwNet files; [`arbitrary`]: any picture as the style).
 
+pub mod arbitrary;
 pub mod calibrate;
 pub mod custom_op;
 pub mod device;
+pub mod model;
 pub mod norm;
 pub mod out_conv;
 pub mod profile;
@@ -13,6 +16,7 @@ pub mod stylizer;
 pub mod winograd;
 
 pub use device::{DeviceChoice, Provider};
+pub use model::{Family, ModelFactory, ModelLoader, StyleModel};
 pub use stylizer::{CpuGraph, EngineOptions, GraphOptimisation, StageTimings, Stylizer};
 
 /// An output buffer's raw pointer, shared by the parallel tasks of stylecam's CPU kernels

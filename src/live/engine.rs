@@ -1,26 +1,15 @@
-//! What the live pipeline needs from a style model, so the pipeline can be driven by the ONNX
-//! `Stylizer` or, in tests, by a simple pixel transform — and the style list it picks from.
+//! The style list the live view picks from ([`Catalog`]), and a stand-in model for tests and
+//! demos without ONNX Runtime ([`PixelTransformEngine`]). Models themselves are
+//! [`crate::engine::StyleModel`]s, loaded by a [`crate::engine::ModelLoader`].
 
 use std::path::Path;
 use std::sync::Arc;
 
 use image::RgbImage;
 
+use crate::engine::{Family, ModelLoader, Provider, StyleModel};
 use crate::styles::Style;
 use crate::{Error, Result};
-
-/// A loaded style: turns a frame into a stylised frame of the same size.
-pub trait StyleEngine: Send {
-    /// Stylises `input` into `output` (resized to the input's size if needed).
-    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()>;
-    /// The execution provider that runs it, for the overlay ("CPU", "CUDA", "TensorRT").
-    fn provider(&self) -> String;
-    /// The style's display name.
-    fn name(&self) -> &str;
-}
-
-/// Loads the style model at a path. Called on a background thread, so the display never waits.
-pub type EngineLoader = Arc<dyn Fn(&Path) -> Result<Box<dyn StyleEngine>> + Send + Sync>;
 
 /// One loadable model file (one variant of a style).
 pub use crate::styles::StyleEntry as StyleChoice;
@@ -108,31 +97,6 @@ pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<Catalog> {
     })
 }
 
-impl StyleEngine for crate::engine::Stylizer {
-    fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
-        crate::engine::Stylizer::stylize_into(self, input, output)
-    }
-
-    fn provider(&self) -> String {
-        crate::engine::Stylizer::provider(self).to_string()
-    }
-
-    fn name(&self) -> &str {
-        crate::engine::Stylizer::name(self)
-    }
-}
-
-/// Loads styles with ONNX Runtime on `device`.
-pub fn onnx_loader(
-    device: crate::engine::DeviceChoice,
-    options: crate::engine::EngineOptions,
-) -> EngineLoader {
-    Arc::new(move |path: &Path| {
-        let s = crate::engine::Stylizer::load(path, device, &options)?;
-        Ok(Box::new(s) as Box<dyn StyleEngine>)
-    })
-}
-
 /// A stand-in engine for tests and demos without ONNX Runtime: a fixed, clearly visible pixel
 /// transform per style (so "stylised differs from original" and "a style key changes the
 /// picture" are observable), chosen by the style's position.
@@ -151,17 +115,20 @@ impl PixelTransformEngine {
     }
 
     /// A loader that gives the n-th style in `styles` transform n.
-    pub fn loader(styles: &[StyleChoice]) -> EngineLoader {
+    pub fn loader(styles: &[StyleChoice]) -> ModelLoader {
         let styles = styles.to_vec();
-        Arc::new(move |path: &Path| {
-            let i = styles.iter().position(|s| s.path == path).unwrap_or(0);
+        Arc::new(move |entry: &StyleChoice| {
+            let i = styles
+                .iter()
+                .position(|s| s.path == entry.path)
+                .unwrap_or(0);
             let name = styles.get(i).map(|s| s.name.clone()).unwrap_or_default();
-            Ok(Box::new(PixelTransformEngine::new(&name, i)) as Box<dyn StyleEngine>)
+            Ok(Box::new(PixelTransformEngine::new(&name, i)) as Box<dyn StyleModel>)
         })
     }
 }
 
-impl StyleEngine for PixelTransformEngine {
+impl StyleModel for PixelTransformEngine {
     fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
         if output.dimensions() != input.dimensions() {
             *output = RgbImage::new(input.width(), input.height());
@@ -186,12 +153,20 @@ impl StyleEngine for PixelTransformEngine {
         Ok(())
     }
 
-    fn provider(&self) -> String {
-        "CPU (test transform)".into()
+    fn provider(&self) -> Provider {
+        Provider::Cpu
     }
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn family(&self) -> Family {
+        Family::Imfw
+    }
+
+    fn describe(&self) -> String {
+        "test transform".into()
     }
 }
 

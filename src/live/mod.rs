@@ -26,7 +26,7 @@ use image::RgbImage;
 pub use cli_args::LiveArgs;
 use compose::{Composer, Look};
 use control::{Action, Controls, VariantPick, View};
-pub use engine::{Catalog, EngineLoader, PixelTransformEngine, StyleChoice, StyleEngine};
+pub use engine::{Catalog, PixelTransformEngine, StyleChoice};
 use overlay::OverlayContent;
 pub use pipeline::WorkerPlan;
 use pipeline::{InferSettings, Shared, Stylized};
@@ -40,7 +40,9 @@ use crate::source::{SourceOptions, SourceSpec};
 use crate::styles::Preset;
 use crate::{Error, Result};
 
+pub use crate::engine::arbitrary::ArbitraryOptions;
 pub use crate::engine::{DeviceChoice, EngineOptions};
+use crate::engine::{ModelFactory, ModelLoader, Provider};
 
 /// Cross-fade length when the style changes.
 pub const CROSSFADE: Duration = Duration::from_millis(300);
@@ -73,6 +75,8 @@ pub struct LiveOptions {
     pub ort_lib: Option<PathBuf>,
     /// How ONNX Runtime sessions are built (threads, optimisation).
     pub engine: EngineOptions,
+    /// How style pictures become styles (the arbitrary family).
+    pub arbitrary: ArbitraryOptions,
     pub fullscreen: bool,
     /// Where screenshots and hotkey recordings go.
     pub out_dir: PathBuf,
@@ -107,6 +111,7 @@ impl Default for LiveOptions {
             device: DeviceChoice::Auto,
             ort_lib: None,
             engine: EngineOptions::default(),
+            arbitrary: ArbitraryOptions::default(),
             fullscreen: false,
             out_dir: PathBuf::from("."),
             record: None,
@@ -136,10 +141,10 @@ impl LiveOptions {
 #[derive(Clone)]
 pub struct LiveHooks {
     /// Loads a style's engine (for workers that share the CPU: `cores / workers` threads).
-    pub loader: EngineLoader,
+    pub loader: ModelLoader,
     /// Loads a style's engine for a worker that runs alone under `--workers auto` (a heavy
     /// style, or a GPU); `None`: `loader`.
-    pub solo_loader: Option<EngineLoader>,
+    pub solo_loader: Option<ModelLoader>,
     pub recorder: Option<RecorderFactory>,
 }
 
@@ -258,17 +263,20 @@ pub fn run_live(opts: LiveOptions) -> Result<()> {
 /// The ONNX Runtime loaders for `opts.device`: sessions for workers that share the CPU, and
 /// sessions for a worker alone (starts ONNX Runtime first, so a missing library is reported
 /// before any window opens).
-fn default_loaders(opts: &LiveOptions) -> Result<(EngineLoader, EngineLoader)> {
+fn default_loaders(opts: &LiveOptions) -> Result<(ModelLoader, ModelLoader)> {
     crate::engine::runtime::init(opts.ort_lib.as_deref())?;
     let plan = opts.worker_plan();
     let mut shared = opts.engine.clone();
     if plan.count > 1 && shared.intra_threads.is_none() {
         shared.intra_threads = Some((num_cpus::get_physical() / plan.count).max(1));
     }
-    Ok((
-        engine::onnx_loader(opts.device, shared),
-        engine::onnx_loader(opts.device, opts.engine.clone()),
-    ))
+    let factory = Arc::new(ModelFactory::new(
+        opts.device,
+        shared,
+        opts.arbitrary.clone(),
+    ));
+    let solo = Arc::new(factory.with_engine(opts.engine.clone()));
+    Ok((factory.loader(), solo.loader()))
 }
 
 static CTRL_C: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -309,13 +317,13 @@ struct Recording {
 
 /// Measures inference alone: back-to-back `stylize_into` on test-card frames (benchmark mode).
 fn measure_inference_alone(
-    loader: &EngineLoader,
+    loader: &ModelLoader,
     style: &StyleChoice,
     frame: (u32, u32),
     infer: (u32, u32),
     duration: Duration,
 ) -> Result<f64> {
-    let mut engine = loader(&style.path)?;
+    let mut engine = loader(style)?;
     let input = crate::source::testcard::render(frame.0, frame.1, 0);
     let mut small = RgbImage::new(infer.0, infer.1);
     compose::resize_into(&input, &mut small);
@@ -643,10 +651,9 @@ fn display_loop(
             }
         }
         if auto_pending {
-            let provider = shared.engine_status().provider;
-            if !provider.is_empty() {
+            if let Some(provider) = shared.engine_status().provider {
                 auto_pending = false;
-                if !provider.starts_with("CPU") {
+                if provider != Provider::Cpu {
                     // --preset auto: not on the CPU, so the full variants.
                     controls.set_pick(VariantPick::Full);
                     tracing::info!("--preset auto: running on {provider}, full variants");
@@ -887,10 +894,13 @@ fn status_lines(
     } else if status.running_style.is_some_and(|r| r != file) {
         style.push_str(" (unavailable)");
     }
-    let provider = match shared.counters.active_workers.load(Ordering::Relaxed) {
-        _ if status.provider.is_empty() => "starting".to_string(),
-        n if n > 1 => format!("{}, {n} workers", status.provider),
-        _ => status.provider,
+    let provider = match (
+        status.provider,
+        shared.counters.active_workers.load(Ordering::Relaxed),
+    ) {
+        (None, _) => "starting".to_string(),
+        (Some(p), n) if n > 1 => format!("{p}, {n} workers"),
+        (Some(p), _) => p.to_string(),
     };
     let view = match (c.view, c.split) {
         (View::Original, _) => "original",

@@ -20,9 +20,10 @@ use image::RgbImage;
 
 use super::compose::resize_into;
 use super::control::inference_size;
-use super::engine::{EngineLoader, StyleChoice, StyleEngine};
+use super::engine::StyleChoice;
 use super::slot::NewestSlot;
 use crate::engine::DeviceChoice;
+use crate::engine::{ModelLoader, Provider, StyleModel};
 use crate::source::{open_source, Frame, SourceOptions, SourceSpec};
 use crate::Result;
 
@@ -76,7 +77,8 @@ pub struct Counters {
 /// Which engine is running, for the overlay.
 #[derive(Debug, Clone, Default)]
 pub struct EngineStatus {
-    pub provider: String,
+    /// The running model's provider; `None` until one is loaded.
+    pub provider: Option<Provider>,
     pub running_style: Option<usize>,
     pub loading_style: Option<usize>,
 }
@@ -250,17 +252,17 @@ pub fn spawn_capture(
 
 struct Loading {
     style: usize,
-    rx: Receiver<Result<Box<dyn StyleEngine>>>,
+    rx: Receiver<Result<Box<dyn StyleModel>>>,
 }
 
-fn start_loading(loader: &EngineLoader, styles: &[StyleChoice], style: usize) -> Loading {
+fn start_loading(loader: &ModelLoader, styles: &[StyleChoice], style: usize) -> Loading {
     let (tx, rx) = mpsc::channel();
     let loader = loader.clone();
-    let path = styles[style].path.clone();
+    let entry = styles[style].clone();
     std::thread::Builder::new()
         .name("stylecam-load".into())
         .spawn(move || {
-            let _ = tx.send(loader(&path));
+            let _ = tx.send(loader(&entry));
         })
         .expect("spawning a thread");
     Loading { style, rx }
@@ -270,7 +272,7 @@ fn start_loading(loader: &EngineLoader, styles: &[StyleChoice], style: usize) ->
 pub fn spawn_inference(
     shared: Arc<Shared>,
     styles: Vec<StyleChoice>,
-    loader: EngineLoader,
+    loader: ModelLoader,
 ) -> JoinHandle<()> {
     let loaders = WorkerLoaders::same(loader);
     spawn_inference_workers(shared, styles, loaders, WorkerPlan::fixed(1))
@@ -337,15 +339,15 @@ impl WorkerPlan {
 #[derive(Clone)]
 pub struct WorkerLoaders {
     /// Sessions for workers that share the CPU (each `cores / workers` threads).
-    pub shared: EngineLoader,
+    pub shared: ModelLoader,
     /// Sessions for the first worker when it runs alone under `--workers auto` (a heavy style,
     /// or a GPU): all the threads.
-    pub solo: EngineLoader,
+    pub solo: ModelLoader,
 }
 
 impl WorkerLoaders {
     /// One loader for both.
-    pub fn same(loader: EngineLoader) -> Self {
+    pub fn same(loader: ModelLoader) -> Self {
         WorkerLoaders {
             shared: loader.clone(),
             solo: loader,
@@ -354,7 +356,7 @@ impl WorkerLoaders {
 
     /// The loader worker `worker` uses for a style under `plan`: the first worker runs a style
     /// that does not share the CPU ([`shares_the_cpu`]) alone under auto.
-    pub fn for_worker(&self, plan: WorkerPlan, worker: usize, shares_cpu: bool) -> &EngineLoader {
+    pub fn for_worker(&self, plan: WorkerPlan, worker: usize, shares_cpu: bool) -> &ModelLoader {
         if plan.auto && worker == 0 && !shares_cpu {
             &self.solo
         } else {
@@ -398,16 +400,15 @@ struct WorkerRole {
 
 impl WorkerRole {
     /// Under `--workers auto`, whether this worker works on `style` now. The first always
-    /// does; the others only on a light style while the first runs on the CPU (`cpu`: the
-    /// CPU provider's name).
-    fn takes_part(&self, shared: &Shared, style: usize, cpu: &str) -> bool {
+    /// does; the others only on a light style while the first runs on the CPU.
+    fn takes_part(&self, shared: &Shared, style: usize) -> bool {
         if !self.plan.auto || self.index == 0 {
             return true;
         }
-        self.light[style] && lock(&shared.engine).provider == cpu
+        self.light[style] && lock(&shared.engine).provider == Some(Provider::Cpu)
     }
 
-    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: usize) -> &'a EngineLoader {
+    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: usize) -> &'a ModelLoader {
         loaders.for_worker(self.plan, self.index, self.light[style])
     }
 }
@@ -436,10 +437,9 @@ fn inference_loop(
 ) {
     // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
     let speaks = role.index == 0;
-    let cpu = crate::engine::Provider::Cpu.to_string();
     let mut counted = false;
     let mut participation: Option<Participation> = None;
-    let mut engine: Option<(usize, Box<dyn StyleEngine>)> = None;
+    let mut engine: Option<(usize, Box<dyn StyleModel>)> = None;
     let mut loading: Option<Loading> = None;
     let mut failed: Option<usize> = None;
     let mut last: Option<Arc<Frame>> = None;
@@ -451,7 +451,7 @@ fn inference_loop(
 
     while !shared.is_shutdown() {
         let s = shared.settings();
-        if !role.takes_part(shared, s.style, &cpu) {
+        if !role.takes_part(shared, s.style) {
             // Sitting out (auto: a heavy style or a GPU): free the session and wait.
             participation = None;
             engine = None;
@@ -485,7 +485,7 @@ fn inference_loop(
             match l.rx.try_recv() {
                 Ok(Ok(e)) => {
                     let mut status = lock(&shared.engine);
-                    status.provider = e.provider();
+                    status.provider = Some(e.provider());
                     status.running_style = Some(l.style);
                     status.loading_style = None;
                     drop(status);
@@ -633,16 +633,19 @@ mod tests {
     /// A style that takes 25 ms per frame (a slow network).
     struct Slow(PixelTransformEngine);
 
-    impl StyleEngine for Slow {
+    impl StyleModel for Slow {
         fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
             std::thread::sleep(Duration::from_millis(25));
             self.0.stylize_into(input, output)
         }
-        fn provider(&self) -> String {
-            "test".into()
+        fn provider(&self) -> Provider {
+            Provider::Cpu
         }
         fn name(&self) -> &str {
             "slow"
+        }
+        fn family(&self) -> crate::engine::Family {
+            crate::engine::Family::Imfw
         }
     }
 
@@ -654,6 +657,8 @@ mod tests {
                 path: format!("/nonexistent/{n}.onnx").into(),
                 architecture: None,
                 metadata: Default::default(),
+                family: crate::engine::Family::Imfw,
+                blend: None,
             })
             .collect()
     }
@@ -680,8 +685,8 @@ mod tests {
     #[test]
     fn inference_takes_the_newest_frame_and_counts_the_stale_ones() {
         let (shared, capture) = test_card_at_400_fps();
-        let loader: EngineLoader = Arc::new(|_: &std::path::Path| {
-            Ok(Box::new(Slow(PixelTransformEngine::new("slow", 0))) as Box<dyn StyleEngine>)
+        let loader: ModelLoader = Arc::new(|_: &StyleChoice| {
+            Ok(Box::new(Slow(PixelTransformEngine::new("slow", 0))) as Box<dyn StyleModel>)
         });
         let inference = spawn_inference(shared.clone(), styles(), loader);
 
@@ -739,19 +744,22 @@ mod tests {
     }
 
     /// Like [`Slow`] on the provider it names, noting which thread ran each frame.
-    struct SlowNoting(Slow, Noted, &'static str);
+    struct SlowNoting(Slow, Noted, Provider);
 
-    impl StyleEngine for SlowNoting {
+    impl StyleModel for SlowNoting {
         fn stylize_into(&mut self, input: &RgbImage, output: &mut RgbImage) -> Result<()> {
             let me = std::thread::current().name().unwrap_or("?").to_string();
             lock(&self.1).insert(me);
             self.0.stylize_into(input, output)
         }
-        fn provider(&self) -> String {
-            self.2.into()
+        fn provider(&self) -> Provider {
+            self.2
         }
         fn name(&self) -> &str {
             "slow"
+        }
+        fn family(&self) -> crate::engine::Family {
+            crate::engine::Family::Imfw
         }
     }
 
@@ -759,15 +767,15 @@ mod tests {
     type Noted = Arc<Mutex<std::collections::HashSet<String>>>;
 
     /// A loader of [`SlowNoting`] engines on `provider`, and the set they note threads in.
-    fn noting_loader(provider: &'static str) -> (EngineLoader, Noted) {
+    fn noting_loader(provider: Provider) -> (ModelLoader, Noted) {
         let threads: Noted = Default::default();
         let noted = threads.clone();
-        let loader: EngineLoader = Arc::new(move |_: &std::path::Path| {
+        let loader: ModelLoader = Arc::new(move |_: &StyleChoice| {
             Ok(Box::new(SlowNoting(
                 Slow(PixelTransformEngine::new("slow", 0)),
                 noted.clone(),
                 provider,
-            )) as Box<dyn StyleEngine>)
+            )) as Box<dyn StyleModel>)
         });
         (loader, threads)
     }
@@ -775,7 +783,7 @@ mod tests {
     #[test]
     fn two_workers_share_the_frames_and_results_never_go_back_in_time() {
         let (shared, capture) = test_card_at_400_fps();
-        let (loader, threads) = noting_loader("test");
+        let (loader, threads) = noting_loader(Provider::Cpu);
         let workers = spawn_inference_workers(
             shared.clone(),
             styles(),
@@ -820,10 +828,10 @@ mod tests {
         let light = Some("imfwnet-w8-b1".to_string());
         let heavy = Some("imfwnet-w32-b5".to_string());
         for (provider, arch, want) in [
-            ("CPU", light.clone(), 2),
-            ("CUDA", light, 1),
-            ("CPU", heavy, 1),
-            ("CPU", None, 1),
+            (Provider::Cpu, light.clone(), 2),
+            (Provider::Cuda, light, 1),
+            (Provider::Cpu, heavy, 1),
+            (Provider::Cpu, None, 1),
         ] {
             let (shared, capture) = test_card_at_400_fps();
             let (loader, threads) = noting_loader(provider);
@@ -831,7 +839,7 @@ mod tests {
             let solo_used = Arc::new(AtomicBool::new(false));
             let flag = solo_used.clone();
             let inner = loader.clone();
-            let solo: EngineLoader = Arc::new(move |p: &std::path::Path| {
+            let solo: ModelLoader = Arc::new(move |p: &StyleChoice| {
                 flag.store(true, Ordering::SeqCst);
                 inner(p)
             });

@@ -197,6 +197,38 @@ pub fn dynamic_image_dims(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(model.encode_to_vec())
 }
 
+/// The transformer's convolutions as read from the file: (input channels, output channels,
+/// kernel side, output size divisor): `contract` (9×9, then two stride-2 3×3), five residual
+/// blocks of two 3×3 at a quarter of the size, `expand` (nearest-neighbour upsampling, 3×3, 3×3,
+/// 9×9). The style's 1×1 convolutions run once per embedding and are left out.
+const TRANSFORM_CONVS: [(u64, u64, u64, u64); 16] = [
+    (3, 8, 9, 1),
+    (8, 16, 3, 2),
+    (16, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 32, 3, 4),
+    (32, 16, 3, 2),
+    (16, 8, 3, 1),
+    (8, 3, 9, 1),
+];
+
+/// Convolution FLOPs (2 per multiply-add) of the transformer on one `height`×`width` frame.
+pub fn transform_flops(height: usize, width: usize) -> u64 {
+    let px = (height * width) as u64;
+    TRANSFORM_CONVS
+        .iter()
+        .map(|&(cin, cout, k, div)| 2 * cin * cout * k * k * px / (div * div))
+        .sum()
+}
+
 /// Magenta's style strength: the painting's embedding blended with the photo's own,
 /// `strength·style + (1 − strength)·photo` (1 = the painting's style, 0 = the photo's own).
 pub fn blend_embeddings(style: &[f32], photo: &[f32], strength: f32) -> Vec<f32> {
