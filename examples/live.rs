@@ -48,16 +48,15 @@ fn main() -> ExitCode {
     opts.ort_lib = cli.ort_lib;
     opts.engine.intra_threads = cli.threads;
     let result = if cli.test_engine {
-        live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None).and_then(
-            |catalog| {
+        live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None, &[])
+            .and_then(|catalog| {
                 let hooks = LiveHooks {
                     loader: PixelTransformEngine::loader(&catalog.files()),
                     solo_loader: None,
                     recorder: None,
                 };
                 live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))
-            },
-        )
+            })
     } else {
         live::run_live(opts)
     };

@@ -6,10 +6,12 @@
 
 mod common;
 
+use common::cli::{assert_clean_failure, test_image, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use image::{Rgb, RgbImage};
+use image::Rgb;
 use stylecam::net::onnx::{random_weights, write_model, ModelMetadata};
 use stylecam::net::ImfwArch;
 
@@ -21,28 +23,6 @@ fn bin() -> Command {
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("failed to start the stylecam binary")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A failed run: non-zero exit, no panic, and the message contains every `needles` entry.
-fn assert_clean_failure(o: &Output, needles: &[&str]) {
-    let t = text(o);
-    assert!(!o.status.success(), "expected failure, got success:\n{t}");
-    assert!(!t.contains("panicked"), "the binary panicked:\n{t}");
-    assert!(!t.contains("RUST_BACKTRACE"), "the binary panicked:\n{t}");
-    for n in needles {
-        assert!(
-            t.to_lowercase().contains(&n.to_lowercase()),
-            "message lacks '{n}':\n{t}"
-        );
-    }
 }
 
 fn write_style(dir: &Path, file: &str, name: &str, arch: ImfwArch, seed: u64) -> PathBuf {
@@ -59,18 +39,6 @@ fn write_style(dir: &Path, file: &str, name: &str, arch: ImfwArch, seed: u64) ->
     let p = dir.join(file);
     std::fs::write(&p, bytes).unwrap();
     p
-}
-
-/// A photo-like test image: gradients plus a few hard edges.
-fn test_image(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        let edge = if (x / 7 + y / 5) % 2 == 0 { 60 } else { 0 };
-        Rgb([
-            ((x * 255) / w.max(1)) as u8,
-            ((y * 255) / h.max(1)) as u8,
-            (((x + y) * 3) % 196) as u8 + edge,
-        ])
-    })
 }
 
 fn files_in(dir: &Path) -> Vec<String> {

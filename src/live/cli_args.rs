@@ -74,7 +74,8 @@ fn parse_source(s: &str) -> Result<SourceSpec, String> {
 pub const LIVE_HELP: &str = "\
 Hotkeys: 1-9 style, Left/Right (N/B) cycle, L full/light variant, Space pause, O original, S split ([ ] or drag),
 +/- strength, C preserve colours, Up/Down inference scale, F fullscreen, P screenshot,
-R record, Tab overlay, H help, Q/Esc quit.
+G grab the camera's frame as a style, M morph between the two latest picture styles (+/- move
+along), R record, Tab overlay, H help, Q/Esc quit.
 
 Sources: 'auto' (default) opens camera 0 and, when there is none, shows the test card with a
 NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
@@ -103,6 +104,22 @@ pub struct LiveArgs {
     /// Style to start with (name or .onnx path); default: the first in the models folder.
     #[arg(short, long, value_name = "NAME")]
     pub style: Option<String>,
+
+    /// A picture as a style (any image: a painting, a photo, a postcard), run by Magenta's
+    /// arbitrary-style networks; it joins the style list and the view starts on it. Repeat the
+    /// flag for more. G grabs the camera's frame as a style too.
+    #[arg(long, value_name = "PICTURE")]
+    pub style_image: Vec<PathBuf>,
+
+    /// A folder of pictures as styles (searched recursively, in name order).
+    #[arg(long, value_name = "DIR")]
+    pub style_images: Vec<PathBuf>,
+
+    /// Picture styles: the picture's shorter side in pixels as the style network sees it
+    /// (64..=2048; larger makes finer strokes).
+    #[arg(long, value_name = "PX", default_value_t = crate::engine::arbitrary::DEFAULT_STYLE_SIZE,
+          value_parser = clap::value_parser!(u32).range(64..=2048))]
+    pub style_size: u32,
 
     /// Which variant of each style: full (most expensive), fast (lightest), or auto (default:
     /// fast on the CPU, full on CUDA/TensorRT, so the view stays live). L switches while running.
@@ -172,6 +189,15 @@ impl LiveArgs {
             overlay: !self.no_overlay,
             strength: self.strength,
             benchmark: self.benchmark.map(Duration::from_secs_f64),
+            style_images: self
+                .style_image
+                .into_iter()
+                .chain(self.style_images)
+                .collect(),
+            arbitrary: crate::engine::arbitrary::ArbitraryOptions {
+                style_size: self.style_size,
+                ..Default::default()
+            },
             ..LiveOptions::default()
         }
     }

@@ -2,7 +2,7 @@
 //! demos without ONNX Runtime ([`PixelTransformEngine`]). Models themselves are
 //! [`crate::engine::StyleModel`]s, loaded by a [`crate::engine::ModelLoader`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -50,12 +50,29 @@ impl Catalog {
     }
 }
 
-/// The styles of `dir` (in `stylecam styles` order); `wanted` picks the one to start with by
-/// name or path. A path names exactly that file: when it is one of the folder's, its style
-/// starts on that variant; a file from elsewhere is added in front as a style of its own.
-pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<Catalog> {
-    let mut styles = crate::styles::discover_styles(dir)?;
+/// The styles of `dir` (in `stylecam styles` order), then `pictures` as styles of the
+/// arbitrary family; `wanted` picks the one to start with by name or path, else the first
+/// picture, else the first style. A path names exactly that file: when it is one of the
+/// folder's, its style starts on that variant; a file from elsewhere is added in front as a
+/// style of its own. With pictures, a models folder that cannot be listed is only a warning.
+pub fn choose_styles(dir: &Path, wanted: Option<&str>, pictures: &[PathBuf]) -> Result<Catalog> {
+    let mut styles = match crate::styles::discover_styles(dir) {
+        Err(e) if !pictures.is_empty() => {
+            tracing::warn!("{e}");
+            Vec::new()
+        }
+        other => other?,
+    };
+    let first_picture = styles.len();
+    styles.extend(
+        pictures
+            .iter()
+            .map(|p| Style::single(crate::styles::StyleEntry::picture(p))),
+    );
     let (mut start, mut start_variant) = (0, None);
+    if wanted.is_none() && !pictures.is_empty() {
+        start = first_picture;
+    }
     if let Some(w) = wanted {
         let found = crate::styles::find_style(w, dir)?;
         let same_file = |a: &Path, b: &Path| {
@@ -86,7 +103,7 @@ pub fn choose_styles(dir: &Path, wanted: Option<&str>) -> Result<Catalog> {
     }
     if styles.is_empty() {
         return Err(Error::InvalidArgument(format!(
-            "no styles (*.onnx) in {}. Put style models there, pass --models DIR, or --style PATH.onnx",
+            "no styles (*.onnx) in {}. Put style models there, pass --models DIR, --style PATH.onnx, or a picture as the style with --style-image PICTURE",
             dir.display()
         )));
     }
@@ -194,7 +211,7 @@ mod tests {
     #[test]
     fn the_catalog_flattens_variants_style_by_style() {
         let d = models();
-        let c = choose_styles(d.path(), None).unwrap();
+        let c = choose_styles(d.path(), None, &[]).unwrap();
         assert_eq!(c.variant_counts(), [1, 2]);
         let files: Vec<_> = c.files().iter().map(|f| f.path.clone()).collect();
         let want = ["a.onnx", "b.onnx", "c.onnx"].map(|f| d.path().join(f));
@@ -203,20 +220,30 @@ mod tests {
         assert_eq!((c.start, c.start_variant), (0, None));
 
         // By name: the style, the preset decides the variant.
-        let c = choose_styles(d.path(), Some("TWO")).unwrap();
+        let c = choose_styles(d.path(), Some("TWO"), &[]).unwrap();
         assert_eq!((c.start, c.start_variant), (1, None));
         // By path: exactly that file.
         let light = d.path().join("c.onnx");
-        let c = choose_styles(d.path(), Some(light.to_str().unwrap())).unwrap();
+        let c = choose_styles(d.path(), Some(light.to_str().unwrap()), &[]).unwrap();
         assert_eq!((c.start, c.start_variant), (1, Some(1)));
         assert_eq!(c.styles.len(), 2, "a file of the folder adds no style");
         // A file from elsewhere comes first, as a style of its own.
         let other = tempfile::tempdir().unwrap();
         let outside = other.path().join("x.onnx");
         std::fs::copy(&light, &outside).unwrap();
-        let c = choose_styles(d.path(), Some(outside.to_str().unwrap())).unwrap();
+        let c = choose_styles(d.path(), Some(outside.to_str().unwrap()), &[]).unwrap();
         assert_eq!((c.start, c.styles.len()), (0, 3));
         assert_eq!(c.files()[0].path, outside);
+
+        // Pictures join after the trained styles, and the view starts on the first.
+        let pictures = [PathBuf::from("p.jpg"), PathBuf::from("q.png")];
+        let c = choose_styles(d.path(), None, &pictures).unwrap();
+        assert_eq!((c.styles.len(), c.start), (4, 2));
+        assert_eq!(c.styles[3].name, "q");
+        assert_eq!(c.styles[2].variants[0].family, Family::Arbitrary);
+        // Pictures alone, without a models folder.
+        let c = choose_styles(&d.path().join("none"), None, &pictures).unwrap();
+        assert_eq!((c.styles.len(), c.start), (2, 0));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod record;
 pub mod slot;
 pub mod stats;
+pub mod style_list;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub struct LiveOptions {
     pub engine: EngineOptions,
     /// How style pictures become styles (the arbitrary family).
     pub arbitrary: ArbitraryOptions,
+    /// Pictures as styles: image files, or folders of them (`--style-image`, `--style-images`).
+    pub style_images: Vec<PathBuf>,
     pub fullscreen: bool,
     /// Where screenshots and hotkey recordings go.
     pub out_dir: PathBuf,
@@ -112,6 +115,7 @@ impl Default for LiveOptions {
             ort_lib: None,
             engine: EngineOptions::default(),
             arbitrary: ArbitraryOptions::default(),
+            style_images: Vec::new(),
             fullscreen: false,
             out_dir: PathBuf::from("."),
             record: None,
@@ -348,7 +352,12 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         ));
     }
     let dir = crate::styles::models_dir(opts.models.as_deref());
-    let catalog = engine::choose_styles(&dir, opts.style.as_deref())?;
+    let pictures = if opts.style_images.is_empty() {
+        Vec::new()
+    } else {
+        crate::batch::find_images(&opts.style_images)?
+    };
+    let catalog = engine::choose_styles(&dir, opts.style.as_deref(), &pictures)?;
     let files = catalog.files();
     let preset = opts.preset.unwrap_or(Preset::Auto);
     if let (Some(p), None) = (opts.preset, catalog.start_variant) {

@@ -22,6 +22,7 @@ use super::compose::resize_into;
 use super::control::inference_size;
 use super::engine::StyleChoice;
 use super::slot::NewestSlot;
+use super::style_list::StyleList;
 use crate::engine::DeviceChoice;
 use crate::engine::{ModelLoader, Provider, StyleModel};
 use crate::source::{open_source, Frame, SourceOptions, SourceSpec};
@@ -97,6 +98,8 @@ pub struct Shared {
     pub messages: Mutex<Vec<String>>,
     /// Output buffers handed back by the display for reuse.
     pub recycled: Mutex<Vec<RgbImage>>,
+    /// The styles the workers load, by index (grows and is revised while the view runs).
+    pub styles: StyleList,
     /// Index + 1 of the newest frame any inference worker has published: with several workers
     /// on alternate frames, a result older than that is dropped instead of shown out of order.
     pub published: AtomicU64,
@@ -119,6 +122,7 @@ impl Shared {
             engine: Mutex::new(EngineStatus::default()),
             messages: Mutex::new(Vec::new()),
             recycled: Mutex::new(Vec::new()),
+            styles: StyleList::default(),
             published: AtomicU64::new(0),
         }
     }
@@ -250,15 +254,17 @@ pub fn spawn_capture(
     (handle, rx)
 }
 
+/// A style (index and revision, see [`StyleList`]).
+type StyleKey = (usize, u64);
+
 struct Loading {
-    style: usize,
+    style: StyleKey,
     rx: Receiver<Result<Box<dyn StyleModel>>>,
 }
 
-fn start_loading(loader: &ModelLoader, styles: &[StyleChoice], style: usize) -> Loading {
+fn start_loading(loader: &ModelLoader, entry: StyleChoice, style: StyleKey) -> Loading {
     let (tx, rx) = mpsc::channel();
     let loader = loader.clone();
-    let entry = styles[style].clone();
     std::thread::Builder::new()
         .name("stylecam-load".into())
         .spawn(move || {
@@ -374,28 +380,34 @@ pub fn spawn_inference_workers(
     loaders: WorkerLoaders,
     plan: WorkerPlan,
 ) -> Vec<JoinHandle<()>> {
-    let light: Arc<[bool]> = styles.iter().map(shares_the_cpu).collect();
+    shared.styles.set(styles);
     (0..plan.count.max(1))
         .map(|worker| {
-            let (shared, styles, loaders) = (shared.clone(), styles.clone(), loaders.clone());
+            let (shared, loaders) = (shared.clone(), loaders.clone());
             let role = WorkerRole {
                 index: worker,
                 plan,
-                light: light.clone(),
             };
             std::thread::Builder::new()
                 .name(format!("stylecam-infer{worker}"))
-                .spawn(move || inference_loop(&shared, &styles, &loaders, role))
+                .spawn(move || inference_loop(&shared, &loaders, role))
                 .expect("spawning a thread")
         })
         .collect()
 }
 
-/// Which worker a thread is, under which plan, and which styles share the CPU (by index).
+/// Which worker a thread is, under which plan.
 struct WorkerRole {
     index: usize,
     plan: WorkerPlan,
-    light: Arc<[bool]>,
+}
+
+/// Whether style `i` of the list shares the CPU ([`shares_the_cpu`]).
+fn is_light(shared: &Shared, i: usize) -> bool {
+    shared
+        .styles
+        .get(i)
+        .is_some_and(|(s, _)| shares_the_cpu(&s))
 }
 
 impl WorkerRole {
@@ -405,11 +417,16 @@ impl WorkerRole {
         if !self.plan.auto || self.index == 0 {
             return true;
         }
-        self.light[style] && lock(&shared.engine).provider == Some(Provider::Cpu)
+        is_light(shared, style) && lock(&shared.engine).provider == Some(Provider::Cpu)
     }
 
-    fn loader<'a>(&self, loaders: &'a WorkerLoaders, style: usize) -> &'a ModelLoader {
-        loaders.for_worker(self.plan, self.index, self.light[style])
+    fn loader<'a>(
+        &self,
+        loaders: &'a WorkerLoaders,
+        shared: &Shared,
+        style: usize,
+    ) -> &'a ModelLoader {
+        loaders.for_worker(self.plan, self.index, is_light(shared, style))
     }
 }
 
@@ -429,21 +446,83 @@ impl Drop for Participation<'_> {
     }
 }
 
-fn inference_loop(
-    shared: &Shared,
-    styles: &[StyleChoice],
-    loaders: &WorkerLoaders,
-    role: WorkerRole,
-) {
+/// A worker's engine: the one running, the one loading in the background, the last that failed.
+#[derive(Default)]
+struct EngineSlot {
+    engine: Option<(StyleKey, Box<dyn StyleModel>)>,
+    loading: Option<Loading>,
+    failed: Option<StyleKey>,
+}
+
+impl EngineSlot {
+    /// Starts loading `style` (its current revision) when it is neither running, loading nor
+    /// failed, and takes a finished load; the running engine keeps going meanwhile.
+    fn update(
+        &mut self,
+        shared: &Shared,
+        loaders: &WorkerLoaders,
+        role: &WorkerRole,
+        speaks: bool,
+        style: usize,
+    ) {
+        let Some((entry, rev)) = shared.styles.get(style) else {
+            return;
+        };
+        let want = (style, rev);
+        if self.failed.is_some_and(|f| f != want) {
+            self.failed = None;
+        }
+        let running = self.engine.as_ref().map(|e| e.0);
+        let loading = self.loading.as_ref().map(|l| l.style);
+        if running != Some(want) && loading != Some(want) && self.failed != Some(want) {
+            let loader = role.loader(loaders, shared, style);
+            self.loading = Some(start_loading(loader, entry, want));
+            lock(&shared.engine).loading_style = Some(style);
+        }
+        let Some(l) = &self.loading else {
+            return;
+        };
+        let outcome = match l.rx.try_recv() {
+            Ok(Ok(e)) => Ok(e),
+            Ok(Err(e)) => Err(format!(
+                "cannot load style {}: {e}",
+                shared.styles.name(l.style.0)
+            )),
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(format!(
+                "loading style {} failed",
+                shared.styles.name(l.style.0)
+            )),
+        };
+        let key = l.style;
+        self.loading = None;
+        let mut status = lock(&shared.engine);
+        status.loading_style = None;
+        match outcome {
+            Ok(e) => {
+                status.provider = Some(e.provider());
+                status.running_style = Some(key.0);
+                self.engine = Some((key, e));
+            }
+            Err(message) => {
+                drop(status);
+                if speaks {
+                    shared.post(message);
+                }
+                self.failed = Some(key);
+            }
+        }
+    }
+}
+
+fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
     // Worker 0 speaks for all: the others load the same styles and would repeat its messages.
     let speaks = role.index == 0;
     let mut counted = false;
     let mut participation: Option<Participation> = None;
-    let mut engine: Option<(usize, Box<dyn StyleModel>)> = None;
-    let mut loading: Option<Loading> = None;
-    let mut failed: Option<usize> = None;
+    let mut slot = EngineSlot::default();
     let mut last: Option<Arc<Frame>> = None;
-    let mut last_done: Option<(u64, usize, (u32, u32))> = None;
+    let mut last_done: Option<(u64, StyleKey, (u32, u32))> = None;
     let mut small_in = RgbImage::new(0, 0);
     let mut small_out = RgbImage::new(0, 0);
     let mut ema: Vec<f32> = Vec::new();
@@ -454,8 +533,7 @@ fn inference_loop(
         if !role.takes_part(shared, s.style) {
             // Sitting out (auto: a heavy style or a GPU): free the session and wait.
             participation = None;
-            engine = None;
-            loading = None;
+            slot = EngineSlot::default();
             last = None;
             last_done = None;
             std::thread::sleep(Duration::from_millis(20));
@@ -468,50 +546,7 @@ fn inference_loop(
                 shared.counters.workers.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if failed.is_some_and(|f| f != s.style) {
-            failed = None;
-        }
-        // Load the wanted style in the background; the current one keeps running meanwhile.
-        let running = engine.as_ref().map(|e| e.0);
-        if running != Some(s.style)
-            && loading.as_ref().map(|l| l.style) != Some(s.style)
-            && failed != Some(s.style)
-        {
-            let loader = role.loader(loaders, s.style);
-            loading = Some(start_loading(loader, styles, s.style));
-            lock(&shared.engine).loading_style = Some(s.style);
-        }
-        if let Some(l) = &loading {
-            match l.rx.try_recv() {
-                Ok(Ok(e)) => {
-                    let mut status = lock(&shared.engine);
-                    status.provider = Some(e.provider());
-                    status.running_style = Some(l.style);
-                    status.loading_style = None;
-                    drop(status);
-                    engine = Some((l.style, e));
-                    loading = None;
-                }
-                Ok(Err(e)) => {
-                    if speaks {
-                        shared.post(format!("cannot load style {}: {e}", styles[l.style].name));
-                    }
-                    failed = Some(l.style);
-                    lock(&shared.engine).loading_style = None;
-                    loading = None;
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    if speaks {
-                        shared.post(format!("loading style {} failed", styles[l.style].name));
-                    }
-                    failed = Some(l.style);
-                    lock(&shared.engine).loading_style = None;
-                    loading = None;
-                }
-            }
-        }
-
+        slot.update(shared, loaders, &role, speaks, s.style);
         // The newest frame; when paused, keep working on the frozen one.
         let fresh = if s.paused && last.is_some() {
             shared.frames.take()
@@ -527,7 +562,7 @@ fn inference_loop(
             }
             last = Some(f);
         }
-        let (Some(frame), Some((style, eng))) = (last.clone(), engine.as_mut()) else {
+        let (Some(frame), Some(((style, rev), eng))) = (last.clone(), slot.engine.as_mut()) else {
             if !had_fresh {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -535,7 +570,7 @@ fn inference_loop(
         };
         let frame_size = frame.image.dimensions();
         let size = inference_size(frame_size, s.base_size, s.scale);
-        let key = (frame.index, *style, size);
+        let key = (frame.index, (*style, *rev), size);
         if last_done == Some(key) {
             if s.paused {
                 std::thread::sleep(Duration::from_millis(10));
@@ -567,10 +602,9 @@ fn inference_loop(
         if let Err(e) = result {
             shared.post(format!(
                 "style {} failed on a frame: {e}",
-                styles[*style].name
+                shared.styles.name(*style)
             ));
-            failed = Some(*style);
-            engine = None;
+            slot.failed = slot.engine.take().map(|(k, _)| k);
             continue;
         }
         if s.smooth > 0.0 && !s.paused {

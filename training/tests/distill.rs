@@ -1,7 +1,7 @@
 //! `stylecam-train distill` as a user runs it, on a tiny teacher with the real one's interface
 //! (tests/common/teacher.rs): the loss falls, targets are cached and found again, a kill -9 +
 //! `--resume` reaches the uninterrupted run's numbers, the held-out score lands in the model; and
-//! the real teacher's interface, when `make setup-train` has installed it.
+//! the real teacher's interface, when `make setup` has installed it.
 
 mod common;
 
@@ -199,7 +199,7 @@ fn bad_distillation_settings_are_clear_errors() {
     let nowhere = f.root.join("nowhere");
     let e = run_err(&base(&[("--teacher", nowhere.to_str().unwrap())]));
     assert!(
-        e.contains("make setup-train") && e.contains("arbitrary_transform.onnx"),
+        e.contains("make setup") && e.contains("arbitrary_transform.onnx"),
         "{e}"
     );
     assert!(
@@ -208,7 +208,7 @@ fn bad_distillation_settings_are_clear_errors() {
     );
 }
 
-/// The real teacher (installed by `make setup-train` / `make test`): its names, shapes and value
+/// The real teacher (installed by `make setup` / `make test`): its names, shapes and value
 /// range, at its own sizes and at a webcam's.
 #[test]
 fn the_installed_teacher_has_the_documented_interface() {

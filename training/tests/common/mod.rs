@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
+/// The tiny arbitrary-style networks are the app's test fixture (tests/common/arbitrary.rs).
+#[path = "../../../tests/common/arbitrary.rs"]
 pub mod teacher;
 
 /// A small deterministic pseudo-random generator (no dependency on the crate under test).

@@ -3,7 +3,8 @@
 //! - predict: `style_image` [1,256,256,3] → mean colour [1,1,1,3] → ·W [3,100] → embedding;
 //! - transform: `content_image` [1,384,384,3] and the embedding → sigmoid(4·(content − its mean
 //!   colour) + emb·V): a contrast curve around the image's own mean (something an instance-normed
-//!   network can learn) whose offset, the palette, the style sets.
+//!   network can learn) whose offset, the palette, the style sets (V = 0.02·Wᵀ: a red painting
+//!   pushes the picture towards red).
 
 #![allow(dead_code)]
 
@@ -116,8 +117,10 @@ fn predict() -> Vec<u8> {
 }
 
 fn transform() -> Vec<u8> {
+    // V = 0.02·Wᵀ: the offset is 0.02·colour·W·Wᵀ, so a red painting pushes towards red.
+    let w = w_predict();
     let v: Vec<f32> = (0..EMBEDDING_LEN * 3)
-        .map(|i| ((i % 5) as f32 - 2.0) * 0.02)
+        .map(|k| 0.02 * w[(k % 3) * EMBEDDING_LEN + k / 3])
         .collect();
     let graph = GraphProto {
         node: vec![
