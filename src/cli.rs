@@ -238,6 +238,10 @@ pub struct PictureArgs {
     /// (384 is the Python package's way: softer). Default: at the input's own size.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub content_size: Option<u32>,
+
+    /// With --style-image: run the transformer as stored, in 8 bits (slower; for comparisons).
+    #[arg(long, hide = true)]
+    pub as_stored: bool,
 }
 
 impl PictureArgs {
@@ -251,6 +255,7 @@ impl PictureArgs {
             content_size: self
                 .content_size
                 .map_or(ContentSize::Native, ContentSize::LongerSide),
+            as_stored: self.as_stored,
         }
     }
 }

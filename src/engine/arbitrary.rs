@@ -53,6 +53,9 @@ pub struct ArbitraryOptions {
     pub style_size: u32,
     /// The size frames are stylized at.
     pub content_size: ContentSize,
+    /// Run the transformer as stored, in 8 bits (the trainer's teacher, whose targets must not
+    /// change); `false` runs it dequantized to float ([`nets::dequantize`]): same look, faster.
+    pub as_stored: bool,
 }
 
 /// The default `style_size`: the predictor's export size.
@@ -73,6 +76,7 @@ impl Default for ArbitraryOptions {
             strength: 1.0,
             style_size: DEFAULT_STYLE_SIZE,
             content_size: ContentSize::Native,
+            as_stored: false,
         }
     }
 }
@@ -162,7 +166,11 @@ impl ArbitraryNets {
             nets::dynamic_image_dims(&bytes).map_err(|e| bad_files(&files, e))
         };
         let predict_bytes = read(&files.predict)?;
-        let transform_bytes = read(&files.transform)?;
+        let mut transform_bytes = read(&files.transform)?;
+        if !opts.as_stored {
+            transform_bytes =
+                nets::dequantize(&transform_bytes).map_err(|e| bad_files(&files, e))?;
+        }
         let (predict, _) = open(&files.predict, &predict_bytes, DeviceChoice::Cpu, engine)?;
         check_inputs(&files, &predict, nets::PREDICT_FILE, &[nets::STYLE_INPUT])?;
         let me = ArbitraryNets {

@@ -16,7 +16,12 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::onnx_proto::{tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto};
+use std::collections::{HashMap, HashSet};
+
+use super::onnx_proto::{
+    tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto, NodeProto, TensorProto,
+    DATA_TYPE_FLOAT, DATA_TYPE_INT32, DATA_TYPE_INT8, DATA_TYPE_UINT8,
+};
 use crate::{Error, Result};
 
 /// The style-prediction network's file name.
@@ -229,6 +234,149 @@ pub fn transform_flops(height: usize, width: usize) -> u64 {
         .sum()
 }
 
+/// The transformer with its 8-bit quantization undone: every `DequantizeLinear` of a stored
+/// weight or bias becomes the float tensor it computes, and the `QuantizeLinear` /
+/// `DequantizeLinear` nodes on activations are dropped, so ONNX Runtime runs plain float
+/// convolutions (it fuses few of this file's quantized patterns and spends a fifth of the time
+/// in the quantize/dequantize nodes themselves; BENCHMARKS.md). The output differs from the
+/// 8-bit file by the quantization noise (a mean of about 10 levels in 255, the same look).
+pub fn dequantize(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |m: String| Error::InvalidArgument(format!("arbitrary-style transformer: {m}"));
+    let mut model =
+        ModelProto::decode(bytes).map_err(|e| bad(format!("not an ONNX model ({e})")))?;
+    let graph = model
+        .graph
+        .as_mut()
+        .ok_or_else(|| bad("the file has no graph".into()))?;
+    let stored: HashMap<String, TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.clone(), t.clone()))
+        .collect();
+    let mut rename: HashMap<String, String> = HashMap::new();
+    let mut folded = Vec::new();
+    graph.node.retain(|n| match n.op_type.as_str() {
+        "DequantizeLinear" if stored.contains_key(&n.input[0]) => {
+            folded.push(n.clone());
+            false
+        }
+        "QuantizeLinear" | "DequantizeLinear" => {
+            rename.insert(n.output[0].clone(), n.input[0].clone());
+            false
+        }
+        _ => true,
+    });
+    for n in &folded {
+        let t = dequantize_tensor(n, &stored).map_err(|m| bad(format!("{}: {m}", n.name)))?;
+        graph.initializer.push(t);
+    }
+    let resolve = |name: &str| {
+        let mut name = name.to_string();
+        while let Some(next) = rename.get(&name) {
+            name = next.clone();
+        }
+        name
+    };
+    for n in &mut graph.node {
+        for i in &mut n.input {
+            *i = resolve(i);
+        }
+    }
+    for o in &mut graph.output {
+        o.name = resolve(&o.name);
+    }
+    let used: HashSet<&String> = graph.node.iter().flat_map(|n| &n.input).collect();
+    let used: HashSet<String> = used.into_iter().cloned().collect();
+    graph.initializer.retain(|t| used.contains(&t.name));
+    graph.value_info.clear();
+    Ok(model.encode_to_vec())
+}
+
+/// `(q − zero_point) · scale` of one stored tensor, per tensor or along the node's `axis`.
+fn dequantize_tensor(
+    node: &NodeProto,
+    stored: &HashMap<String, TensorProto>,
+) -> std::result::Result<TensorProto, String> {
+    let get = |i: usize| node.input.get(i).and_then(|n| stored.get(n));
+    let q = ints(get(0).ok_or("no quantized tensor")?)?;
+    let scale = floats(get(1).ok_or("no scale")?)?;
+    let zero = match get(2) {
+        Some(z) => ints(z)?,
+        None => vec![0; scale.len()],
+    };
+    let dims = &get(0).expect("checked").dims;
+    let axis = node
+        .attribute
+        .iter()
+        .find(|a| a.name == "axis")
+        .and_then(|a| a.i)
+        .unwrap_or(1);
+    // Elements per step along `axis` (inner size) and the axis length.
+    let (channels, inner) = if scale.len() == 1 {
+        (1, q.len().max(1))
+    } else {
+        let axis = usize::try_from(axis).map_err(|_| "negative axis")?;
+        let inner: i64 = dims.iter().skip(axis + 1).product();
+        (scale.len(), inner.max(1) as usize)
+    };
+    if zero.len() != scale.len() || q.len() % (channels * inner) != 0 {
+        return Err("scale, zero point and tensor sizes do not match".into());
+    }
+    let data = q
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = (i / inner) % channels;
+            (v - zero[c]) as f32 * scale[c]
+        })
+        .collect();
+    Ok(TensorProto {
+        dims: dims.clone(),
+        data_type: DATA_TYPE_FLOAT,
+        float_data: data,
+        name: node.output[0].clone(),
+        ..Default::default()
+    })
+}
+
+/// The values of an int8, uint8 or int32 tensor.
+fn ints(t: &TensorProto) -> std::result::Result<Vec<i64>, String> {
+    match t.data_type {
+        DATA_TYPE_INT8 if !t.raw_data.is_empty() => {
+            Ok(t.raw_data.iter().map(|&b| b as i8 as i64).collect())
+        }
+        DATA_TYPE_UINT8 if !t.raw_data.is_empty() => {
+            Ok(t.raw_data.iter().map(|&b| b as i64).collect())
+        }
+        DATA_TYPE_INT32 if !t.raw_data.is_empty() => Ok(t
+            .raw_data
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64)
+            .collect()),
+        DATA_TYPE_INT8 | DATA_TYPE_UINT8 | DATA_TYPE_INT32 => {
+            Ok(t.int32_data.iter().map(|&v| v as i64).collect())
+        }
+        other => Err(format!(
+            "tensor {} has type {other}, not an integer",
+            t.name
+        )),
+    }
+}
+
+/// The values of a float tensor.
+fn floats(t: &TensorProto) -> std::result::Result<Vec<f32>, String> {
+    if t.data_type != DATA_TYPE_FLOAT {
+        return Err(format!("scale {} is not float32", t.name));
+    }
+    if t.raw_data.is_empty() {
+        return Ok(t.float_data.clone());
+    }
+    Ok(t.raw_data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
 /// Magenta's style strength: the painting's embedding blended with the photo's own,
 /// `strength·style + (1 − strength)·photo` (1 = the painting's style, 0 = the photo's own).
 pub fn blend_embeddings(style: &[f32], photo: &[f32], strength: f32) -> Vec<f32> {
@@ -250,6 +398,79 @@ mod tests {
         assert_eq!(blend_embeddings(&s, &p, 1.0), vec![1.0, 2.0]);
         assert_eq!(blend_embeddings(&s, &p, 0.0), vec![3.0, -2.0]);
         assert_eq!(blend_embeddings(&s, &p, 0.5), vec![2.0, 0.0]);
+    }
+
+    #[test]
+    fn dequantize_folds_weights_and_drops_activation_quantization() {
+        use crate::net::onnx_proto::{AttributeProto, GraphProto, ValueInfoProto};
+        let node = |op: &str, inputs: &[&str], out: &str, axis: Option<i64>| NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.into()],
+            name: out.into(),
+            op_type: op.into(),
+            attribute: axis
+                .map(|a| AttributeProto {
+                    name: "axis".into(),
+                    i: Some(a),
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        let tensor = |name: &str, dt: i32, dims: &[i64], raw: Vec<u8>, f: Vec<f32>| TensorProto {
+            name: name.into(),
+            data_type: dt,
+            dims: dims.to_vec(),
+            raw_data: raw,
+            float_data: f,
+            ..Default::default()
+        };
+        // Two output channels: w = (q − z)·s per channel.
+        let q: Vec<u8> = [3i8, -2, 5, 7].iter().map(|&v| v as u8).collect();
+        let graph = GraphProto {
+            node: vec![
+                node("QuantizeLinear", &["x", "sx", "zx"], "xq", None),
+                node("DequantizeLinear", &["xq", "sx", "zx"], "xd", None),
+                node("DequantizeLinear", &["wq", "sw", "zw"], "w", Some(0)),
+                node("Conv", &["xd", "w"], "y", None),
+            ],
+            initializer: vec![
+                tensor("sx", DATA_TYPE_FLOAT, &[], vec![], vec![0.1]),
+                tensor("zx", DATA_TYPE_INT8, &[], vec![0], vec![]),
+                tensor("wq", DATA_TYPE_INT8, &[2, 2, 1, 1], q, vec![]),
+                tensor("sw", DATA_TYPE_FLOAT, &[2], vec![], vec![0.5, 2.0]),
+                tensor("zw", DATA_TYPE_INT8, &[2], vec![1, 255], vec![]),
+            ],
+            input: vec![ValueInfoProto {
+                name: "x".into(),
+                ..Default::default()
+            }],
+            output: vec![ValueInfoProto {
+                name: "y".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let bytes = ModelProto {
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let out = ModelProto::decode(dequantize(&bytes).unwrap().as_slice()).unwrap();
+        let g = out.graph.unwrap();
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Conv"]);
+        assert_eq!(
+            g.node[0].input,
+            ["x", "w"],
+            "the conv reads the input itself"
+        );
+        assert_eq!(g.initializer.len(), 1, "scales and zero points are gone");
+        let w = &g.initializer[0];
+        assert_eq!((w.name.as_str(), w.data_type), ("w", DATA_TYPE_FLOAT));
+        // Channel 0: (3 − 1)·0.5, (−2 − 1)·0.5; channel 1 (zero point −1): (5 + 1)·2, (7 + 1)·2.
+        assert_eq!(w.float_data, [1.0, -1.5, 12.0, 16.0]);
     }
 
     #[test]

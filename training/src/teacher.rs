@@ -33,6 +33,8 @@ impl Teacher {
         };
         let opts = ArbitraryOptions {
             dir: explicit.map(Path::to_path_buf),
+            // The 8-bit network as shipped: the cached targets stay what they were.
+            as_stored: true,
             ..ArbitraryOptions::default()
         };
         let nets = ArbitraryNets::load(&opts, DeviceChoice::Cpu, &engine)?;
