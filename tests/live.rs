@@ -522,3 +522,112 @@ fn smoothing_with_two_workers_is_refused_with_the_way_out() {
         "says which flags clash and what to use: {err}"
     );
 }
+
+/// Pictures as styles (tiny stand-ins for Magenta's networks): G grabs the frozen camera frame
+/// as a style (saved as a PNG), M morphs between the two latest pictures, and + moves the morph
+/// all the way to the second picture, which then looks exactly like that picture's style.
+#[test]
+fn g_grabs_the_frame_as_a_style_and_m_morphs_between_pictures() {
+    #[path = "common/arbitrary.rs"]
+    mod arbitrary;
+    let x = Xvfb::start();
+    let d = tempfile::tempdir().unwrap();
+    let nets = d.path().join("nets");
+    arbitrary::write_tiny_teacher(&nets);
+    let red = d.path().join("red.png");
+    RgbImage::from_fn(64, 64, |x, y| image::Rgb([200, ((x + y) % 40) as u8, 30]))
+        .save(&red)
+        .unwrap();
+    let empty = d.path().join("no-models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let app = App::start_with(
+        &x,
+        d.path(),
+        &empty,
+        &[
+            "--source",
+            "testcard",
+            "--no-overlay",
+            "--source-fps",
+            "15",
+            "--style-image",
+            red.to_str().unwrap(),
+            "--arbitrary-dir",
+            nets.to_str().unwrap(),
+        ],
+        "info",
+    );
+    let (original, by_red) = pause(&app);
+    assert!(mean_diff(&original, &by_red, 0, original.width()) > 3.0);
+
+    app.keys(&["g"]);
+    let by_grab = steady(&app, "the grabbed style", |img| img != &by_red);
+    let out = d.path().join("out");
+    let grabs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("stylecam-grab-"))
+        .collect();
+    assert_eq!(grabs.len(), 1, "one grab saved in --out-dir: {grabs:?}");
+    let grabbed = image::open(&grabs[0]).unwrap().into_rgb8();
+    assert_eq!(grabbed.dimensions(), (640, 480), "the camera frame itself");
+
+    app.keys(&["m"]);
+    let morph = steady(&app, "the morph", |img| img != &by_grab);
+    let w = original.width();
+    assert!(mean_diff(&morph, &by_red, 0, w) > 0.5 && mean_diff(&morph, &by_grab, 0, w) > 0.5);
+    // Halfway → all the way to the grab (the second picture): 5 steps of 10 %.
+    app.keys(&["plus", "plus", "plus", "plus", "plus"]);
+    steady(&app, "the morph at the grab's end", |img| img == &by_grab);
+    let log = std::fs::read_to_string(d.path().join("stderr.txt")).unwrap();
+    assert!(log.contains("grabbed:") && log.contains("morph"), "{log}");
+}
+
+/// A style picture that cannot be read is an error on the overlay (and in the log), and the
+/// view keeps running: the next picture stylizes.
+#[test]
+fn an_unreadable_style_picture_is_reported_and_the_view_goes_on() {
+    #[path = "common/arbitrary.rs"]
+    mod arbitrary;
+    let x = Xvfb::start();
+    let d = tempfile::tempdir().unwrap();
+    let nets = d.path().join("nets");
+    arbitrary::write_tiny_teacher(&nets);
+    let bad = d.path().join("broken.jpg");
+    std::fs::write(&bad, "not a picture").unwrap();
+    let red = d.path().join("red.png");
+    RgbImage::from_fn(64, 64, |x, y| image::Rgb([200, ((x + y) % 40) as u8, 30]))
+        .save(&red)
+        .unwrap();
+    let empty = d.path().join("no-models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let app = App::start_with(
+        &x,
+        d.path(),
+        &empty,
+        &[
+            "--source",
+            "testcard",
+            "--no-overlay",
+            "--source-fps",
+            "15",
+            "--style-image",
+            bad.to_str().unwrap(),
+            "--style-image",
+            red.to_str().unwrap(),
+            "--arbitrary-dir",
+            nets.to_str().unwrap(),
+        ],
+        "info",
+    );
+    app.keys(&["space", "o"]);
+    let original = app.settled("paused original view", |_| true);
+    app.keys(&["o", "Right"]);
+    steady(&app, "the next picture's style", |img| img != &original);
+    let log = std::fs::read_to_string(d.path().join("stderr.txt")).unwrap();
+    assert!(
+        log.contains("cannot load style broken") && log.contains("style picture"),
+        "{log}"
+    );
+}

@@ -78,6 +78,8 @@ pub struct Controls {
     pub scale: f32,
     pub overlay: bool,
     pub help: bool,
+    /// The style shown is the morph (M): +/− move along it instead of changing the strength.
+    pub morphing: bool,
 }
 
 /// Something a key asks of the live loop beyond changing [`Controls`].
@@ -95,6 +97,14 @@ pub enum Action {
     VariantChanged,
     /// L pressed on a style that has a single variant.
     NoOtherVariant,
+    /// G: the camera's frame becomes a style.
+    GrabStyle,
+    /// M: morph between the two most recent picture styles.
+    Morph,
+    /// +/− on the morph: move towards the second picture (`up`) or the first.
+    MorphStep {
+        up: bool,
+    },
 }
 
 /// The hotkeys, as shown by H.
@@ -105,7 +115,9 @@ pub const HELP: &[&str] = &[
     "Space    pause (freeze the input)",
     "O        original / stylized",
     "S        split view (drag with the mouse, [ ])",
-    "+ -      style strength",
+    "+ -      style strength (on a morph: move along it)",
+    "G        grab the camera's frame as a style",
+    "M        morph the two latest picture styles",
     "C        preserve original colours",
     "Up Down  inference resolution",
     "F        fullscreen",
@@ -134,7 +146,14 @@ impl Controls {
             scale: scale.clamp(MIN_SCALE, MAX_SCALE),
             overlay: true,
             help: false,
+            morphing: false,
         }
+    }
+
+    /// One more style (of one variant) at the end of the list: a grabbed frame or a morph.
+    pub fn add_style(&mut self) {
+        self.style_count += 1;
+        self.variant_counts.push(1);
     }
 
     /// Sets how many variants each style has, and the pick that chooses among them.
@@ -159,7 +178,7 @@ impl Controls {
             .max(1)
     }
 
-    fn select_style(&mut self, style: usize) -> Option<Action> {
+    pub fn select_style(&mut self, style: usize) -> Option<Action> {
         self.style = style;
         self.variant = self.pick.index(self.variant_count());
         Some(Action::StyleChanged)
@@ -227,8 +246,16 @@ impl Controls {
             Key::S => self.split = !self.split,
             Key::LeftBracket => self.split_at = (self.split_at - SPLIT_STEP).clamp(0.0, 1.0),
             Key::RightBracket => self.split_at = (self.split_at + SPLIT_STEP).clamp(0.0, 1.0),
+            Key::Equal | Key::NumPadPlus if self.morphing => {
+                return Some(Action::MorphStep { up: true })
+            }
+            Key::Minus | Key::NumPadMinus if self.morphing => {
+                return Some(Action::MorphStep { up: false })
+            }
             Key::Equal | Key::NumPadPlus => self.strength = step(self.strength, STRENGTH_STEP),
             Key::Minus | Key::NumPadMinus => self.strength = step(self.strength, -STRENGTH_STEP),
+            Key::G => return Some(Action::GrabStyle),
+            Key::M => return Some(Action::Morph),
             Key::C => self.preserve_colour = !self.preserve_colour,
             Key::Up => self.scale = (self.scale * SCALE_STEP).clamp(MIN_SCALE, MAX_SCALE),
             Key::Down => self.scale = (self.scale / SCALE_STEP).clamp(MIN_SCALE, MAX_SCALE),

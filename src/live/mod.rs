@@ -9,6 +9,7 @@ pub mod compose;
 pub mod control;
 pub mod engine;
 pub mod overlay;
+pub mod pictures;
 pub mod pipeline;
 pub mod record;
 pub mod slot;
@@ -29,6 +30,7 @@ use compose::{Composer, Look};
 use control::{Action, Controls, VariantPick, View};
 pub use engine::{Catalog, PixelTransformEngine, StyleChoice};
 use overlay::OverlayContent;
+use pictures::PictureStyles;
 pub use pipeline::WorkerPlan;
 use pipeline::{InferSettings, Shared, Stylized};
 pub use record::{FrameRecorder, RecorderFactory};
@@ -357,7 +359,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     } else {
         crate::batch::find_images(&opts.style_images)?
     };
-    let catalog = engine::choose_styles(&dir, opts.style.as_deref(), &pictures)?;
+    let mut catalog = engine::choose_styles(&dir, opts.style.as_deref(), &pictures)?;
     let files = catalog.files();
     let preset = opts.preset.unwrap_or(Preset::Auto);
     if let (Some(p), None) = (opts.preset, catalog.start_variant) {
@@ -464,7 +466,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
     let result = display_loop(
         &opts,
         &hooks,
-        &catalog,
+        &mut catalog,
         &shared,
         &ready,
         &ctrl_c,
@@ -520,7 +522,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
 fn display_loop(
     opts: &LiveOptions,
     hooks: &LiveHooks,
-    catalog: &Catalog,
+    catalog: &mut Catalog,
     shared: &Shared,
     ready: &pipeline::SourceReady,
     ctrl_c: &AtomicBool,
@@ -532,6 +534,8 @@ fn display_loop(
     let mut window = LiveWindow::open("stylecam", ww, wh, opts.fullscreen)?;
     controls.overlay = opts.overlay;
     controls.strength = opts.strength;
+    let mut pictures = PictureStyles::default();
+    pictures.follow(catalog, &mut controls);
 
     let mut composer = Composer::default();
     let mut composed = RgbImage::new(frame_size.0, frame_size.1);
@@ -584,7 +588,15 @@ fn display_loop(
                 None => {}
                 Some(Action::Quit) => quit = true,
                 Some(Action::Changed) => dirty = true,
-                Some(Action::StyleChanged) => dirty = true,
+                Some(Action::StyleChanged) => {
+                    pictures.follow(catalog, &mut controls);
+                    dirty = true;
+                }
+                Some(a @ (Action::GrabStyle | Action::Morph | Action::MorphStep { .. })) => {
+                    let m = pictures.on_action(a, &mut controls, catalog, shared, &opts.out_dir);
+                    say(&mut messages, m);
+                    dirty = true;
+                }
                 Some(Action::VariantChanged) => {
                     // A variant chosen with L settles `--preset auto`.
                     auto_pending = false;

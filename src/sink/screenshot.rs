@@ -50,13 +50,18 @@ pub fn timestamped_path(dir: &Path, prefix: &str, ext: &str) -> PathBuf {
 /// Writes `frame` as a PNG into `dir` (created if missing) under a timestamped name.
 /// The file appears complete or not at all (written to a temporary name, then renamed).
 pub fn save_png(frame: &RgbImage, dir: &Path) -> Result<PathBuf> {
+    save_png_as(frame, dir, "stylecam")
+}
+
+/// [`save_png`] with the file name starting `prefix-`.
+pub fn save_png_as(frame: &RgbImage, dir: &Path, prefix: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Output {
         path: dir.to_path_buf(),
         reason: format!(
             "cannot create the screenshot folder: {e}. Pass --out-dir with a writable folder"
         ),
     })?;
-    let path = timestamped_path(dir, "stylecam", "png");
+    let path = timestamped_path(dir, prefix, "png");
     let tmp = path.with_extension("png.part");
     let result = frame
         .save_with_format(&tmp, image::ImageFormat::Png)
