@@ -11,6 +11,9 @@ use image::RgbImage;
 use stylecam::net::onnx::{random_weights, write_model, ModelMetadata};
 use stylecam::net::ImfwArch;
 
+#[path = "common/arbitrary.rs"]
+mod arbitrary;
+
 /// A private X server, killed when dropped.
 struct Xvfb {
     child: Child,
@@ -523,40 +526,42 @@ fn smoothing_with_two_workers_is_refused_with_the_way_out() {
     );
 }
 
+/// A red "painting" at `dir/red.png`.
+fn red_picture(dir: &Path) -> PathBuf {
+    let red = dir.join("red.png");
+    RgbImage::from_fn(64, 64, |x, y| image::Rgb([200, ((x + y) % 40) as u8, 30]))
+        .save(&red)
+        .unwrap();
+    red
+}
+
+/// The live view on the test card with `pictures` as its only styles (tiny networks), overlay
+/// off, logging at info.
+fn picture_app(x: &Xvfb, dir: &Path, pictures: &[&Path]) -> App {
+    let nets = dir.join("nets");
+    arbitrary::write_tiny_teacher(&nets);
+    let empty = dir.join("no-models");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut args: Vec<String> = ["--source", "testcard", "--no-overlay", "--source-fps", "15"]
+        .map(String::from)
+        .to_vec();
+    for p in pictures {
+        args.extend(["--style-image".into(), p.display().to_string()]);
+    }
+    args.extend(["--arbitrary-dir".into(), nets.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    App::start_with(x, dir, &empty, &args, "info")
+}
+
 /// Pictures as styles (tiny stand-ins for Magenta's networks): G grabs the frozen camera frame
 /// as a style (saved as a PNG), M morphs between the two latest pictures, and + moves the morph
 /// all the way to the second picture, which then looks exactly like that picture's style.
 #[test]
 fn g_grabs_the_frame_as_a_style_and_m_morphs_between_pictures() {
-    #[path = "common/arbitrary.rs"]
-    mod arbitrary;
     let x = Xvfb::start();
     let d = tempfile::tempdir().unwrap();
-    let nets = d.path().join("nets");
-    arbitrary::write_tiny_teacher(&nets);
-    let red = d.path().join("red.png");
-    RgbImage::from_fn(64, 64, |x, y| image::Rgb([200, ((x + y) % 40) as u8, 30]))
-        .save(&red)
-        .unwrap();
-    let empty = d.path().join("no-models");
-    std::fs::create_dir_all(&empty).unwrap();
-    let app = App::start_with(
-        &x,
-        d.path(),
-        &empty,
-        &[
-            "--source",
-            "testcard",
-            "--no-overlay",
-            "--source-fps",
-            "15",
-            "--style-image",
-            red.to_str().unwrap(),
-            "--arbitrary-dir",
-            nets.to_str().unwrap(),
-        ],
-        "info",
-    );
+    let red = red_picture(d.path());
+    let app = picture_app(&x, d.path(), &[&red]);
     let (original, by_red) = pause(&app);
     assert!(mean_diff(&original, &by_red, 0, original.width()) > 3.0);
 
@@ -588,39 +593,12 @@ fn g_grabs_the_frame_as_a_style_and_m_morphs_between_pictures() {
 /// view keeps running: the next picture stylizes.
 #[test]
 fn an_unreadable_style_picture_is_reported_and_the_view_goes_on() {
-    #[path = "common/arbitrary.rs"]
-    mod arbitrary;
     let x = Xvfb::start();
     let d = tempfile::tempdir().unwrap();
-    let nets = d.path().join("nets");
-    arbitrary::write_tiny_teacher(&nets);
     let bad = d.path().join("broken.jpg");
     std::fs::write(&bad, "not a picture").unwrap();
-    let red = d.path().join("red.png");
-    RgbImage::from_fn(64, 64, |x, y| image::Rgb([200, ((x + y) % 40) as u8, 30]))
-        .save(&red)
-        .unwrap();
-    let empty = d.path().join("no-models");
-    std::fs::create_dir_all(&empty).unwrap();
-    let app = App::start_with(
-        &x,
-        d.path(),
-        &empty,
-        &[
-            "--source",
-            "testcard",
-            "--no-overlay",
-            "--source-fps",
-            "15",
-            "--style-image",
-            bad.to_str().unwrap(),
-            "--style-image",
-            red.to_str().unwrap(),
-            "--arbitrary-dir",
-            nets.to_str().unwrap(),
-        ],
-        "info",
-    );
+    let red = red_picture(d.path());
+    let app = picture_app(&x, d.path(), &[&bad, &red]);
     app.keys(&["space", "o"]);
     let original = app.settled("paused original view", |_| true);
     app.keys(&["o", "Right"]);
