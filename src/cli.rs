@@ -54,7 +54,7 @@ pub struct EngineArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
-    /// CPU threads for inference (default: all cores).
+    /// CPU threads for inference, 1..=1024 (default: all cores).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 
@@ -139,12 +139,13 @@ pub struct CalibrateArgs {
     #[arg(long, required = true, value_name = "PATH")]
     pub photos: Vec<PathBuf>,
 
-    /// Scale the photos down so the longer side is at most N pixels (the size you stylize at).
+    /// Scale the photos down so the longer side is at most N pixels (the size you stylize at),
+    /// 1..=16384.
     #[arg(long, value_name = "N", default_value_t = 640, value_parser = stylecam::batch::parse_max_side)]
     pub max_side: u32,
 
-    /// Use at most N photos (the first in name order).
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Use at most N photos (the first in name order), 1..=1000.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
 }
 
@@ -159,20 +160,21 @@ pub struct BenchArgs {
     #[arg(long, value_enum, value_name = "PRESET", requires = "style")]
     pub preset: Option<stylecam::styles::Preset>,
 
-    /// Architecture timed with random weights: wWIDTH-bBLOCKS (the seed is w32-b5).
+    /// Architecture timed with random weights: wWIDTH-bBLOCKS, width 1..=128, blocks 1..=32 (the
+    /// seed is w32-b5).
     #[arg(long, value_name = "wW-bB", default_value = "w32-b5", value_parser = |s: &str| stylecam::bench::parse_arch(s).map_err(|e| e.to_string()))]
     pub arch: stylecam::net::ImfwArch,
 
-    /// Frame sizes, comma-separated.
+    /// Frame sizes, comma-separated; each side 1..=16384.
     #[arg(long, value_name = "WxH,...", default_value = "640x480", value_delimiter = ',', value_parser = stylecam::batch::parse_size)]
     pub size: Vec<(u32, u32)>,
 
-    /// Timed frames per size.
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Timed frames per size, 1..=100000.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub frames: u32,
 
-    /// Untimed warm-up frames per size.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Untimed warm-up frames per size, 0..=10000.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub warmup: u32,
 
     /// Print JSON instead of a table.
@@ -231,11 +233,11 @@ pub struct StylizeArgs {
     #[arg(long, value_name = "EXT", requires = "out_dir")]
     pub format: Option<String>,
 
-    /// Stylize at exactly WIDTHxHEIGHT (default: the input's own size).
+    /// Stylize at exactly WIDTHxHEIGHT, each side 1..=16384 (default: the input's own size).
     #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side")]
     pub size: Option<(u32, u32)>,
 
-    /// Scale down so the longer side is at most N pixels.
+    /// Scale down so the longer side is at most N pixels, 1..=16384.
     #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side)]
     pub max_side: Option<u32>,
 

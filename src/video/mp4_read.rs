@@ -209,8 +209,8 @@ fn fourcc(t: &[u8; 4]) -> String {
 
 /// Reads the MP4 structure of `path` (no sample data is read).
 pub fn read_mp4(path: &Path) -> Result<Mp4File> {
-    let mut file = File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let len = file.metadata().map_err(|e| bad(path, e.to_string()))?.len();
+    let (mut file, meta) = crate::fsio::open_file(path, crate::fsio::Kind::Video)?;
+    let len = meta.len();
     if len == 0 {
         return Err(bad(path, format!("the file is empty. {SUPPORTED}")));
     }
