@@ -55,7 +55,7 @@ pub struct EngineArgs {
     pub models: Option<PathBuf>,
 
     /// CPU threads for inference, 1..=1024 (default: all cores).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true)]
     pub threads: Option<u16>,
 
     /// Graph run on the CPU for stylecam's own models: auto (fastest measured rewrite for the
@@ -170,11 +170,11 @@ pub struct BenchArgs {
     pub size: Vec<(u32, u32)>,
 
     /// Timed frames per size, 1..=100000.
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000), allow_hyphen_values = true)]
     pub frames: u32,
 
     /// Untimed warm-up frames per size, 0..=10000.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000), allow_hyphen_values = true)]
     pub warmup: u32,
 
     /// Print JSON instead of a table.
@@ -234,19 +234,19 @@ pub struct StylizeArgs {
     pub format: Option<String>,
 
     /// Stylize at exactly WIDTHxHEIGHT, each side 1..=16384 (default: the input's own size).
-    #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side")]
+    #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side", allow_hyphen_values = true)]
     pub size: Option<(u32, u32)>,
 
     /// Scale down so the longer side is at most N pixels, 1..=16384.
-    #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side)]
+    #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side, allow_hyphen_values = true)]
     pub max_side: Option<u32>,
 
     /// Videos: temporal smoothing of the stylized frames, 0 (off) … 1 (reduces flicker).
-    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit)]
+    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit, allow_hyphen_values = true)]
     pub smooth: f32,
 
     /// Videos: H.264 bit rate, e.g. 4M or 800k (default: chosen from the frame size).
-    #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate, allow_hyphen_values = true)]
     pub bitrate: Option<u32>,
 }
 

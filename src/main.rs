@@ -17,7 +17,10 @@ use stylecam::engine::{runtime, EngineOptions, Provider, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -37,6 +40,23 @@ fn main() -> ExitCode {
         Err(e) if stylecam::output::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             stylecam::note!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// clap's own exit (usage errors, --help, --version), with a failed stdout handled like ours:
+/// quiet on a closed pipe, an error on a full disk (clap itself ignores write errors).
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    match stylecam::out!("{}", e.render()).and_then(|()| stylecam::output::flush_stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if stylecam::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            stylecam::note!("error: {err}");
             ExitCode::FAILURE
         }
     }
@@ -466,11 +486,12 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
 }
 
 /// Inputs handled as videos (by extension; other containers get a clear error from the reader).
+/// Anything but a folder counts, so a missing or special `x.mp4` gets the video reader's message.
 fn is_video_path(p: &std::path::Path) -> bool {
     const VIDEO_EXTENSIONS: &[&str] = &[
         "mp4", "m4v", "mov", "mkv", "webm", "avi", "flv", "ts", "m2ts", "mts", "ogv", "wmv", "asf",
     ];
-    p.is_file()
+    !p.is_dir()
         && p.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
