@@ -6,7 +6,13 @@
 //! here are mutated (bit flips, interesting bytes and 32-bit values such as box and chunk
 //! lengths, chunks inserted, duplicated, deleted, truncation) and fed to the reader. A reader
 //! must return `Ok` or an `Err` with a message; a panic, or one input taking longer than
-//! [`PER_INPUT_BOUND`], fails the test and saves the input under `target/fuzz-findings/`.
+//! [`PER_INPUT_BOUND`], fails the test and saves the input under `target/fuzz-findings/`; if the
+//! process dies instead (an allocation abort), the input is `last-input-TARGET.*` there.
+//!
+//! Found so far (both fixed with `MAX_SAMPLES` in `src/video/mp4_read.rs`): an MP4 whose sample
+//! table (`stsz`) declared four billion samples made the reader allocate 32 GB and abort; a
+//! fragment run (`trun`) declaring billions of samples without per-sample fields kept the reader
+//! appending default samples for minutes (a hang).
 //!
 //! Time per target: `STYLECAM_FUZZ_SECS` (default 12, so `make test` spends about that, the three
 //! targets running in parallel). Seed: `STYLECAM_FUZZ_SEED` (default: from the clock; printed).
@@ -109,8 +115,9 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>) {
 /// panic or a hang, saving the input.
 fn fuzz(target: &str, seeds: &[Vec<u8>], ext: &str, read: impl Fn(&Path) -> Result<(), String>) {
     let mut rng = StdRng::seed_from_u64(seed(target));
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(format!("input.{ext}"));
+    // The input being read stays on disk if the process dies (an allocation abort, a crash in
+    // a C decoder): that file is the finding. Removed after a clean run.
+    let file = findings_dir().join(format!("last-input-{target}.{ext}"));
     let deadline = Instant::now() + budget();
     let (mut runs, mut errors) = (0u64, 0u64);
     while Instant::now() < deadline {
@@ -140,6 +147,7 @@ fn fuzz(target: &str, seeds: &[Vec<u8>], ext: &str, read: impl Fn(&Path) -> Resu
         }
         runs += 1;
     }
+    std::fs::remove_file(&file).unwrap();
     eprintln!(
         "fuzz {target}: {runs} inputs in {:.0} s, {errors} rejected with a message, no panic or hang",
         budget().as_secs_f64()
@@ -171,9 +179,14 @@ fn watch(
     })
 }
 
-fn save_finding(target: &str, data: &[u8], ext: &str) -> PathBuf {
+fn findings_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-findings");
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn save_finding(target: &str, data: &[u8], ext: &str) -> PathBuf {
+    let dir = findings_dir();
     let n = std::fs::read_dir(&dir).map(|r| r.count()).unwrap_or(0);
     let path = dir.join(format!("{target}-{n}.{ext}"));
     std::fs::write(&path, data).unwrap();
@@ -217,23 +230,25 @@ fn image_reader_survives_mutated_files() {
     });
 }
 
-#[test]
-fn mp4_reader_survives_mutated_files() {
+/// Four 32×24 frames recorded by stylecam's recorder (fragmented MP4, H.264).
+fn record_seed_clip(clip: &Path) {
     use stylecam::sink::recorder::{Recorder, RecorderOptions};
-    let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("seed.mp4");
-    let mut opts = RecorderOptions::new(&clip);
+    let mut opts = RecorderOptions::new(clip);
     opts.queue_len = 8;
     let mut rec = Recorder::start(opts).unwrap();
     let t0 = Instant::now();
     for i in 0..4u32 {
-        rec.push(
-            &picture(32, 24),
-            t0 + Duration::from_millis(u64::from(i) * 40),
-        )
-        .unwrap();
+        let t = t0 + Duration::from_millis(u64::from(i) * 40);
+        rec.push(&picture(32, 24), t).unwrap();
     }
     rec.finish().unwrap();
+}
+
+#[test]
+fn mp4_reader_survives_mutated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("seed.mp4");
+    record_seed_clip(&clip);
     let seeds = vec![std::fs::read(&clip).unwrap()];
     fuzz("mp4", &seeds, "mp4", |p| {
         let mut reader = stylecam::video::VideoReader::open(p).map_err(|e| e.to_string())?;
@@ -261,4 +276,41 @@ fn onnx_reader_survives_mutated_files() {
             .map(drop)
             .map_err(|e| e.to_string())
     });
+}
+
+/// The inputs the fuzzer found, rebuilt from a fresh recording, read in bounded time and memory.
+#[test]
+fn mp4_sample_counts_found_by_fuzzing_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("seed.mp4");
+    record_seed_clip(&clip);
+    let seed = std::fs::read(&clip).unwrap();
+    let patch = |fourcc: &[u8; 4], fields: &[u32]| {
+        let mut data = seed.clone();
+        let at = data
+            .windows(4)
+            .position(|w| w == fourcc)
+            .unwrap_or_else(|| panic!("no {fourcc:?} box in the recording"))
+            + 4;
+        for (i, v) in fields.iter().enumerate() {
+            data[at + 4 * i..at + 4 * i + 4].copy_from_slice(&v.to_be_bytes());
+        }
+        data
+    };
+    // trun: version/flags 0 (no per-sample fields), four billion samples.
+    // stsz: a fixed sample size of 1 byte, four billion samples.
+    for (name, data) in [
+        ("trun", patch(b"trun", &[0, u32::MAX])),
+        ("stsz", patch(b"stsz", &[0, 1, u32::MAX])),
+    ] {
+        let path = dir.path().join(format!("{name}.mp4"));
+        std::fs::write(&path, data).unwrap();
+        let t0 = Instant::now();
+        let _ = stylecam::video::VideoReader::open(&path);
+        assert!(
+            t0.elapsed() < PER_INPUT_BOUND,
+            "{name}: {:?} to open",
+            t0.elapsed()
+        );
+    }
 }

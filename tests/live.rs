@@ -437,9 +437,10 @@ fn screenshot_matches_the_window_and_q_quits_promptly() {
         if let Some(s) = app.child.try_wait().unwrap() {
             break s;
         }
+        // A hang bound, not a speed test (a loaded machine may take a while to quit).
         assert!(
-            t.elapsed() < Duration::from_secs(2),
-            "q did not quit within 2 s"
+            t.elapsed() < Duration::from_secs(60),
+            "q did not quit within 60 s"
         );
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -450,12 +451,9 @@ fn screenshot_matches_the_window_and_q_quits_promptly() {
 fn without_a_camera_the_default_source_shows_the_test_card_with_a_banner() {
     let x = Xvfb::start();
     let dir = tempfile::tempdir().unwrap();
-    // No camera in the test environment (nor /dev/video*): the default source falls back.
-    if Path::new("/dev/video0").exists() {
-        eprintln!("a camera is present; the fallback cannot be observed here");
-        return;
-    }
-    let app = App::start(&x, dir.path(), &["--no-overlay"]);
+    // Camera 63 exists nowhere, so the fallback shows here even on a machine with a camera
+    // (`auto` is `auto:0`, the same path with camera 0).
+    let app = App::start(&x, dir.path(), &["--no-overlay", "--source", "auto:63"]);
     // The banner: a dark red bar across the bottom of the frame.
     let banner_rows = |img: &RgbImage| {
         (0..img.height())
@@ -504,10 +502,8 @@ fn live_error(args: &[&str]) -> String {
 
 #[test]
 fn an_explicit_camera_that_is_missing_is_a_clear_error() {
-    if Path::new("/dev/video0").exists() {
-        return;
-    }
-    let err = live_error(&["--source", "camera"]);
+    // Camera 63 exists nowhere: this runs the same on machines with and without a camera.
+    let err = live_error(&["--source", "camera:63"]);
     assert!(
         err.contains("--source testcard"),
         "names the way out: {err}"

@@ -76,8 +76,8 @@ Hotkeys: 1-9 style, Left/Right (N/B) cycle, L full/light variant, Space pause, O
 +/- strength, C preserve colours, Up/Down inference scale, F fullscreen, P screenshot,
 R record, Tab overlay, H help, Q/Esc quit.
 
-Sources: 'auto' (default) opens camera 0 and, when there is none, shows the test card with a
-NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
+Sources: 'auto' (default) opens camera 0 ('auto:N': camera N) and, when there is none, shows the
+test card with a NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
 a folder of images or an image file (looped at --source-fps); a video file.";
 
 /// `stylecam live`: the webcam (or another source) stylised in a window.

@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// What stylecam can read, for error messages.
+/// Most samples a track may declare (over 77 hours at 60 fps): a corrupt count must not size
+/// an allocation of many gigabytes (found by tests/fuzz_readers.rs).
+const MAX_SAMPLES: u32 = 1 << 24;
+/// Largest `moov`/`moof` box read into memory.
+const MAX_INDEX_BOX: u64 = 256 << 20;
+
 pub const SUPPORTED: &str =
     "stylecam reads MP4/MOV files (.mp4, .m4v, .mov) with H.264 (AVC) video";
 
@@ -287,6 +293,18 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
             if pos + size > len {
                 break;
             }
+            if size > MAX_INDEX_BOX {
+                return Err(bad(
+                    path,
+                    format!(
+                        "its index ('{}' box) is {} MiB, more than the {} MiB accepted; \
+                         the file is corrupt or not a video stylecam can read",
+                        fourcc(&typ),
+                        size >> 20,
+                        MAX_INDEX_BOX >> 20
+                    ),
+                ));
+            }
             let mut body = vec![0u8; (size - hlen) as usize];
             file.seek(SeekFrom::Start(pos + hlen))
                 .and_then(|_| file.read_exact(&mut body))
@@ -558,6 +576,9 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
                 c.full_header()?;
                 let fixed = c.u32()?;
                 let n = c.u32()?;
+                if n > MAX_SAMPLES {
+                    return None;
+                }
                 if fixed != 0 {
                     t.stsz = vec![fixed; n as usize];
                 } else {
@@ -583,7 +604,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
             b"stss" => {
                 c.full_header()?;
                 let n = c.u32()?;
-                let mut v = Vec::with_capacity(n as usize);
+                let mut v = Vec::with_capacity(n.min(MAX_SAMPLES) as usize);
                 for _ in 0..n {
                     v.push(c.u32()?);
                 }
@@ -676,6 +697,10 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
         let mut c = Cur::new(trun);
         let (v, fl) = c.full_header()?;
         let count = c.u32()?;
+        // Without per-sample fields nothing bounds the count by the box's size.
+        if t.samples.len() as u64 + u64::from(count) > u64::from(MAX_SAMPLES) {
+            return None;
+        }
         if fl & 0x1 != 0 {
             data_pos = (base as i64 + i64::from(c.u32()? as i32)) as u64;
         }
