@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// What stylecam can read, for error messages.
-/// Most samples a track may declare (over 77 hours at 60 fps): a corrupt count must not size
-/// an allocation of many gigabytes (found by tests/fuzz_readers.rs).
-const MAX_SAMPLES: u32 = 1 << 24;
+/// Most samples a track may declare (over 77 hours at 60 fps), and never more than the file has
+/// bytes: a corrupt count must not size an allocation of gigabytes nor a loop of billions (found
+/// by tests/fuzz_readers.rs).
+const MAX_SAMPLES: u64 = 1 << 24;
 /// Largest `moov`/`moof` box read into memory.
 const MAX_INDEX_BOX: u64 = 256 << 20;
 
@@ -310,7 +311,7 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
                 .and_then(|_| file.read_exact(&mut body))
                 .map_err(|e| bad(path, e.to_string()))?;
             if &typ == b"moov" {
-                parse_moov(path, &body, &mut tracks)?;
+                parse_moov(path, &body, &mut tracks, MAX_SAMPLES.min(len))?;
                 have_moov = true;
             } else {
                 if !have_moov {
@@ -320,7 +321,7 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
                     ));
                 }
                 fragmented = true;
-                parse_moof(&body, pos, &mut tracks);
+                parse_moof(&body, pos, &mut tracks, MAX_SAMPLES.min(len));
             }
         }
         pos += size;
@@ -458,11 +459,16 @@ fn path_ext(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-fn parse_moov(path: &Path, moov: &[u8], tracks: &mut Vec<TrackBuild>) -> Result<()> {
+fn parse_moov(
+    path: &Path,
+    moov: &[u8],
+    tracks: &mut Vec<TrackBuild>,
+    max_samples: u64,
+) -> Result<()> {
     for (typ, body, _) in children(moov) {
         match &typ {
             b"trak" => {
-                if let Some(t) = parse_trak(body) {
+                if let Some(t) = parse_trak(body, max_samples) {
                     tracks.push(t);
                 }
             }
@@ -494,7 +500,7 @@ fn parse_moov(path: &Path, moov: &[u8], tracks: &mut Vec<TrackBuild>) -> Result<
     Ok(())
 }
 
-fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
+fn parse_trak(trak: &[u8], max_samples: u64) -> Option<TrackBuild> {
     let mut t = TrackBuild::default();
     let tkhd = child(trak, b"tkhd")?;
     let mut c = Cur::new(tkhd);
@@ -576,7 +582,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
                 c.full_header()?;
                 let fixed = c.u32()?;
                 let n = c.u32()?;
-                if n > MAX_SAMPLES {
+                if u64::from(n) > max_samples {
                     return None;
                 }
                 if fixed != 0 {
@@ -604,7 +610,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
             b"stss" => {
                 c.full_header()?;
                 let n = c.u32()?;
-                let mut v = Vec::with_capacity(n.min(MAX_SAMPLES) as usize);
+                let mut v = Vec::with_capacity(u64::from(n).min(max_samples) as usize);
                 for _ in 0..n {
                     v.push(c.u32()?);
                 }
@@ -643,16 +649,21 @@ fn parse_avcc(body: &[u8]) -> Option<AvcConfig> {
     })
 }
 
-fn parse_moof(moof: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) {
+fn parse_moof(moof: &[u8], moof_start: u64, tracks: &mut [TrackBuild], max_samples: u64) {
     for (typ, traf, _) in children(moof) {
         if &typ != b"traf" {
             continue;
         }
-        let _ = parse_traf(traf, moof_start, tracks);
+        let _ = parse_traf(traf, moof_start, tracks, max_samples);
     }
 }
 
-fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option<()> {
+fn parse_traf(
+    traf: &[u8],
+    moof_start: u64,
+    tracks: &mut [TrackBuild],
+    max_samples: u64,
+) -> Option<()> {
     let tfhd = child(traf, b"tfhd")?;
     let mut c = Cur::new(tfhd);
     let (_, flags) = c.full_header()?;
@@ -698,7 +709,7 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
         let (v, fl) = c.full_header()?;
         let count = c.u32()?;
         // Without per-sample fields nothing bounds the count by the box's size.
-        if t.samples.len() as u64 + u64::from(count) > u64::from(MAX_SAMPLES) {
+        if t.samples.len() as u64 + u64::from(count) > max_samples {
             return None;
         }
         if fl & 0x1 != 0 {
