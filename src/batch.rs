@@ -178,34 +178,28 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The image files under `dir` (recursively), sorted; an error naming `dir` when there are none.
+/// The image files under `dir` (recursively, symlinks followed but never round a loop),
+/// sorted; each entry left out is logged with the reason. An error naming `dir` when there
+/// are none.
 fn images_in_folder(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    collect_images(dir, &mut found)?;
+    let (found, skipped) = crate::fsio::walk_files(dir, has_image_extension);
+    for s in &skipped {
+        tracing::warn!("skipped {}: {}", s.path.display(), s.reason);
+    }
     if found.is_empty() {
+        let reason = match skipped.first() {
+            Some(s) if s.path == dir => format!("cannot list the folder: {}", s.reason),
+            _ => format!(
+                "the folder contains no image files (looked for: {})",
+                crate::source::image_file::IMAGE_EXTENSIONS.join(", ")
+            ),
+        };
         return Err(Error::Input {
             path: dir.to_path_buf(),
-            reason: "the folder contains no image files".into(),
+            reason,
         });
     }
-    found.sort();
     Ok(found)
-}
-
-fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Error::Input {
-        path: dir.to_path_buf(),
-        reason: format!("cannot list the folder: {e}"),
-    })?;
-    for entry in rd.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            collect_images(&p, out)?;
-        } else if has_image_extension(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Image files named by `inputs`: files as given, folders searched recursively (sorted). A

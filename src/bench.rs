@@ -143,16 +143,28 @@ pub struct BenchReport {
 }
 
 /// Parses `w32-b5` / `imfwnet-w32-b5` / `32x5`-style architecture names.
+/// Widest `--arch` accepted (the residual blocks have 4× this many channels).
+pub const MAX_ARCH_WIDTH: usize = 128;
+/// Most residual blocks accepted by `--arch`.
+pub const MAX_ARCH_BLOCKS: usize = 32;
+
+/// Parses `wWIDTH-bBLOCKS`, width 1..=[`MAX_ARCH_WIDTH`], blocks 1..=[`MAX_ARCH_BLOCKS`] (the
+/// largest, w128-b32, has about 600 MB of weights).
 pub fn parse_arch(s: &str) -> Result<ImfwArch> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_prefix("imfwnet-").unwrap_or(&t);
     let parsed = t
         .strip_prefix('w')
         .and_then(|r| r.split_once("-b"))
-        .and_then(|(w, b)| Some((w.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
-        .filter(|&(w, _)| w >= 1);
+        .and_then(|(w, b)| Some((w.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
     match parsed {
-        Some((w, b)) => Ok(ImfwArch::new(w, b)),
+        Some((w, b)) if (1..=MAX_ARCH_WIDTH).contains(&w) && (1..=MAX_ARCH_BLOCKS).contains(&b) => {
+            Ok(ImfwArch::new(w, b))
+        }
+        Some((w, b)) => Err(Error::InvalidArgument(format!(
+            "architecture w{w}-b{b} is out of range: the width must be 1..={MAX_ARCH_WIDTH} and \
+             the blocks 1..={MAX_ARCH_BLOCKS}, e.g. w32-b5 (the seed)"
+        ))),
         None => Err(Error::InvalidArgument(format!(
             "'{s}' is not an architecture: write wWIDTH-bBLOCKS, e.g. w32-b5 (the seed) or w16-b3"
         ))),
@@ -692,7 +704,7 @@ fn run_mode_sweep(
     opts: &EngineOptions,
 ) -> Result<Vec<(String, Vec<f64>)>> {
     use ort::value::{Tensor, TensorRef};
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_model(path)?;
     let lowered = crate::engine::stylizer::cpu_lowering(path, &bytes, DeviceChoice::Cpu, opts)?;
     let model = crate::engine::device::ModelBytes {
         stored: &bytes,
@@ -793,6 +805,9 @@ mod tests {
         assert_eq!(parse_arch("imfwnet-w32-b5").unwrap(), ImfwArch::new(32, 5));
         assert!(parse_arch("16x3").is_err());
         assert!(parse_arch("w0-b3").is_err());
+        let big = parse_arch("w100000-b100000").unwrap_err().to_string();
+        assert!(big.contains("1..=128") && big.contains("1..=32"), "{big}");
+        assert_eq!(parse_arch("w128-b32").unwrap(), ImfwArch::new(128, 32));
     }
 
     #[test]

@@ -59,8 +59,8 @@ pub struct EngineArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
-    /// CPU threads for inference (default: all cores).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// CPU threads for inference, 1..=1024 (default: all cores).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), allow_hyphen_values = true)]
     pub threads: Option<u16>,
 
     /// Graph run on the CPU for stylecam's own models: auto (fastest measured rewrite for the
@@ -150,12 +150,13 @@ pub struct CalibrateArgs {
     #[arg(long, required = true, value_name = "PATH")]
     pub photos: Vec<PathBuf>,
 
-    /// Scale the photos down so the longer side is at most N pixels (the size you stylize at).
+    /// Scale the photos down so the longer side is at most N pixels (the size you stylize at),
+    /// 1..=16384.
     #[arg(long, value_name = "N", default_value_t = 640, value_parser = stylecam::batch::parse_max_side)]
     pub max_side: u32,
 
-    /// Use at most N photos (the first in name order).
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Use at most N photos (the first in name order), 1..=1000.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
 }
 
@@ -177,20 +178,21 @@ pub struct BenchArgs {
     #[arg(long, value_enum, value_name = "PRESET", requires = "style")]
     pub preset: Option<stylecam::styles::Preset>,
 
-    /// Architecture timed with random weights: wWIDTH-bBLOCKS (the seed is w32-b5).
+    /// Architecture timed with random weights: wWIDTH-bBLOCKS, width 1..=128, blocks 1..=32 (the
+    /// seed is w32-b5).
     #[arg(long, value_name = "wW-bB", default_value = "w32-b5", value_parser = |s: &str| stylecam::bench::parse_arch(s).map_err(|e| e.to_string()))]
     pub arch: stylecam::net::ImfwArch,
 
-    /// Frame sizes, comma-separated.
+    /// Frame sizes, comma-separated; each side 1..=16384.
     #[arg(long, value_name = "WxH,...", default_value = "640x480", value_delimiter = ',', value_parser = stylecam::batch::parse_size)]
     pub size: Vec<(u32, u32)>,
 
-    /// Timed frames per size.
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Timed frames per size, 1..=100000.
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000), allow_hyphen_values = true)]
     pub frames: u32,
 
-    /// Untimed warm-up frames per size.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Untimed warm-up frames per size, 0..=10000.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000), allow_hyphen_values = true)]
     pub warmup: u32,
 
     /// Print JSON instead of a table.
@@ -303,20 +305,20 @@ pub struct StylizeArgs {
     #[arg(long, value_name = "EXT", requires = "out_dir")]
     pub format: Option<String>,
 
-    /// Stylize at exactly WIDTHxHEIGHT (default: the input's own size).
-    #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side")]
+    /// Stylize at exactly WIDTHxHEIGHT, each side 1..=16384 (default: the input's own size).
+    #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side", allow_hyphen_values = true)]
     pub size: Option<(u32, u32)>,
 
-    /// Scale down so the longer side is at most N pixels.
-    #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side)]
+    /// Scale down so the longer side is at most N pixels, 1..=16384.
+    #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side, allow_hyphen_values = true)]
     pub max_side: Option<u32>,
 
     /// Videos: temporal smoothing of the stylized frames, 0 (off) … 1 (reduces flicker).
-    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit)]
+    #[arg(long, value_name = "0..1", default_value_t = 0.0, value_parser = parse_unit, allow_hyphen_values = true)]
     pub smooth: f32,
 
     /// Videos: H.264 bit rate, e.g. 4M or 800k (default: chosen from the frame size).
-    #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate, allow_hyphen_values = true)]
     pub bitrate: Option<u32>,
 }
 

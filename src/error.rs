@@ -51,6 +51,10 @@ pub enum Error {
     #[error("ONNX Runtime: {0}")]
     Ort(#[from] ort::Error),
 
+    /// Standard output could not be written (a closed pipe or a full disk).
+    #[error("cannot write to standard output: {0}; check where the output goes (free disk space, the reading program)")]
+    Stdout(std::io::Error),
+
     /// Any other I/O failure, with the path it concerned.
     #[error("{}: {source}", path.display())]
     Io {

@@ -17,20 +17,46 @@ use stylecam::engine::{runtime, EngineOptions, ModelFactory, Provider, StyleMode
 use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("stylecam=info,ort=off,warn")),
         )
         .with_writer(std::io::stderr)
+        // A closed stderr must not turn a log line into a panic (eprint! inside the subscriber).
+        .log_internal_errors(false)
         .with_target(false)
         .without_time()
         .init();
-    match run(cli) {
+    // Output left in stdout's buffer is flushed here, where a failure can still be reported.
+    match run(cli).and_then(|code| Ok(stylecam::output::flush_stdout().map(|()| code)?)) {
         Ok(code) => code,
+        // The reader of our stdout closed it (`stylecam styles | head -1`): it has what it
+        // wanted, so stop quietly and successfully (see stylecam::output).
+        Err(e) if stylecam::output::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            stylecam::note!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// clap's own exit (usage errors, --help, --version), with a failed stdout handled like ours:
+/// quiet on a closed pipe, an error on a full disk (clap itself ignores write errors).
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+    }
+    match stylecam::out!("{}", e.render()).and_then(|()| stylecam::output::flush_stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if stylecam::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            stylecam::note!("error: {err}");
             ExitCode::FAILURE
         }
     }
@@ -75,12 +101,12 @@ fn calibrate(engine: &EngineArgs, args: CalibrateArgs) -> Result<ExitCode> {
     for model in &args.models {
         let calibration =
             stylecam::engine::calibrate::calibrate_file(model, &photos, &size, &opts)?;
-        println!(
+        stylecam::outln!(
             "{}: int8 ranges of {} residual blocks measured on {} photos; run it with --int8",
             model.display(),
             calibration.blocks.len(),
             photos.len()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -157,7 +183,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         });
         match result {
             Ok(r) => {
-                eprintln!(
+                stylecam::note!(
                     "{} → {} ({} frames, {}×{}, {:.2} fps, {:.1} frames/s{})",
                     input.display(),
                     out.display(),
@@ -175,10 +201,10 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
                 match &r.audio {
                     stylecam::video::stylize::AudioOutcome::None => {}
                     stylecam::video::stylize::AudioOutcome::Copied { codec, .. } => {
-                        eprintln!("audio: {codec} track copied")
+                        stylecam::note!("audio: {codec} track copied")
                     }
                     stylecam::video::stylize::AudioOutcome::Dropped { reason } => {
-                        eprintln!("audio: dropped ({reason})")
+                        stylecam::note!("audio: dropped ({reason})")
                     }
                 }
                 if r.interrupted {
@@ -187,7 +213,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                stylecam::note!("error: {e}");
             }
         }
     }
@@ -201,7 +227,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
             Ok(out.dimensions())
         });
         match result {
-            Ok((w, h)) => eprintln!(
+            Ok((w, h)) => stylecam::note!(
                 "{} → {} ({w}×{h}, {:.0} ms)",
                 job.input.display(),
                 job.output.display(),
@@ -209,12 +235,12 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
             ),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                stylecam::note!("error: {e}");
             }
         }
     }
     if failed > 0 {
-        eprintln!("{failed} of {total} inputs failed");
+        stylecam::note!("{failed} of {total} inputs failed");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -284,7 +310,7 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         for (row, photo) in rows.iter_mut().zip(&photos) {
             row.push(stylizer.stylize(photo)?);
         }
-        eprintln!(
+        stylecam::note!(
             "{} {} on {}: {} photos ({:.0} ms)",
             style.name,
             style.variant_label(variant),
@@ -296,7 +322,7 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
     }
     let sheet = gallery::compose(&labels, &rows)?;
     stylecam::sink::image_file::write_rgb(&sheet, &args.out)?;
-    eprintln!(
+    stylecam::note!(
         "{} ({}×{}: {} photos × {} styles)",
         args.out.display(),
         sheet.width(),
@@ -332,18 +358,18 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
         .with_context(|| format!("listing styles in {}", dir.display()))?;
     if args.names_only {
         for s in &found {
-            println!("{}", s.name);
+            stylecam::outln!("{}", s.name)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     if found.is_empty() {
-        println!(
+        stylecam::outln!(
             "no styles in {} (train one with stylecam-train, or pass --models DIR)",
             dir.display()
-        );
+        )?;
     } else {
         let (fw, fh) = styles::COST_FRAME;
-        println!(
+        stylecam::outln!(
             "{:<3} {:<24} {:<10} {:<16} {:>12} {:>9}  {:<5} FILE",
             "#",
             "NAME",
@@ -352,7 +378,7 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
             format!("GFLOP@{fw}x{fh}"),
             "TEACHER",
             "INT8"
-        );
+        )?;
         for (i, s) in found.iter().enumerate() {
             for (j, v) in s.variants.iter().enumerate() {
                 let (num, name) = if j == 0 {
@@ -369,7 +395,7 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                     .get("teacher_psnr_db")
                     .and_then(|p| p.parse::<f64>().ok())
                     .map_or_else(|| "-".to_string(), |p| format!("{p:.1} dB"));
-                println!(
+                stylecam::outln!(
                     "{:<3} {:<24} {:<10} {:<16} {:>12} {:>9}  {:<5} {}",
                     num,
                     name,
@@ -379,22 +405,22 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
                     teacher,
                     if v.int8_calibrated() { "yes" } else { "-" },
                     v.path.display()
-                );
+                )?;
             }
         }
     }
-    // Which provider would run: load the first style's lightest model on the requested device.
+    // Which provider would run: load the first loadable style's lightest model on the requested
+    // device. A model that fails to load is reported and skipped, not fatal to the listing.
     runtime::init(engine.ort_lib.as_deref())?;
-    match found.first() {
-        Some(first) => {
-            let st = Stylizer::load(
-                &first.variant(Preset::Fast).path,
-                engine.device,
-                &engine_options(engine),
-            )?;
-            println!("provider: {} (--device {})", st.provider(), engine.device);
-        }
-        None => println!("provider: unknown until a style is present"),
+    let opts = engine_options(engine);
+    let loaded = found.iter().find_map(|s| {
+        Stylizer::load(&s.variant(Preset::Fast).path, engine.device, &opts)
+            .inspect_err(|e| stylecam::note!("warning: skipping style '{}': {e}", s.name))
+            .ok()
+    });
+    match loaded {
+        Some(st) => stylecam::outln!("provider: {} (--device {})", st.provider(), engine.device)?,
+        None => stylecam::outln!("provider: unknown until a loadable style is present")?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -413,16 +439,16 @@ fn live(engine: &EngineArgs, args: stylecam::live::LiveArgs) -> Result<ExitCode>
 fn cameras() -> Result<ExitCode> {
     let cams = stylecam::live::list_cameras()?;
     if cams.is_empty() {
-        println!("no cameras found. Run without one: stylecam live --source testcard");
+        stylecam::outln!("no cameras found. Run without one: stylecam live --source testcard")?;
         return Ok(ExitCode::SUCCESS);
     }
     for cam in cams {
-        println!("camera:{}  {}  {}", cam.index, cam.name, cam.description);
+        stylecam::outln!("camera:{}  {}  {}", cam.index, cam.name, cam.description)?;
         if let Some(problem) = &cam.problem {
-            println!("    (modes unavailable: {problem})");
+            stylecam::outln!("    (modes unavailable: {problem})")?;
         }
         for mode in &cam.modes {
-            println!("    {mode}");
+            stylecam::outln!("    {mode}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -432,7 +458,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
     use stylecam::bench::{self, BenchConfig, BenchModel};
     if let Some(path) = &args.write_model {
         bench::write_random_model(&args.arch, path)?;
-        eprintln!(
+        stylecam::note!(
             "wrote {} with random weights to {}",
             args.arch.label(),
             path.display()
@@ -468,9 +494,9 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
             &bench::sweep_variants(&opts),
         )?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&results)?);
+            stylecam::outln!("{}", serde_json::to_string_pretty(&results)?)?;
         } else {
-            print!("{}", bench::format_sweep(&results));
+            stylecam::out!("{}", bench::format_sweep(&results))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -484,19 +510,20 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         profile: args.profile,
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        stylecam::outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", bench::format_table(&report));
+        stylecam::out!("{}", bench::format_table(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Inputs handled as videos (by extension; other containers get a clear error from the reader).
+/// Anything but a folder counts, so a missing or special `x.mp4` gets the video reader's message.
 fn is_video_path(p: &std::path::Path) -> bool {
     const VIDEO_EXTENSIONS: &[&str] = &[
         "mp4", "m4v", "mov", "mkv", "webm", "avi", "flv", "ts", "m2ts", "mts", "ogv", "wmv", "asf",
     ];
-    p.is_file()
+    !p.is_dir()
         && p.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))

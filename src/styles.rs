@@ -264,10 +264,7 @@ fn is_onnx(path: &Path) -> bool {
 
 /// Read a model's metadata without starting ONNX Runtime.
 pub fn describe(path: &Path) -> Result<StyleEntry> {
-    let bytes = std::fs::read(path).map_err(|e| Error::InvalidModel {
-        path: path.to_path_buf(),
-        problem: format!("cannot read the file: {e}"),
-    })?;
+    let bytes = crate::fsio::read_model(path)?;
     let info = crate::net::onnx::read_model_info(&bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
         problem: format!("not a readable ONNX model ({e})"),
@@ -294,6 +291,10 @@ pub fn describe(path: &Path) -> Result<StyleEntry> {
 /// Every `*.onnx` file in `dir`, sorted by file name. Unreadable models are skipped with a
 /// warning (they would fail again when selected, with the full reason).
 pub fn discover(dir: &Path) -> Result<Vec<StyleEntry>> {
+    crate::fsio::check_dir(dir, "the models folder").map_err(|why| Error::Input {
+        path: dir.to_path_buf(),
+        reason: format!("{why}; pass --models DIR or set {MODELS_ENV}"),
+    })?;
     let rd = std::fs::read_dir(dir).map_err(|e| Error::Input {
         path: dir.to_path_buf(),
         reason: format!(
@@ -344,7 +345,11 @@ pub fn find_style(style: &str, dir: &Path) -> Result<Style> {
         }
         return describe(as_path).map(Style::single);
     }
-    let styles = discover_styles(dir).unwrap_or_default();
+    // A missing models folder, or a file given as one, is named as such (not "no .onnx files").
+    let (styles, none_because) = match discover_styles(dir) {
+        Ok(s) => (s, format!("no .onnx files in {}", dir.display())),
+        Err(e) => (Vec::new(), e.to_string()),
+    };
     let wanted = style.to_lowercase();
     if let Some(found) = styles.iter().find(|s| s.matches_name(&wanted)) {
         return Ok(found.clone());
@@ -358,7 +363,7 @@ pub fn find_style(style: &str, dir: &Path) -> Result<Style> {
         return Ok(Style::single(entry.clone()));
     }
     let known = if styles.is_empty() {
-        format!("none (no .onnx files in {})", dir.display())
+        format!("none ({none_because})")
     } else {
         styles
             .iter()

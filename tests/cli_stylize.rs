@@ -291,7 +291,7 @@ fn huge_declared_dimensions_are_refused_before_allocating() {
     let p = c.dir.path().join("huge.png");
     std::fs::write(&p, png).unwrap();
     let o = c.stylize_one(&p);
-    assert_clean_failure(&o, &["huge.png", "too large"]);
+    assert_clean_failure(&o, &["huge.png", "16384 pixels a side"]);
     c.assert_nothing_written();
 }
 
@@ -644,6 +644,12 @@ fn calibrate_then_stylize_with_int8() {
         .max()
         .unwrap();
     assert!(max <= 8, "int8 output differs from float32 by {max} levels");
+    // Quantised residual blocks cannot reproduce float32 to the level everywhere: identical
+    // outputs mean --int8 was ignored.
+    assert!(
+        max >= 1,
+        "--int8 output is identical to float32: the flag was ignored"
+    );
 
     // Photos that are not there: a clean error naming the folder.
     let empty = d.path().join("empty");

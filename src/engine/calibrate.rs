@@ -85,18 +85,18 @@ pub fn calibrate_file(
     size: &str,
     opts: &EngineOptions,
 ) -> Result<Int8Calibration> {
-    let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+    let bytes = crate::fsio::read_model(model)?;
     let calibration = calibrate(model, &bytes, photos, size, opts)?;
     let updated = with_metadata(&bytes, METADATA_KEY, &calibration.to_metadata())?;
     let dir = match model.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".stylecam-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(model, e))?;
+    let mut tmp = crate::fsio::output_tempfile(dir).map_err(|e| Error::io(model, e))?;
+    // The rewritten model keeps the original's permissions.
+    if let Ok(meta) = std::fs::metadata(model) {
+        let _ = tmp.as_file().set_permissions(meta.permissions());
+    }
     std::io::Write::write_all(&mut tmp, &updated).map_err(|e| Error::io(model, e))?;
     tmp.persist(model).map_err(|e| Error::io(model, e.error))?;
     Ok(calibration)

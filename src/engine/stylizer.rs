@@ -272,10 +272,7 @@ impl Stylizer {
     /// Loads `model` on `device`, checking its interface. Initialises ONNX Runtime with the
     /// default search if [`super::runtime::init`] was not called first.
     pub fn load(model: &Path, device: DeviceChoice, opts: &EngineOptions) -> Result<Stylizer> {
-        let bytes = std::fs::read(model).map_err(|e| Error::InvalidModel {
-            path: model.to_path_buf(),
-            problem: format!("cannot read the file: {e}"),
-        })?;
+        let bytes = crate::fsio::read_model(model)?;
         let lowered = cpu_lowering(model, &bytes, device, opts)?;
         let gpu_fp16 = cuda_fp16(model, &bytes, device, opts);
         let model_bytes = device::ModelBytes {
@@ -458,7 +455,28 @@ impl Stylizer {
         let (_, data) = buffers.input.extract_tensor_mut();
         preprocess_for(self.io, frame, &geometry, data)?;
         let t_pre = Instant::now();
-        drop(self.session.run_binding(&buffers.binding)?);
+        let run = self.session.run_binding(&buffers.binding).map(drop);
+        if let Err(e) = run {
+            let expected = buffers.output.shape().to_vec();
+            let mismatch = found_output_shape(
+                &mut self.session,
+                &self.input_name,
+                &buffers.input,
+                &expected,
+            );
+            return Err(match mismatch {
+                Some(found) => Error::InvalidModel {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "its output has shape {} but a style model must return its input's shape \
+                         {}; use a style model exported by stylecam-train (or fix the model's output)",
+                        show_dims(&found),
+                        show_dims(&expected)
+                    ),
+                },
+                None => e.into(),
+            });
+        }
         let t_run = Instant::now();
         let (shape, data) = buffers.output.extract_tensor();
         debug_assert_eq!(
@@ -560,6 +578,20 @@ pub(crate) fn output_shape(io: Lowering, geometry: &PadGeometry) -> [usize; 3] {
 
 /// Checks a `[N, channels, H, W]` float32 tensor declaration (`channels`: 3 for an image, 12 for
 /// the phase-split ends of a lowered graph); returns its shape (-1 = dynamic).
+/// After a bound run failed: runs `input` unbound and returns the shape of the output the model
+/// really produces when it differs from `expected` (the bound output's shape).
+fn found_output_shape(
+    session: &mut Session,
+    input_name: &str,
+    input: &Tensor<f32>,
+    expected: &[i64],
+) -> Option<Vec<i64>> {
+    let outputs = session.run(ort::inputs![input_name => input]).ok()?;
+    let (shape, _) = outputs[0].try_extract_tensor::<f32>().ok()?;
+    let found: Vec<i64> = shape.to_vec();
+    (found != expected).then_some(found)
+}
+
 fn check_image_tensor(
     role: &str,
     name: &str,

@@ -77,8 +77,8 @@ Hotkeys: 1-9 style, Left/Right (N/B) cycle, L full/light variant, Space pause, O
 G grab the camera's frame as a style, M morph between the two latest picture styles (+/- move
 along), R record, Tab overlay, H help, Q/Esc quit.
 
-Sources: 'auto' (default) opens camera 0 and, when there is none, shows the test card with a
-NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
+Sources: 'auto' (default) opens camera 0 ('auto:N': camera N) and, when there is none, shows the
+test card with a NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
 a folder of images or an image file (looped at --source-fps); a video file.";
 
 /// `stylecam live`: the webcam (or another source) stylised in a window.

@@ -513,7 +513,7 @@ pub fn run_live_with(opts: LiveOptions, hooks: LiveHooks) -> Result<LiveSummary>
         + summary.display_ms_per_frame
         + summary.infer_extra_ms_per_frame;
     if opts.benchmark.is_some() {
-        println!("{summary}");
+        crate::outln!("{summary}")?;
     }
     Ok(summary)
 }

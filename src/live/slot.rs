@@ -119,31 +119,35 @@ mod tests {
 
     #[test]
     fn slow_consumer_never_slows_the_producer() {
-        // A producer puts 1000 values while a consumer takes one every millisecond: the producer
-        // finishes without waiting, the consumer sees increasing values ending with the last one,
-        // and taken + dropped accounts for every value.
+        // A producer puts 1000 values while the consumer, after its first take, is parked until
+        // the producer is done: the producer finishes without waiting for it, the consumer sees
+        // increasing values ending with the last one, and taken + dropped accounts for every
+        // value. No timing is involved (the timeouts only bound a hang).
         let slot = Arc::new(NewestSlot::new());
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let consumer = {
             let slot = slot.clone();
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
-                loop {
-                    match slot.take_timeout(Duration::from_millis(200)) {
-                        Some(v) => {
-                            seen.push(v);
-                            if v == 999 {
-                                return seen;
-                            }
-                            std::thread::sleep(Duration::from_millis(1));
-                        }
-                        None => return seen,
+                while let Some(v) = slot.take_timeout(Duration::from_secs(60)) {
+                    seen.push(v);
+                    if v == 999 {
+                        break;
+                    }
+                    if seen.len() == 1 {
+                        done_rx
+                            .recv_timeout(Duration::from_secs(60))
+                            .expect("the producer finished");
                     }
                 }
+                seen
             })
         };
         for v in 0..1000u32 {
             slot.put(v);
         }
+        // (The consumer may already be gone: its first take could be the last value.)
+        let _ = done_tx.send(());
         let seen = consumer.join().unwrap();
         assert_eq!(seen.last(), Some(&999));
         assert!(

@@ -159,7 +159,7 @@ fn site_packages(venv: &Path) -> Vec<PathBuf> {
 /// Hex SHA-256 of a file's bytes.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_model(path)?;
     Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
 }
 

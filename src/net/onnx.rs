@@ -555,7 +555,7 @@ fn model_info(model: &ModelProto) -> ModelInfo {
 
 /// [`read_model_info`] on a file; errors name the file.
 pub fn read_model_info_file(path: &Path) -> Result<ModelInfo> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsio::read_model(path)?;
     read_model_info(&bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
         problem: match e {

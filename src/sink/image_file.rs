@@ -39,10 +39,7 @@ pub fn write_rgb(image: &RgbImage, path: &Path) -> Result<()> {
             dir.display()
         )));
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(".stylecam-")
-        .suffix(".part")
-        .tempfile_in(dir)
+    let tmp = crate::fsio::output_tempfile(dir)
         .map_err(|e| err(format!("cannot create a file in {}: {e}", dir.display())))?;
     {
         let mut w = BufWriter::new(tmp.as_file());

@@ -222,16 +222,12 @@ impl FrameSource for CameraSource {
             .frame()
             .map_err(|e| Error::Camera(format!("camera {}: capture failed: {e}", self.index)))?;
         let captured = Instant::now();
-        let res = buffer.resolution();
-        let mut image = RgbImage::new(res.width(), res.height());
-        buffer
-            .decode_image_to_buffer::<RgbFormat>(&mut image)
-            .map_err(|e| {
-                Error::Camera(format!(
-                    "camera {}: cannot decode a {} frame: {e}",
-                    self.index, self.mode.format
-                ))
-            })?;
+        let image = decode_frame(&buffer).map_err(|e| {
+            Error::Camera(format!(
+                "camera {}: cannot decode a {} frame: {e}",
+                self.index, self.mode.format
+            ))
+        })?;
         let frame = Frame {
             image,
             captured,
@@ -254,9 +250,143 @@ impl Drop for CameraSource {
     }
 }
 
+/// A captured frame (MJPEG, YUYV, NV12, …, as the buffer says) converted to RGB.
+///
+/// The MJPEG decoder (mozjpeg, through nokhwa) panics on a truncated frame, which a camera can
+/// deliver (a USB transfer cut short); the panic is caught here and becomes an error.
+pub fn decode_frame(buffer: &nokhwa::Buffer) -> std::result::Result<RgbImage, String> {
+    let res = buffer.resolution();
+    let mut image = RgbImage::new(res.width(), res.height());
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        buffer.decode_image_to_buffer::<RgbFormat>(&mut image)
+    }));
+    match decoded {
+        Ok(result) => result.map_err(|e| e.to_string())?,
+        Err(_) => return Err("the frame is corrupt (its decoder gave up on it)".into()),
+    }
+    Ok(image)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// BT.601 limited-range YCbCr → RGB, in exact arithmetic (the reference for the camera's
+    /// integer conversion).
+    fn bt601(y: u8, u: u8, v: u8) -> [f64; 3] {
+        let (y, u, v) = (
+            f64::from(y) - 16.0,
+            f64::from(u) - 128.0,
+            f64::from(v) - 128.0,
+        );
+        [
+            1.164 * y + 1.596 * v,
+            1.164 * y - 0.392 * u - 0.813 * v,
+            1.164 * y + 2.017 * u,
+        ]
+        .map(|c| c.clamp(0.0, 255.0))
+    }
+
+    fn assert_near(got: &RgbImage, want: impl Fn(u32, u32) -> [f64; 3], tolerance: f64) {
+        for (x, y, p) in got.enumerate_pixels() {
+            let w = want(x, y);
+            for c in 0..3 {
+                assert!(
+                    (f64::from(p[c]) - w[c]).abs() <= tolerance,
+                    "pixel ({x}, {y}) channel {c}: {} vs {:.1}",
+                    p[c],
+                    w[c]
+                );
+            }
+        }
+    }
+
+    /// Luma and chroma that sweep their ranges (including the clipping ends) across a frame.
+    fn luma(x: u32, y: u32) -> u8 {
+        (x * 37 + y * 11 % 256) as u8
+    }
+    fn chroma(x: u32, y: u32, k: u32) -> u8 {
+        ((x / 2) * 53 + y * 29 + k * 101) as u8
+    }
+
+    fn buffer(w: u32, h: u32, bytes: &[u8], format: FrameFormat) -> nokhwa::Buffer {
+        nokhwa::Buffer::new(Resolution::new(w, h), bytes, format)
+    }
+
+    #[test]
+    fn yuyv_frames_convert_to_bt601_rgb() {
+        let (w, h) = (16, 6);
+        let mut bytes = Vec::new();
+        for y in 0..h {
+            for x in (0..w).step_by(2) {
+                let (u, v) = (chroma(x, y, 0), chroma(x, y, 1));
+                bytes.extend([luma(x, y), u, luma(x + 1, y), v]);
+            }
+        }
+        let rgb = decode_frame(&buffer(w, h, &bytes, FrameFormat::YUYV)).unwrap();
+        assert_eq!(rgb.dimensions(), (w, h));
+        // Each pixel pair shares its U and V; the integer conversion is within a level.
+        assert_near(
+            &rgb,
+            |x, y| bt601(luma(x, y), chroma(x & !1, y, 0), chroma(x & !1, y, 1)),
+            1.5,
+        );
+    }
+
+    #[test]
+    fn nv12_frames_convert_with_chroma_shared_by_2x2_blocks() {
+        let (w, h) = (16, 6);
+        let mut bytes: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| luma(x, y)))
+            .collect();
+        for cy in 0..h / 2 {
+            for cx in (0..w).step_by(2) {
+                bytes.extend([chroma(cx, cy, 0), chroma(cx, cy, 1)]);
+            }
+        }
+        let rgb = decode_frame(&buffer(w, h, &bytes, FrameFormat::NV12)).unwrap();
+        assert_eq!(rgb.dimensions(), (w, h));
+        assert_near(
+            &rgb,
+            |x, y| {
+                bt601(
+                    luma(x, y),
+                    chroma(x & !1, y / 2, 0),
+                    chroma(x & !1, y / 2, 1),
+                )
+            },
+            1.5,
+        );
+        let short = decode_frame(&buffer(w, h, &bytes[..bytes.len() - 2], FrameFormat::NV12));
+        assert!(
+            short.is_err(),
+            "a short NV12 frame is an error, not garbage"
+        );
+    }
+
+    #[test]
+    fn mjpeg_frames_decode_like_the_jpeg_they_carry() {
+        let (w, h) = (48, 32);
+        let picture = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8])
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+            .encode_image(&picture)
+            .unwrap();
+        let rgb = decode_frame(&buffer(w, h, &jpeg, FrameFormat::MJPEG)).unwrap();
+        // Another decoder of the same JPEG (the image crate's) agrees within a few levels
+        // (IDCT and chroma upsampling differ slightly between decoders).
+        let reference = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+        assert_near(&rgb, |x, y| reference.get_pixel(x, y).0.map(f64::from), 6.0);
+        // A frame cut short by the USB transfer is an error (mozjpeg panics on it), not a
+        // panic of the capture thread.
+        let cut = std::panic::catch_unwind(|| {
+            decode_frame(&buffer(w, h, &jpeg[..jpeg.len() / 2], FrameFormat::MJPEG))
+        });
+        let cut = cut.expect("a truncated MJPEG frame panicked through decode_frame");
+        assert!(cut.unwrap_err().contains("corrupt"));
+    }
 
     fn m(width: u32, height: u32, fps: u32, format: &str) -> CameraMode {
         CameraMode {

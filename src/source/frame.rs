@@ -36,6 +36,9 @@ pub trait FrameSource {
 pub enum SourceSpec {
     /// The default: camera 0; if it cannot be opened, the test card with a NO CAMERA banner.
     Auto,
+    /// `auto:N`: like [`SourceSpec::Auto`] with camera N (a number no machine has shows the
+    /// fallback anywhere, which is how the tests see it on machines with a camera).
+    AutoCamera(u32),
     /// An explicit camera (`camera` = `camera:0`, `camera:N`); failing to open it is an error.
     Camera(u32),
     /// The built-in animated test card.
@@ -68,6 +71,13 @@ impl FromStr for SourceSpec {
                         ))
                     });
                 }
+                if let Some(n) = lower.strip_prefix("auto:") {
+                    return n.parse::<u32>().map(SourceSpec::AutoCamera).map_err(|_| {
+                        Error::InvalidArgument(format!(
+                            "--source {s}: the camera number must be a whole number, e.g. auto:1"
+                        ))
+                    });
+                }
                 Ok(SourceSpec::File(PathBuf::from(s)))
             }
         }
@@ -78,6 +88,7 @@ impl std::fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SourceSpec::Auto => write!(f, "auto"),
+            SourceSpec::AutoCamera(n) => write!(f, "auto:{n}"),
             SourceSpec::Camera(n) => write!(f, "camera:{n}"),
             SourceSpec::TestCard => write!(f, "testcard"),
             SourceSpec::File(p) => write!(f, "{}", p.display()),
@@ -114,7 +125,13 @@ pub struct OpenedSource {
 pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSource> {
     let testcard_size = opts.resolution.unwrap_or((640, 480));
     match spec {
-        SourceSpec::Auto => match camera::CameraSource::open(0, opts.resolution) {
+        SourceSpec::Auto | SourceSpec::AutoCamera(_) => match camera::CameraSource::open(
+            match spec {
+                SourceSpec::AutoCamera(n) => *n,
+                _ => 0,
+            },
+            opts.resolution,
+        ) {
             Ok(cam) => Ok(OpenedSource {
                 source: Box::new(cam),
                 no_camera: None,
@@ -191,6 +208,11 @@ mod tests {
             SourceSpec::Camera(2)
         );
         assert_eq!("auto".parse::<SourceSpec>().unwrap(), SourceSpec::Auto);
+        assert_eq!(
+            "auto:7".parse::<SourceSpec>().unwrap(),
+            SourceSpec::AutoCamera(7)
+        );
+        assert!("auto:x".parse::<SourceSpec>().is_err());
         assert_eq!(
             "clip.mp4".parse::<SourceSpec>().unwrap(),
             SourceSpec::File(PathBuf::from("clip.mp4"))

@@ -36,17 +36,7 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => err("no such file".into()),
-        _ => err(e.to_string()),
-    })?;
-    if meta.is_dir() {
-        return Err(err("is a folder, expected an image file".into()));
-    }
-    if meta.len() == 0 {
-        return Err(err("the file is empty (0 bytes)".into()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let bytes = crate::fsio::read_file(path, crate::fsio::Kind::Image)?;
     let mut reader = ImageReader::new(Cursor::new(bytes.as_slice()))
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
@@ -73,16 +63,42 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => err(format!(
-            "image is too large to decode (limit {MAX_SIDE}×{MAX_SIDE} pixels, {} MiB); \
-             downscale it first",
-            MAX_ALLOC >> 20
-        )),
+        image::ImageError::Limits(_) => err(limit_reason(header_dimensions(&bytes))),
         other => err(format!(
             "could not decode the image: {other} (is the file complete?)"
         )),
     })?;
     Ok(image.to_rgb8())
+}
+
+/// The dimensions an image's header declares (nothing is decoded).
+fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?;
+    reader.no_limits();
+    reader.into_dimensions().ok()
+}
+
+/// Which of the decoder's limits an image of `dims` (read from its header) broke, in words.
+fn limit_reason(dims: Option<(u32, u32)>) -> String {
+    match dims {
+        Some((w, h)) if w > MAX_SIDE || h > MAX_SIDE => format!(
+            "the image is {w}×{h} pixels; each side may be at most {MAX_SIDE}. \
+             Crop or scale it so both sides are ≤ {MAX_SIDE} first"
+        ),
+        Some((w, h)) => format!(
+            "the image is {w}×{h} pixels ({:.1} megapixels) and would need more than \
+             {} MiB to decode; scale it down first",
+            w as f64 * h as f64 / 1e6,
+            MAX_ALLOC >> 20
+        ),
+        None => format!(
+            "the image needs more than the decoder's limits ({MAX_SIDE} pixels a side, {} MiB); \
+             scale it down first",
+            MAX_ALLOC >> 20
+        ),
+    }
 }
 
 /// True when the last scan (SOS, `FF DA`) of a JPEG is followed by an end-of-image marker

@@ -232,12 +232,22 @@ mod tests {
         let img = render(140, 80, 0);
         assert_eq!(img.get_pixel(5, 2).0, BARS[0]);
         assert_eq!(img.get_pixel(135, 2).0, BARS[6]);
-        let mut card = TestCard::new(64, 48, 200.0).unwrap();
-        let first = card.next_frame().unwrap().unwrap();
-        let second = card.next_frame().unwrap().unwrap();
-        assert_eq!((first.index, second.index), (0, 1));
-        assert_eq!(second.image.dimensions(), (64, 48));
-        assert!(second.captured >= first.captured);
+        // Pacing: frame n is due n periods after the first call, and a loaded machine only
+        // delays it further, so this lower bound cannot fail from load; an unpaced card (ten
+        // 64×48 renders take well under a millisecond) fails it.
+        let mut card = TestCard::new(64, 48, 100.0).unwrap();
+        let t0 = Instant::now();
+        let frames: Vec<_> = (0..11)
+            .map(|_| card.next_frame().unwrap().unwrap())
+            .collect();
+        let indices: Vec<u64> = frames.iter().map(|f| f.index).collect();
+        assert_eq!(indices, (0..11).collect::<Vec<u64>>());
+        assert_eq!(frames[1].image.dimensions(), (64, 48));
+        let took = frames[10].captured - t0;
+        assert!(
+            took >= Duration::from_millis(100),
+            "ten periods of 10 ms passed in {took:?}: frames are not paced"
+        );
     }
 
     #[test]

@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// What stylecam can read, for error messages.
+/// Most samples a track may declare (over 77 hours at 60 fps), and never more than the file has
+/// bytes: a corrupt count must not size an allocation of gigabytes nor a loop of billions (found
+/// by tests/fuzz_readers.rs).
+const MAX_SAMPLES: u64 = 1 << 24;
+/// Largest `moov`/`moof` box read into memory.
+const MAX_INDEX_BOX: u64 = 256 << 20;
+
 pub const SUPPORTED: &str =
     "stylecam reads MP4/MOV files (.mp4, .m4v, .mov) with H.264 (AVC) video";
 
@@ -209,8 +216,8 @@ fn fourcc(t: &[u8; 4]) -> String {
 
 /// Reads the MP4 structure of `path` (no sample data is read).
 pub fn read_mp4(path: &Path) -> Result<Mp4File> {
-    let mut file = File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let len = file.metadata().map_err(|e| bad(path, e.to_string()))?.len();
+    let (mut file, meta) = crate::fsio::open_file(path, crate::fsio::Kind::Video)?;
+    let len = meta.len();
     if len == 0 {
         return Err(bad(path, format!("the file is empty. {SUPPORTED}")));
     }
@@ -287,12 +294,24 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
             if pos + size > len {
                 break;
             }
+            if size > MAX_INDEX_BOX {
+                return Err(bad(
+                    path,
+                    format!(
+                        "its index ('{}' box) is {} MiB, more than the {} MiB accepted; \
+                         the file is corrupt or not a video stylecam can read",
+                        fourcc(&typ),
+                        size >> 20,
+                        MAX_INDEX_BOX >> 20
+                    ),
+                ));
+            }
             let mut body = vec![0u8; (size - hlen) as usize];
             file.seek(SeekFrom::Start(pos + hlen))
                 .and_then(|_| file.read_exact(&mut body))
                 .map_err(|e| bad(path, e.to_string()))?;
             if &typ == b"moov" {
-                parse_moov(path, &body, &mut tracks)?;
+                parse_moov(path, &body, &mut tracks, MAX_SAMPLES.min(len))?;
                 have_moov = true;
             } else {
                 if !have_moov {
@@ -302,7 +321,7 @@ pub fn read_mp4(path: &Path) -> Result<Mp4File> {
                     ));
                 }
                 fragmented = true;
-                parse_moof(&body, pos, &mut tracks);
+                parse_moof(&body, pos, &mut tracks, MAX_SAMPLES.min(len));
             }
         }
         pos += size;
@@ -440,11 +459,16 @@ fn path_ext(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-fn parse_moov(path: &Path, moov: &[u8], tracks: &mut Vec<TrackBuild>) -> Result<()> {
+fn parse_moov(
+    path: &Path,
+    moov: &[u8],
+    tracks: &mut Vec<TrackBuild>,
+    max_samples: u64,
+) -> Result<()> {
     for (typ, body, _) in children(moov) {
         match &typ {
             b"trak" => {
-                if let Some(t) = parse_trak(body) {
+                if let Some(t) = parse_trak(body, max_samples) {
                     tracks.push(t);
                 }
             }
@@ -476,7 +500,7 @@ fn parse_moov(path: &Path, moov: &[u8], tracks: &mut Vec<TrackBuild>) -> Result<
     Ok(())
 }
 
-fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
+fn parse_trak(trak: &[u8], max_samples: u64) -> Option<TrackBuild> {
     let mut t = TrackBuild::default();
     let tkhd = child(trak, b"tkhd")?;
     let mut c = Cur::new(tkhd);
@@ -558,6 +582,9 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
                 c.full_header()?;
                 let fixed = c.u32()?;
                 let n = c.u32()?;
+                if u64::from(n) > max_samples {
+                    return None;
+                }
                 if fixed != 0 {
                     t.stsz = vec![fixed; n as usize];
                 } else {
@@ -583,7 +610,7 @@ fn parse_trak(trak: &[u8]) -> Option<TrackBuild> {
             b"stss" => {
                 c.full_header()?;
                 let n = c.u32()?;
-                let mut v = Vec::with_capacity(n as usize);
+                let mut v = Vec::with_capacity(u64::from(n).min(max_samples) as usize);
                 for _ in 0..n {
                     v.push(c.u32()?);
                 }
@@ -622,16 +649,21 @@ fn parse_avcc(body: &[u8]) -> Option<AvcConfig> {
     })
 }
 
-fn parse_moof(moof: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) {
+fn parse_moof(moof: &[u8], moof_start: u64, tracks: &mut [TrackBuild], max_samples: u64) {
     for (typ, traf, _) in children(moof) {
         if &typ != b"traf" {
             continue;
         }
-        let _ = parse_traf(traf, moof_start, tracks);
+        let _ = parse_traf(traf, moof_start, tracks, max_samples);
     }
 }
 
-fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option<()> {
+fn parse_traf(
+    traf: &[u8],
+    moof_start: u64,
+    tracks: &mut [TrackBuild],
+    max_samples: u64,
+) -> Option<()> {
     let tfhd = child(traf, b"tfhd")?;
     let mut c = Cur::new(tfhd);
     let (_, flags) = c.full_header()?;
@@ -676,6 +708,10 @@ fn parse_traf(traf: &[u8], moof_start: u64, tracks: &mut [TrackBuild]) -> Option
         let mut c = Cur::new(trun);
         let (v, fl) = c.full_header()?;
         let count = c.u32()?;
+        // Without per-sample fields nothing bounds the count by the box's size.
+        if t.samples.len() as u64 + u64::from(count) > max_samples {
+            return None;
+        }
         if fl & 0x1 != 0 {
             data_pos = (base as i64 + i64::from(c.u32()? as i32)) as u64;
         }

@@ -60,7 +60,7 @@ impl VideoReader {
     pub fn open(path: &Path) -> Result<Self> {
         check_input_container(path)?;
         let mp4 = read_mp4(path)?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let (file, _) = crate::fsio::open_file(path, crate::fsio::Kind::Video)?;
         let avc = &mp4.video.avc;
         let decoder = H264Decoder::new(&avc.sps, &avc.pps, avc.nal_length_size)?;
         let pts_base = mp4.video.samples.iter().map(|s| s.pts()).min().unwrap_or(0);

@@ -89,7 +89,7 @@ pub fn interrupt_on_ctrlc() -> Result<Arc<AtomicBool>> {
             // A second Ctrl-C while finishing: give up immediately.
             std::process::exit(130);
         }
-        eprintln!("\nstopping after this frame; the output so far is being finalized (Ctrl-C again to abort)");
+        crate::note!("\nstopping after this frame; the output so far is being finalized (Ctrl-C again to abort)");
     })
     .map_err(|e| Error::InvalidArgument(format!("cannot install the Ctrl-C handler: {e}")))?;
     Ok(flag)

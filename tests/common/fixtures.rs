@@ -47,6 +47,22 @@ pub fn identity_model(elem_type: i32, dims: &[i64]) -> Vec<u8> {
 
 /// Like [`identity_model`], with `None` for a dynamic (symbolic) dimension.
 pub fn identity_model_dims(elem_type: i32, dims: &[Option<i64>]) -> Vec<u8> {
+    let node = NodeProto {
+        input: vec!["input".into()],
+        output: vec!["output".into()],
+        name: "id".into(),
+        op_type: "Identity".into(),
+        ..Default::default()
+    };
+    one_node_model(
+        node,
+        value("input", elem_type, dims),
+        value("output", elem_type, dims),
+    )
+}
+
+/// An opset-17 model of the single `node` from `input` to `output`.
+fn one_node_model(node: NodeProto, input: ValueInfoProto, output: ValueInfoProto) -> Vec<u8> {
     let model = ModelProto {
         ir_version: 8,
         producer_name: "stylecam-tests".into(),
@@ -55,19 +71,34 @@ pub fn identity_model_dims(elem_type: i32, dims: &[Option<i64>]) -> Vec<u8> {
             version: 17,
         }],
         graph: Some(GraphProto {
-            name: "identity".into(),
-            node: vec![NodeProto {
-                input: vec!["input".into()],
-                output: vec!["output".into()],
-                name: "id".into(),
-                op_type: "Identity".into(),
-                ..Default::default()
-            }],
-            input: vec![value("input", elem_type, dims)],
-            output: vec![value("output", elem_type, dims)],
+            name: node.name.clone(),
+            node: vec![node],
+            input: vec![input],
+            output: vec![output],
             ..Default::default()
         }),
         ..Default::default()
     };
     model.encode_to_vec()
+}
+
+/// `output = Concat(input, input, axis)`: a float32 `[N, 3, H, W]` model (all dims dynamic)
+/// whose output is twice the input along `axis`, so its interface looks right until it runs.
+pub fn concat_model(axis: i64) -> Vec<u8> {
+    use stylecam::net::onnx_proto::AttributeProto;
+    let dims = [None, Some(3), None, None];
+    let node = NodeProto {
+        input: vec!["input".into(), "input".into()],
+        output: vec!["output".into()],
+        name: "twice".into(),
+        op_type: "Concat".into(),
+        attribute: vec![AttributeProto {
+            name: "axis".into(),
+            i: Some(axis),
+            r#type: 2, // INT
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    one_node_model(node, value("input", 1, &dims), value("output", 1, &dims))
 }

@@ -215,7 +215,7 @@ pub fn latest(dir: &Path) -> Result<Option<Checkpoint>> {
     for (_, p) in list(dir) {
         match load(&p) {
             Ok(c) => return Ok(Some(c)),
-            Err(e) => eprintln!("warning: skipping {e}"),
+            Err(e) => stylecam::note!("warning: skipping {e}"),
         }
     }
     Ok(None)

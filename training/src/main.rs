@@ -518,7 +518,7 @@ fn finish_run(cfg: TrainConfig, run: &RunArgs) -> Result<()> {
     let losses = outcome
         .last_losses
         .map(|l| train::describe_losses(&l, &cfg.weights));
-    eprintln!(
+    stylecam::note!(
         "trained {} steps in {:.0} s total; this session: {:.2} img/s, waited for data {:.1} s of {:.1} s ({:.1} %)",
         outcome.steps,
         outcome.elapsed_s,
@@ -528,10 +528,10 @@ fn finish_run(cfg: TrainConfig, run: &RunArgs) -> Result<()> {
         100.0 * outcome.data_wait_s / outcome.loop_s.max(1e-9)
     );
     if let Some(l) = &losses {
-        eprintln!("final losses: {l}");
+        stylecam::note!("final losses: {l}");
     }
     if !outcome.skipped_files.is_empty() {
-        eprintln!(
+        stylecam::note!(
             "skipped {} unreadable image file(s), e.g. {}",
             outcome.skipped_files.len(),
             outcome.skipped_files[0].display()
@@ -539,10 +539,12 @@ fn finish_run(cfg: TrainConfig, run: &RunArgs) -> Result<()> {
     }
     let mut info = training_info(&cfg, outcome.steps, losses);
     if let Some(h) = outcome.held_out {
-        println!(
+        stylecam::outln!(
             "distance to the teacher on {} held-out photo(s): L1 {:.4}, PSNR {:.2} dB",
-            h.photos, h.l1, h.psnr
-        );
+            h.photos,
+            h.l1,
+            h.psnr
+        )?;
         info.extend([
             ("teacher_l1".to_string(), format!("{:.5}", h.l1)),
             ("teacher_psnr_db".to_string(), format!("{:.3}", h.psnr)),
@@ -551,14 +553,14 @@ fn finish_run(cfg: TrainConfig, run: &RunArgs) -> Result<()> {
     }
     let out = &run.out;
     let diff = export::export(&outcome.net, &cfg.name, &info, out)?;
-    println!(
+    stylecam::outln!(
         "wrote {} (ONNX Runtime vs tch: max |diff| {diff:.2e})",
         out.display()
-    );
+    )?;
     // The model is complete without it: a failed calibration only costs `--int8`.
     match export::calibrate(out, &cfg.data) {
-        Ok(n) => println!("int8 calibration: measured on {n} training photos (stylecam --int8)"),
-        Err(e) => eprintln!(
+        Ok(n) => stylecam::outln!("int8 calibration: measured on {n} training photos (stylecam --int8)")?,
+        Err(e) => stylecam::note!(
             "warning: int8 calibration failed ({e}); `stylecam calibrate {} --photos DIR` can redo it",
             out.display()
         ),
@@ -645,18 +647,18 @@ fn cmd_flicker(a: FlickerArgs) -> Result<()> {
             .iter()
             .map(|(m, c, mean)| serde_json::json!({"model": m, "mean_flicker": mean, "clips": c}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        stylecam::outln!("{}", serde_json::to_string_pretty(&json)?)?;
     } else {
-        println!(
+        stylecam::outln!(
             "flicker = mean |out_t - out_t-1| / mean |in_t - in_t-1| over {} clip(s)",
             clips.len()
-        );
+        )?;
         for (m, c, mean) in &rows {
             let per: Vec<String> = c
                 .iter()
                 .map(|s| format!("{} {:.2}", s.clip, s.flicker))
                 .collect();
-            println!("{mean:7.3}  {m}  ({})", per.join(", "));
+            stylecam::outln!("{mean:7.3}  {m}  ({})", per.join(", "))?;
         }
     }
     Ok(())
@@ -682,11 +684,11 @@ fn cmd_init(a: InitArgs) -> Result<()> {
         ),
     ];
     let diff = export::export_as(&net, &name, &info, &a.out, a.fp16)?;
-    println!(
+    stylecam::outln!(
         "wrote {} ({}, untrained; ONNX Runtime vs tch: max |diff| {diff:.2e})",
         a.out.display(),
         net.arch.label()
-    );
+    )?;
     Ok(())
 }
 
@@ -703,12 +705,12 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
     let info = training_info(cfg, ck.meta.step, losses);
     let name = a.name.unwrap_or_else(|| cfg.name.clone());
     let diff = export::export_as(&net, &name, &info, &a.out, a.fp16)?;
-    println!(
+    stylecam::outln!(
         "wrote {} from {} (step {}; ONNX Runtime vs tch: max |diff| {diff:.2e})",
         a.out.display(),
         ck.path.display(),
         ck.meta.step
-    );
+    )?;
     Ok(())
 }
 
@@ -726,12 +728,12 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     };
     let report = eval::run(&cfg, device)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        stylecam::outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", eval::format_table(&report));
+        stylecam::out!("{}", eval::format_table(&report))?;
     }
     if let Some(first) = report.skipped.first() {
-        eprintln!(
+        stylecam::note!(
             "skipped {} unreadable image file(s), e.g. {}",
             report.skipped.len(),
             first.display()
@@ -750,9 +752,15 @@ fn main() {
         Command::Eval(a) => cmd_eval(a),
         Command::Flicker(a) => cmd_flicker(a),
     };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    // As in stylecam: a closed stdout ends quietly with status 0, a full one is an error.
+    let result = result.and_then(|()| Ok(stylecam::output::flush_stdout()?));
+    match result {
+        Err(e) if stylecam::output::is_broken_pipe(&*e) => {}
+        Err(e) => {
+            stylecam::note!("error: {e:#}");
+            std::process::exit(1);
+        }
+        Ok(()) => {}
     }
 }
 

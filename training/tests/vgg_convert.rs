@@ -10,7 +10,9 @@ use stylecam_train::vgg::{Vgg16, VggSource};
 use tch::Device;
 
 /// Writes a state_dict shaped like torchvision's `vgg16()` (features and classifier, random values)
-/// and prints the sum of every feature tensor as JSON.
+/// and prints, for every feature tensor, its shape and two checksums as JSON: the sum, and the sum
+/// weighted by each element's flat position (so a transposed or shuffled kernel, whose sum is the
+/// same, is caught), with the scale of the latter for the tolerance.
 const MAKE_PTH: &str = r#"
 import json, sys, torch
 torch.manual_seed(0)
@@ -27,7 +29,11 @@ if sys.argv[2] == "broken":
     state["features.19.weight"] = torch.randn(512, 256, 3, 3)
     del state["features.0.bias"]
 torch.save(state, sys.argv[1])
-print(json.dumps({k: float(v.double().sum()) for k, v in state.items() if k.startswith("features.")}))
+def check(v):
+    pos = torch.arange(v.numel(), dtype=torch.float64).reshape(v.shape)
+    v = v.double()
+    return [list(v.shape), float(v.sum()), float((v * pos).sum()), float((v.abs() * pos).sum())]
+print(json.dumps({k: check(v) for k, v in state.items() if k.startswith("features.")}))
 "#;
 
 fn converter() -> std::path::PathBuf {
@@ -48,7 +54,7 @@ fn converted_torchvision_checkpoint_loads_with_the_same_values() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let sums: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
 
     let out = dir.path().join("vgg16.safetensors");
     let conv = Command::new(&py)
@@ -67,11 +73,29 @@ fn converted_torchvision_checkpoint_loads_with_the_same_values() {
     let tensors = vgg.named_tensors();
     assert_eq!(tensors.len(), 20, "convolutions up to relu4_3");
     for (name, t) in tensors {
-        let expected = sums[&name].as_f64().unwrap();
-        let got = t.sum(tch::Kind::Double).double_value(&[]);
+        let c = &checks[&name];
+        let shape: Vec<i64> = c[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap())
+            .collect();
+        assert_eq!(t.size(), shape, "{name}: shape");
+        let t = t.to_kind(tch::Kind::Double);
+        let pos =
+            tch::Tensor::arange(t.numel() as i64, (tch::Kind::Double, t.device())).reshape(&shape);
+        let sum = t.sum(tch::Kind::Double).double_value(&[]);
+        let weighted = (&t * &pos).sum(tch::Kind::Double).double_value(&[]);
+        let (want_sum, want_weighted) = (c[1].as_f64().unwrap(), c[2].as_f64().unwrap());
+        let scale = c[3].as_f64().unwrap().max(1.0);
         assert!(
-            (got - expected).abs() <= 1e-6 * expected.abs().max(1.0),
-            "{name}: sum {got} vs {expected}"
+            (sum - want_sum).abs() <= 1e-8 * scale,
+            "{name}: sum {sum} vs {want_sum}"
+        );
+        assert!(
+            (weighted - want_weighted).abs() <= 1e-8 * scale,
+            "{name}: values are not in their places (position-weighted sum {weighted} vs \
+             {want_weighted})"
         );
     }
 }
