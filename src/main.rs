@@ -3,6 +3,8 @@
 mod cli;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -140,7 +142,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     let interrupt = if video_jobs.is_empty() {
         None
     } else {
-        Some(stylecam::video::stylize::interrupt_on_ctrlc()?)
+        Some(stop_on_ctrl_c()?)
     };
     for (input, out) in &video_jobs {
         let opts = stylecam::video::stylize::VideoStylizeOptions {
@@ -399,15 +401,39 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn live(engine: &EngineArgs, args: stylecam::live::LiveArgs) -> Result<ExitCode> {
+fn live(engine: &EngineArgs, args: cli::live::LiveArgs) -> Result<ExitCode> {
     let mut opts = args.into_options();
     opts.models = engine.models.clone();
     opts.device = engine.device;
     opts.ort_lib = engine.ort_lib.clone();
     opts.engine = engine_options(engine);
     opts.arbitrary.dir = engine.arbitrary_dir.clone();
-    stylecam::live::run_live(opts)?;
+    let benchmark = opts.benchmark.is_some();
+    // With --pipe, standard output carries only the video.
+    let piping = opts.outputs.contains(&stylecam::sink::SinkKind::Y4mStdout);
+    let summary = stylecam::live::run_live(opts, stop_on_ctrl_c()?)?;
+    match (benchmark, piping) {
+        (true, false) => println!("{summary}"),
+        (true, true) => eprintln!("{summary}"),
+        (false, _) => tracing::info!("{summary}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stop flag of a long run (live view, videos): the first Ctrl-C sets it and the run
+/// finishes its outputs; a second one exits at once (130). Installed once, by the commands that
+/// watch the flag, so the others keep the default Ctrl-C.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: finishing the output (Ctrl-C again to abort)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(flag)
 }
 
 fn cameras() -> Result<ExitCode> {

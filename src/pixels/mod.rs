@@ -14,6 +14,8 @@
 
 mod mix;
 mod tensor;
+pub mod text;
+pub mod yuv;
 
 pub use crate::net::arch::{network_size, MEAN, MIN_SIZE, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
 pub use mix::{blend, preserve_colour};

@@ -8,7 +8,7 @@ use image::RgbImage;
 pub use minifb::Key;
 use minifb::{InputCallback, MouseButton, MouseMode, Window, WindowOptions};
 
-use super::text::Canvas;
+use crate::pixels::text::Canvas;
 use crate::{Error, Result};
 
 /// Where the frame sits inside the window, in window pixels.

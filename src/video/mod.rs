@@ -19,7 +19,5 @@ pub use container::{check_input_container, check_output_container};
 pub use h264::{parse_bitrate, EncoderSettings};
 pub use reader::{DecodedFrame, VideoInfo, VideoReader};
 pub use smooth::TemporalSmoother;
-pub use stylize::{
-    interrupt_on_ctrlc, stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions,
-};
+pub use stylize::{stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions};
 pub use writer::{VideoWriter, VideoWriterOptions};
