@@ -11,6 +11,7 @@ pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod gallery;
+#[cfg(feature = "window")]
 pub mod live;
 pub mod net;
 pub mod pixels;

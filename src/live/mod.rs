@@ -30,6 +30,7 @@ pub use pipeline::WorkerPlan;
 use pipeline::{InferSettings, Shared};
 
 use crate::sink::{SinkKind, SinkReport};
+#[cfg(feature = "camera")]
 pub use crate::source::camera::CameraInfo;
 use crate::source::{SourceOptions, SourceSpec};
 use crate::styles::Preset;
@@ -250,6 +251,7 @@ impl std::fmt::Display for LiveSummary {
 }
 
 /// Every camera with its capture modes (for `stylecam cameras`).
+#[cfg(feature = "camera")]
 pub fn list_cameras() -> Result<Vec<CameraInfo>> {
     crate::source::camera::list_cameras()
 }

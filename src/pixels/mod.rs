@@ -12,6 +12,7 @@
 //! Everything here is pure and allocation-free: callers own the buffers and reuse them from frame
 //! to frame.
 
+pub mod blit;
 mod mix;
 mod tensor;
 pub mod text;

@@ -14,10 +14,12 @@
 
 pub mod image_file;
 pub mod queued;
+#[cfg(feature = "video")]
 pub mod recorder;
 pub mod screenshot;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "camera"))]
 pub mod v4l2;
+#[cfg(feature = "window")]
 pub mod window;
 pub mod y4m;
 
@@ -99,20 +101,28 @@ pub enum SinkKind {
 /// Makes a sink of `kind` for `stream` (slow ones behind a queue and a thread).
 pub fn create(kind: &SinkKind, stream: StreamInfo) -> Result<Box<dyn Sink>> {
     Ok(match kind {
+        #[cfg(feature = "video")]
         SinkKind::Recorder(path) => Box::new(recorder::Recorder::start(
             recorder::RecorderOptions::new(path).with_fps(stream.fps),
         )?),
         SinkKind::Screenshot(dir) => queued::spawn(Box::new(screenshot::Screenshots::new(dir)))?,
         SinkKind::Y4mStdout => queued::spawn(Box::new(y4m::Y4mSink::stdout(stream)))?,
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "camera"))]
         SinkKind::VirtualCam(dev) => {
             queued::spawn(Box::new(v4l2::VirtualCam::open(dev.as_deref(), stream)?))?
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", feature = "camera")))]
         SinkKind::VirtualCam(_) => {
-            return Err(crate::Error::InvalidArgument(
-                "--virtual-cam needs Linux and v4l2loopback".into(),
+            return Err(unavailable(
+                "--virtual-cam needs Linux, v4l2loopback and the camera feature",
             ))
         }
+        #[cfg(not(feature = "video"))]
+        SinkKind::Recorder(_) => return Err(unavailable("recording needs the video feature")),
     })
+}
+
+#[allow(dead_code)] // used only in builds without some features
+fn unavailable(what: &str) -> crate::Error {
+    crate::Error::InvalidArgument(format!("{what} (this build has it off)"))
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 
-use super::{camera, images, testcard};
+use super::{images, testcard};
 use crate::{Error, Result};
 
 /// One captured picture.
@@ -114,9 +114,9 @@ pub struct OpenedSource {
 pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSource> {
     let testcard_size = opts.resolution.unwrap_or((640, 480));
     match spec {
-        SourceSpec::Auto => match camera::CameraSource::open(0, opts.resolution) {
+        SourceSpec::Auto => match open_camera(0, opts.resolution) {
             Ok(cam) => Ok(OpenedSource {
-                source: Box::new(cam),
+                source: cam,
                 no_camera: None,
             }),
             Err(e) => {
@@ -132,7 +132,7 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
             }
         },
         SourceSpec::Camera(n) => Ok(OpenedSource {
-            source: Box::new(camera::CameraSource::open(*n, opts.resolution)?),
+            source: open_camera(*n, opts.resolution)?,
             no_camera: None,
         }),
         SourceSpec::TestCard => Ok(OpenedSource {
@@ -157,6 +157,19 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
     }
 }
 
+/// Camera `n` (the `camera` feature).
+fn open_camera(n: u32, resolution: Option<(u32, u32)>) -> Result<Box<dyn FrameSource>> {
+    #[cfg(feature = "camera")]
+    return Ok(Box::new(super::camera::CameraSource::open(n, resolution)?));
+    #[cfg(not(feature = "camera"))]
+    {
+        let _ = (n, resolution);
+        Err(Error::Camera(
+            "this build has no camera support (the camera feature)".into(),
+        ))
+    }
+}
+
 /// The video-file source: a looping, frame-rate-paced decoder of `path` (MP4 with H.264;
 /// see [`crate::source::video::VideoFileSource`]).
 pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
@@ -167,9 +180,15 @@ pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
                 .into(),
         });
     }
-    Ok(Box::new(crate::source::video::VideoFileSource::open(
+    #[cfg(feature = "video")]
+    return Ok(Box::new(crate::source::video::VideoFileSource::open(
         path, true,
-    )?))
+    )?));
+    #[cfg(not(feature = "video"))]
+    Err(Error::Input {
+        path: path.to_path_buf(),
+        reason: "this build reads no video files (the video feature)".into(),
+    })
 }
 
 #[cfg(test)]
