@@ -15,7 +15,7 @@ use cli::{
     BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, GalleryArgs, StylesArgs, StylizeArgs,
 };
 use stylecam::batch::{self, OutputSpec, Resize};
-use stylecam::engine::{runtime, EngineOptions, ModelFactory, Provider, StyleModel, Stylizer};
+use stylecam::engine::{runtime, EngineOptions, ModelFactory, StyleModel, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
@@ -315,17 +315,18 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
 fn load_variant(style: &Style, preset: Preset, engine: &EngineArgs) -> Result<(Stylizer, usize)> {
     let opts = engine_options(engine);
     let load = |v: &StyleEntry| Stylizer::load(&v.path, engine.device, &opts);
-    if let Some(p) = preset.for_device(engine.device) {
-        let i = style.variant_index(p);
-        return Ok((load(&style.variants[i])?, i));
-    }
-    let light = style.variant_index(Preset::Fast);
-    let stylizer = load(&style.variants[light])?;
-    if stylizer.provider() == Provider::Cpu || light == 0 {
-        return Ok((stylizer, light));
+    let (first, pending) = preset.start(engine.device);
+    let i = style.variant_index(first);
+    let stylizer = load(&style.variants[i])?;
+    let settled = match pending {
+        true => style.variant_index(preset.settled_by(stylizer.provider())),
+        false => i,
+    };
+    if settled == i {
+        return Ok((stylizer, i));
     }
     drop(stylizer);
-    Ok((load(&style.variants[0])?, 0))
+    Ok((load(&style.variants[settled])?, settled))
 }
 
 fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
@@ -474,7 +475,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
             let models = styles::models_dir(engine.models.as_deref());
             // Auto follows --device; with --device auto it times the light variant.
             let preset = args.preset.unwrap_or(Preset::Full);
-            let preset = preset.for_device(engine.device).unwrap_or(Preset::Fast);
+            let (preset, _) = preset.start(engine.device);
             BenchModel::File(styles::resolve(s, &models, preset)?.path)
         }
         None => BenchModel::Random(args.arch),

@@ -21,10 +21,10 @@ use super::pipeline::{InferSettings, Shared, SourceReady, Stylized};
 use super::screen::{Headless, Screen};
 use super::stats::{median_p95, RateMeter};
 use super::{Catalog, LiveOptions, LiveSummary, CROSSFADE};
-use crate::engine::Provider;
 use crate::sink::window::LiveWindow;
 use crate::sink::{self, Sink, SinkKind, SinkReport, StreamInfo};
 use crate::source::Frame;
+use crate::styles::Preset;
 use crate::{Error, Result};
 
 const MESSAGE_TIME: Duration = Duration::from_millis(2500);
@@ -319,7 +319,7 @@ impl<'a> Display<'a> {
         }
         if let Some(provider) = self.shared.engine_status().provider {
             self.auto_pending = false;
-            if provider != Provider::Cpu {
+            if Preset::Auto.settled_by(provider) == Preset::Full {
                 self.controls.set_pick(VariantPick::Full);
                 tracing::info!("--preset auto: running on {provider}, full variants");
             }

@@ -333,16 +333,16 @@ struct Start {
 }
 
 /// `--preset` made concrete for the first style: settled by `--device`, else (auto on auto) the
-/// light variant until the first model's provider is known (see [`Preset::for_device`]).
+/// light variant until the first model's provider is known (see [`Preset::start`]).
 fn start_style(opts: &LiveOptions, catalog: &Catalog) -> Start {
     let preset = opts.preset.unwrap_or(Preset::Auto);
     if let (Some(p), None) = (opts.preset, catalog.start_variant) {
         crate::styles::note_single_variant(&catalog.styles[catalog.start], p);
     }
-    let settled = preset.for_device(opts.device);
-    let pick = match settled {
-        Some(Preset::Full) | Some(Preset::Auto) => VariantPick::Full,
-        Some(Preset::Fast) | None => VariantPick::Fast,
+    let (first, pending) = preset.start(opts.device);
+    let pick = match first {
+        Preset::Full | Preset::Auto => VariantPick::Full,
+        Preset::Fast => VariantPick::Fast,
     };
     let style = &catalog.styles[catalog.start];
     let variant = catalog
@@ -353,7 +353,7 @@ fn start_style(opts: &LiveOptions, catalog: &Catalog) -> Start {
         style.name,
         style.variant_label(variant),
         style.variants[variant].path.display(),
-        if settled.is_none() {
+        if pending {
             " (settled by the first model's provider)"
         } else {
             ""
@@ -363,7 +363,7 @@ fn start_style(opts: &LiveOptions, catalog: &Catalog) -> Start {
         file: catalog.file_index(catalog.start, variant),
         variant,
         pick,
-        auto_pending: settled.is_none(),
+        auto_pending: pending,
     }
 }
 
