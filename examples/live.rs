@@ -1,22 +1,25 @@
-//! `cargo run --example live -- [live flags] [--models DIR] [--device D] [--test-engine]`
+//! `cargo run --example live -- [--source S] [--models DIR] [--device D] [--test-engine]`
 //!
-//! Runs the live view outside the main CLI (handy while developing the pipeline). With
-//! `--test-engine`, styles are simple pixel transforms instead of ONNX models, so the window,
-//! hotkeys and pipeline can be tried without ONNX Runtime.
+//! Runs the live view outside the main CLI (handy while developing the pipeline), through the
+//! library's API alone. With `--test-engine`, styles are simple pixel transforms instead of ONNX
+//! models, so the window, hotkeys and pipeline can be tried without ONNX Runtime.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use clap::Parser;
 use stylecam::engine::DeviceChoice;
-use stylecam::live::{self, LiveArgs, LiveHooks, PixelTransformEngine};
+use stylecam::live::{self, LiveHooks, LiveOptions, PixelTransformEngine};
 use stylecam::styles;
 
 #[derive(Parser)]
 #[command(name = "live", about = "stylecam live view (development front end)")]
 struct Cli {
-    #[command(flatten)]
-    live: LiveArgs,
+    /// Frame source: auto, camera[:N], testcard, FILE.mp4, or a folder of images.
+    #[arg(long, default_value = "auto")]
+    source: String,
     /// Folder of style models (*.onnx).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
@@ -42,26 +45,41 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let mut opts = cli.live.into_options();
+    let source = match cli.source.parse() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut opts = LiveOptions {
+        source,
+        ..LiveOptions::default()
+    };
     opts.models = cli.models;
     opts.device = cli.device;
     opts.ort_lib = cli.ort_lib;
     opts.engine.intra_threads = cli.threads;
+    // No Ctrl-C handler here: Ctrl-C ends the process; Q, Esc or closing the window end the run.
+    let stop = Arc::new(AtomicBool::new(false));
     let result = if cli.test_engine {
         live::engine::choose_styles(&styles::models_dir(opts.models.as_deref()), None, &[])
             .and_then(|catalog| {
                 let hooks = LiveHooks {
                     loader: PixelTransformEngine::loader(&catalog.files()),
                     solo_loader: None,
-                    recorder: None,
+                    stop,
                 };
-                live::run_live_with(opts, hooks).map(|s| tracing::info!("{s}"))
+                live::run_live_with(opts, hooks)
             })
     } else {
-        live::run_live(opts)
+        live::run_live(opts, stop)
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(summary) => {
+            tracing::info!("{summary}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -57,38 +57,6 @@ impl Resize {
     }
 }
 
-/// Parse `WxH` (e.g. `640x480`), each side 1..=16384.
-pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X', '×'])
-        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT (e.g. 640x480)"))?;
-    let side = |v: &str, what: &str| -> std::result::Result<u32, String> {
-        let n: u32 = v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{what} '{v}' is not a whole number"))?;
-        if n == 0 || n > MAX_SIZE {
-            return Err(format!(
-                "{what} {n} is out of range: must be 1..={MAX_SIZE}"
-            ));
-        }
-        Ok(n)
-    };
-    Ok((side(w, "width")?, side(h, "height")?))
-}
-
-/// Parse `--max-side N`, 1..=16384.
-pub fn parse_max_side(s: &str) -> std::result::Result<u32, String> {
-    let n: u32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a whole number"))?;
-    if n == 0 || n > MAX_SIZE {
-        return Err(format!("{n} is out of range: must be 1..={MAX_SIZE}"));
-    }
-    Ok(n)
-}
-
 /// Where outputs go.
 #[derive(Debug, Clone)]
 pub enum OutputSpec {
@@ -262,17 +230,6 @@ pub fn prepare_output_dir(output: &Path, create: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_ranges() {
-        assert_eq!(parse_size("640x480"), Ok((640, 480)));
-        assert_eq!(parse_size("37X23"), Ok((37, 23)));
-        assert!(parse_size("0x10").unwrap_err().contains("1..=16384"));
-        assert!(parse_size("640").unwrap_err().contains("WIDTHxHEIGHT"));
-        assert!(parse_max_side("99999")
-            .unwrap_err()
-            .contains("out of range"));
-    }
 
     #[test]
     fn max_side_only_shrinks() {

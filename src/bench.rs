@@ -22,8 +22,8 @@ use crate::engine::profile::{self, NodeTime};
 use crate::engine::{DeviceChoice, EngineOptions, ModelFactory, StyleModel, Stylizer};
 use crate::net::onnx::{random_weights, read_model_info_file, write_model, ModelMetadata};
 use crate::net::ImfwArch;
+use crate::pixels::blit::{blit_scaled, Viewport};
 use crate::pixels::PadGeometry;
-use crate::sink::window::{blit_scaled, Viewport};
 use crate::styles::StyleEntry;
 use crate::{Error, Result};
 

@@ -43,6 +43,10 @@ pub enum Error {
     #[error("window: {0}")]
     Window(String),
 
+    /// An output of the live view (pipe, virtual camera, recording) stopped or could not start.
+    #[error("{0}")]
+    Sink(String),
+
     /// Video decoding, encoding or (de)muxing failed.
     #[error("video: {0}")]
     Video(String),

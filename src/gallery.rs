@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use image::{Rgb, RgbImage};
 
 use crate::batch::Resize;
-use crate::sink::text::{self, GLYPH};
+use crate::pixels::text::{self, GLYPH};
 use crate::styles::{self, Style};
 use crate::{Error, Result};
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod fsio;
 pub mod gallery;
+#[cfg(feature = "window")]
 pub mod live;
 pub mod net;
 pub mod output;

@@ -3,6 +3,8 @@
 mod cli;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,7 +15,7 @@ use cli::{
     BenchArgs, CalibrateArgs, Cli, Command, EngineArgs, GalleryArgs, StylesArgs, StylizeArgs,
 };
 use stylecam::batch::{self, OutputSpec, Resize};
-use stylecam::engine::{runtime, EngineOptions, ModelFactory, Provider, StyleModel, Stylizer};
+use stylecam::engine::{runtime, EngineOptions, ModelFactory, StyleModel, Stylizer};
 use stylecam::styles::{self, Preset, Style, StyleEntry};
 
 fn main() -> ExitCode {
@@ -166,7 +168,7 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     let interrupt = if video_jobs.is_empty() {
         None
     } else {
-        Some(stylecam::video::stylize::interrupt_on_ctrlc()?)
+        Some(stop_on_ctrl_c()?)
     };
     for (input, out) in &video_jobs {
         let opts = stylecam::video::stylize::VideoStylizeOptions {
@@ -339,17 +341,18 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
 fn load_variant(style: &Style, preset: Preset, engine: &EngineArgs) -> Result<(Stylizer, usize)> {
     let opts = engine_options(engine);
     let load = |v: &StyleEntry| Stylizer::load(&v.path, engine.device, &opts);
-    if let Some(p) = preset.for_device(engine.device) {
-        let i = style.variant_index(p);
-        return Ok((load(&style.variants[i])?, i));
-    }
-    let light = style.variant_index(Preset::Fast);
-    let stylizer = load(&style.variants[light])?;
-    if stylizer.provider() == Provider::Cpu || light == 0 {
-        return Ok((stylizer, light));
+    let (first, pending) = preset.start(engine.device);
+    let i = style.variant_index(first);
+    let stylizer = load(&style.variants[i])?;
+    let settled = match pending {
+        true => style.variant_index(preset.settled_by(stylizer.provider())),
+        false => i,
+    };
+    if settled == i {
+        return Ok((stylizer, i));
     }
     drop(stylizer);
-    Ok((load(&style.variants[0])?, 0))
+    Ok((load(&style.variants[settled])?, settled))
 }
 
 fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
@@ -425,15 +428,39 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn live(engine: &EngineArgs, args: stylecam::live::LiveArgs) -> Result<ExitCode> {
+fn live(engine: &EngineArgs, args: cli::live::LiveArgs) -> Result<ExitCode> {
     let mut opts = args.into_options();
     opts.models = engine.models.clone();
     opts.device = engine.device;
     opts.ort_lib = engine.ort_lib.clone();
     opts.engine = engine_options(engine);
     opts.arbitrary.dir = engine.arbitrary_dir.clone();
-    stylecam::live::run_live(opts)?;
+    let benchmark = opts.benchmark.is_some();
+    // With --pipe, standard output carries only the video.
+    let piping = opts.outputs.contains(&stylecam::sink::SinkKind::Y4mStdout);
+    let summary = stylecam::live::run_live(opts, stop_on_ctrl_c()?)?;
+    match (benchmark, piping) {
+        (true, false) => println!("{summary}"),
+        (true, true) => eprintln!("{summary}"),
+        (false, _) => tracing::info!("{summary}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stop flag of a long run (live view, videos): the first Ctrl-C or SIGTERM sets it and the
+/// run finishes its outputs; a second one exits at once (130). Installed once, by the commands that
+/// watch the flag, so the others keep the default Ctrl-C.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        stylecam::note!("\nstopping: finishing the output (Ctrl-C or SIGTERM again to abort)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(flag)
 }
 
 fn cameras() -> Result<ExitCode> {
@@ -474,7 +501,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
             let models = styles::models_dir(engine.models.as_deref());
             // Auto follows --device; with --device auto it times the light variant.
             let preset = args.preset.unwrap_or(Preset::Full);
-            let preset = preset.for_device(engine.device).unwrap_or(Preset::Fast);
+            let (preset, _) = preset.start(engine.device);
             BenchModel::File(styles::resolve(s, &models, preset)?.path)
         }
         None => BenchModel::Random(args.arch),

@@ -149,6 +149,22 @@ impl Preset {
             (p, _) => Some(p.on_cpu(false)),
         }
     }
+
+    /// The one `--preset auto` rule (`stylize`, `gallery`, `bench` and `live` all follow it):
+    /// the preset to load first, and whether the provider of that first session still has to
+    /// settle it ([`Preset::settled_by`]). Concrete when `--device` settles it; auto on
+    /// `--device auto` starts with the light variant.
+    pub fn start(self, device: crate::engine::DeviceChoice) -> (Preset, bool) {
+        match self.for_device(device) {
+            Some(p) => (p, false),
+            None => (Preset::Fast, true),
+        }
+    }
+
+    /// `Auto` settled by the provider a session runs on (`fast` on the CPU, `full` elsewhere).
+    pub fn settled_by(self, provider: crate::engine::Provider) -> Preset {
+        self.on_cpu(provider == crate::engine::Provider::Cpu)
+    }
 }
 
 /// One style: a name and its variants (one file each), from full to lightest.
@@ -485,7 +501,19 @@ mod tests {
             Path::new("full.onnx")
         );
 
-        use crate::engine::DeviceChoice;
+        use crate::engine::{DeviceChoice, Provider};
+        // The one auto rule: light first on --device auto, then the provider settles it.
+        assert_eq!(Preset::Auto.start(DeviceChoice::Auto), (Preset::Fast, true));
+        assert_eq!(
+            Preset::Auto.start(DeviceChoice::Cuda),
+            (Preset::Full, false)
+        );
+        assert_eq!(
+            Preset::Full.start(DeviceChoice::Auto),
+            (Preset::Full, false)
+        );
+        assert_eq!(Preset::Auto.settled_by(Provider::Cpu), Preset::Fast);
+        assert_eq!(Preset::Auto.settled_by(Provider::Cuda), Preset::Full);
         assert_eq!(
             Preset::Auto.for_device(DeviceChoice::Cpu),
             Some(Preset::Fast)

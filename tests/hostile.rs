@@ -584,7 +584,7 @@ fn cases() -> Vec<Case> {
             &["nope.onnx"],
         ),
         case("live workers zero", "live --workers 0", 2, &["1…8"]),
-        case("live scale huge", "live --scale 100", 2, &["0.125…2"]),
+        case("live scale huge", "live --scale 100", 2, &["0.125..=2"]),
         case("live fps zero", "live --fps 0", 2, &["--fps"]),
         case("live size tiny", "live --size 1x1", 2, &["16…8192"]),
         case("unknown subcommand", "frobnicate", 2, &["frobnicate"]),

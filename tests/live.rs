@@ -707,3 +707,95 @@ fn recording_from_the_live_view_survives_pause_and_style_change() {
         }
     }
 }
+
+#[test]
+fn headless_without_an_output_is_refused_with_the_choices() {
+    let err = live_error(&["--source", "testcard", "--no-window"]);
+    assert!(
+        err.contains("--pipe y4m") && err.contains("--virtual-cam"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_virtual_camera_names_the_modprobe_line() {
+    let err = live_error(&[
+        "--source",
+        "testcard",
+        "--virtual-cam",
+        "/dev/video-stylecam-missing",
+    ]);
+    assert!(err.contains("modprobe v4l2loopback"), "{err}");
+}
+
+/// `stylecam live --no-window --pipe y4m` with no display at all, read by ffprobe: the stream
+/// has the test card's size, the `--source-fps` rate, and exactly the frames stylecam reports.
+#[test]
+fn headless_pipe_is_a_y4m_stream_ffprobe_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models(dir.path());
+    let stderr = dir.path().join("stderr.txt");
+    let mut live = live_command()
+        .args(["--models", models.to_str().unwrap()])
+        .args([
+            "--source",
+            "testcard",
+            "--camera-res",
+            "160x120",
+            "--source-fps",
+            "15",
+        ])
+        .args(["--no-window", "--pipe", "y4m", "--frames", "20"])
+        .env_remove("DISPLAY")
+        .env("RUST_LOG", "stylecam=info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate,nb_read_frames",
+        ])
+        .args(["-of", "default=noprint_wrappers=1", "-"])
+        .stdin(Stdio::from(live.stdout.take().unwrap()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ffprobe must be installed (make setup)");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = live.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(90) {
+            let _ = live.kill();
+            panic!("stylecam live --frames 20 did not end within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let probed = probe.wait_with_output().unwrap();
+    let err = std::fs::read_to_string(&stderr).unwrap();
+    assert!(status.success(), "{err}");
+    let written: u64 = err
+        .lines()
+        .find_map(|l| l.split("y4m pipe: ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no y4m report in stderr:\n{err}"));
+    let text = String::from_utf8_lossy(&probed.stdout);
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("ffprobe gave no {k}: {text}"))
+            .to_string()
+    };
+    assert_eq!(field("codec_name"), "rawvideo", "{text}");
+    assert_eq!(
+        (field("width"), field("height")),
+        ("160".into(), "120".into())
+    );
+    assert_eq!(field("r_frame_rate"), "15/1");
+    assert!(written >= 1, "{err}");
+    assert_eq!(field("nb_read_frames"), written.to_string(), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::sink::text::{text_width, Canvas, GLYPH};
+use crate::pixels::text::{text_width, Canvas, GLYPH};
 use crate::sink::window::Viewport;
 
 use super::control::HELP;

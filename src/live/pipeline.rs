@@ -26,6 +26,7 @@ use super::style_list::StyleList;
 use crate::engine::DeviceChoice;
 use crate::engine::{ModelLoader, Provider, StyleModel};
 use crate::source::{open_source, Frame, SourceOptions, SourceSpec};
+use crate::video::smooth::TemporalSmoother;
 use crate::Result;
 
 /// A stylised frame and where it came from.
@@ -525,8 +526,9 @@ fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
     let mut last_done: Option<(u64, StyleKey, (u32, u32))> = None;
     let mut small_in = RgbImage::new(0, 0);
     let mut small_out = RgbImage::new(0, 0);
-    let mut ema: Vec<f32> = Vec::new();
-    let mut ema_key: Option<(usize, (u32, u32))> = None;
+    // Smoothing restarts when the style or the frame size changes.
+    let mut smoother: Option<TemporalSmoother> = None;
+    let mut smoothed_style = None;
 
     while !shared.is_shutdown() {
         let s = shared.settings();
@@ -608,18 +610,13 @@ fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
             continue;
         }
         if s.smooth > 0.0 && !s.paused {
-            let k = (*style, frame_size);
-            if ema_key != Some(k) || ema.len() != output.len() {
-                ema.clear();
-                ema.extend(output.iter().map(|&v| v as f32));
-                ema_key = Some(k);
-            } else {
-                let a = s.smooth.clamp(0.0, 0.99);
-                for (m, v) in ema.iter_mut().zip(output.iter_mut()) {
-                    *m = a * *m + (1.0 - a) * *v as f32;
-                    *v = (*m + 0.5) as u8;
-                }
+            let smoother = smoother.get_or_insert_with(|| {
+                TemporalSmoother::new(s.smooth.clamp(0.0, 0.99)).expect("in 0..1")
+            });
+            if smoothed_style.replace(*style) != Some(*style) {
+                smoother.reset(); // (a new frame size restarts it by itself)
             }
+            smoother.apply(&mut output);
         }
         let total = t0.elapsed().as_nanos() as u64;
         let c = &shared.counters;

@@ -12,8 +12,11 @@
 //! Everything here is pure and allocation-free: callers own the buffers and reuse them from frame
 //! to frame.
 
+pub mod blit;
 mod mix;
 mod tensor;
+pub mod text;
+pub mod yuv;
 
 pub use crate::net::arch::{network_size, MEAN, MIN_SIZE, OUTPUT_CLAMP, SIZE_MULTIPLE, STD};
 pub use mix::{blend, preserve_colour};

@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+use super::{Sink, SinkReport};
 use crate::video::check_output_container;
 use crate::video::h264::EncoderSettings;
 use crate::video::writer::{VideoWriter, VideoWriterOptions};
@@ -39,6 +40,12 @@ impl RecorderOptions {
             encoder: EncoderSettings::default(),
             queue_len: 8,
         }
+    }
+
+    /// The same, for a stream of nominally `fps` frames per second (the encoder's rate control).
+    pub fn with_fps(mut self, fps: f64) -> Self {
+        self.encoder.fps = fps.clamp(1.0, 240.0) as f32;
+        self
     }
 }
 
@@ -276,72 +283,19 @@ fn encode_loop(
     }
 }
 
-impl crate::live::FrameRecorder for Recorder {
+/// The recorder is a sink that queues by itself (its encoder thread drops frames when behind).
+impl Sink for Recorder {
     fn push(&mut self, frame: &RgbImage, t: Instant) -> Result<()> {
         Recorder::push(self, frame, t)
     }
 
-    fn finish(self: Box<Self>) -> Result<PathBuf> {
-        Recorder::finish(*self)
-    }
-}
-
-/// The live view's recorder hook: each recording (R, `--record`) gets a [`Recorder`] with the
-/// settings of `template` (its `path` is replaced by the path the live view picks).
-pub fn recorder_factory(template: RecorderOptions) -> crate::live::RecorderFactory {
-    Arc::new(move |path: &Path| {
-        let options = RecorderOptions {
-            path: path.to_path_buf(),
-            ..template.clone()
-        };
-        Ok(Box::new(Recorder::start(options)?) as Box<dyn crate::live::FrameRecorder>)
-    })
-}
-
-/// A timestamped file name in `dir`, e.g. `stylecam-20261125-093245.mp4` (UTC).
-pub fn timestamped_path(dir: &Path) -> PathBuf {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    let name = format!(
-        "stylecam-{y:04}{m:02}{d:02}-{:02}{:02}{:02}.mp4",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    );
-    let mut path = dir.join(&name);
-    let mut n = 2;
-    while path.exists() {
-        path = dir.join(name.replace(".mp4", &format!("-{n}.mp4")));
-        n += 1;
-    }
-    path
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_516), (2026, 3, 4));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn finish(self: Box<Self>) -> Result<SinkReport> {
+        let s = Recorder::finish_with_summary(*self)?;
+        Ok(SinkReport {
+            what: "recording".into(),
+            path: Some(s.path),
+            frames: s.frames_written,
+            dropped: s.frames_dropped,
+        })
     }
 }

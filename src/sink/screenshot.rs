@@ -1,10 +1,11 @@
 //! Screenshots: the displayed frame as a timestamped PNG in the output folder.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use image::RgbImage;
 
+use super::{Sink, SinkReport};
 use crate::{Error, Result};
 
 /// `YYYYMMDD-HHMMSS-mmm` in UTC for `t`.
@@ -74,6 +75,52 @@ pub fn save_png_as(frame: &RgbImage, dir: &Path, prefix: &str) -> Result<PathBuf
         let _ = std::fs::remove_file(&tmp);
     }
     result.map(|()| path)
+}
+
+/// The screenshot sink (P in the live view): each frame pushed becomes a PNG in the folder.
+/// A failed save is a note, not the end of the sink: the next P may work (e.g. after a `mkdir`).
+pub struct Screenshots {
+    dir: PathBuf,
+    saved: u64,
+    notes: Vec<String>,
+}
+
+impl Screenshots {
+    /// Screenshots into `dir` (created with the first one).
+    pub fn new(dir: &Path) -> Screenshots {
+        Screenshots {
+            dir: dir.to_path_buf(),
+            saved: 0,
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Sink for Screenshots {
+    fn push(&mut self, frame: &RgbImage, _t: Instant) -> Result<()> {
+        let note = match save_png(frame, &self.dir) {
+            Ok(p) => {
+                self.saved += 1;
+                format!("screenshot saved: {}", p.display())
+            }
+            Err(e) => format!("screenshot failed: {e}"),
+        };
+        self.notes.push(note);
+        Ok(())
+    }
+
+    fn notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SinkReport> {
+        Ok(SinkReport {
+            what: "screenshots".into(),
+            path: Some(self.dir),
+            frames: self.saved,
+            dropped: 0,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 
-use super::{camera, images, testcard};
+use super::{images, testcard};
 use crate::{Error, Result};
 
 /// One captured picture.
@@ -125,7 +125,7 @@ pub struct OpenedSource {
 pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSource> {
     let testcard_size = opts.resolution.unwrap_or((640, 480));
     match spec {
-        SourceSpec::Auto | SourceSpec::AutoCamera(_) => match camera::CameraSource::open(
+        SourceSpec::Auto | SourceSpec::AutoCamera(_) => match open_camera(
             match spec {
                 SourceSpec::AutoCamera(n) => *n,
                 _ => 0,
@@ -133,7 +133,7 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
             opts.resolution,
         ) {
             Ok(cam) => Ok(OpenedSource {
-                source: Box::new(cam),
+                source: cam,
                 no_camera: None,
             }),
             Err(e) => {
@@ -149,7 +149,7 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
             }
         },
         SourceSpec::Camera(n) => Ok(OpenedSource {
-            source: Box::new(camera::CameraSource::open(*n, opts.resolution)?),
+            source: open_camera(*n, opts.resolution)?,
             no_camera: None,
         }),
         SourceSpec::TestCard => Ok(OpenedSource {
@@ -174,6 +174,19 @@ pub fn open_source(spec: &SourceSpec, opts: &SourceOptions) -> Result<OpenedSour
     }
 }
 
+/// Camera `n` (the `camera` feature).
+fn open_camera(n: u32, resolution: Option<(u32, u32)>) -> Result<Box<dyn FrameSource>> {
+    #[cfg(feature = "camera")]
+    return Ok(Box::new(super::camera::CameraSource::open(n, resolution)?));
+    #[cfg(not(feature = "camera"))]
+    {
+        let _ = (n, resolution);
+        Err(Error::Camera(
+            "this build has no camera support (the camera feature)".into(),
+        ))
+    }
+}
+
 /// The video-file source: a looping, frame-rate-paced decoder of `path` (MP4 with H.264;
 /// see [`crate::source::video::VideoFileSource`]).
 pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
@@ -184,9 +197,15 @@ pub fn open_video(path: &Path) -> Result<Box<dyn FrameSource>> {
                 .into(),
         });
     }
-    Ok(Box::new(crate::source::video::VideoFileSource::open(
+    #[cfg(feature = "video")]
+    return Ok(Box::new(crate::source::video::VideoFileSource::open(
         path, true,
-    )?))
+    )?));
+    #[cfg(not(feature = "video"))]
+    Err(Error::Input {
+        path: path.to_path_buf(),
+        reason: "this build reads no video files (the video feature)".into(),
+    })
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! Frame sources: where pictures come from.
 
+#[cfg(feature = "camera")]
 pub mod camera;
 mod frame;
 pub mod image_file;
 pub mod images;
 pub mod testcard;
+#[cfg(feature = "video")]
 pub mod video;
 
 pub use frame::{

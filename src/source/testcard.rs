@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use image::{Rgb, RgbImage};
 
 use super::{Frame, FrameSource};
-use crate::sink::text;
+use crate::pixels::text;
 use crate::{Error, Result};
 
 /// A paced, endless test card.

@@ -7,19 +7,26 @@
 //! writing process is killed.
 
 pub mod container;
+#[cfg(feature = "video")]
 pub mod h264;
 pub mod mp4_read;
+#[cfg(feature = "video")]
 pub mod mp4_write;
+#[cfg(feature = "video")]
 pub mod reader;
 pub mod smooth;
+#[cfg(feature = "video")]
 pub mod stylize;
+#[cfg(feature = "video")]
 pub mod writer;
 
 pub use container::{check_input_container, check_output_container};
+#[cfg(feature = "video")]
 pub use h264::{parse_bitrate, EncoderSettings};
+#[cfg(feature = "video")]
 pub use reader::{DecodedFrame, VideoInfo, VideoReader};
 pub use smooth::TemporalSmoother;
-pub use stylize::{
-    interrupt_on_ctrlc, stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions,
-};
+#[cfg(feature = "video")]
+pub use stylize::{stylize_video, AudioOutcome, VideoReport, VideoStylizeOptions};
+#[cfg(feature = "video")]
 pub use writer::{VideoWriter, VideoWriterOptions};

@@ -78,23 +78,6 @@ impl VideoReport {
     }
 }
 
-/// A flag that becomes true on Ctrl-C (SIGINT/SIGTERM), for [`VideoStylizeOptions::interrupt`].
-/// The first Ctrl-C asks the run to stop and finalize the output; the process is not killed.
-/// Can be installed once per process.
-pub fn interrupt_on_ctrlc() -> Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let handler_flag = Arc::clone(&flag);
-    ctrlc::set_handler(move || {
-        if handler_flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C while finishing: give up immediately.
-            std::process::exit(130);
-        }
-        crate::note!("\nstopping after this frame; the output so far is being finalized (Ctrl-C again to abort)");
-    })
-    .map_err(|e| Error::InvalidArgument(format!("cannot install the Ctrl-C handler: {e}")))?;
-    Ok(flag)
-}
-
 /// Stylizes every frame of `input` into `output` (MP4, H.264) with `stylizer`
 /// (`input frame → output frame of the same size`).
 ///

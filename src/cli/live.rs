@@ -5,17 +5,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
-use super::LiveOptions;
-use crate::source::SourceSpec;
+use super::{parse_in, parse_size, parse_unit};
+use stylecam::live::LiveOptions;
+use stylecam::sink::SinkKind;
+use stylecam::source::SourceSpec;
 
-/// Parses `WxH` (e.g. `640x480`).
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let err = || format!("'{s}' is not a size; write WIDTHxHEIGHT, e.g. 640x480");
-    let (w, h) = s.trim().split_once(['x', 'X', '×']).ok_or_else(err)?;
-    let w: u32 = w.trim().parse().map_err(|_| err())?;
-    let h: u32 = h.trim().parse().map_err(|_| err())?;
+/// `--camera-res` / `--size`: [`parse_size`], 16..=8192 on each side (the network's minimum, and
+/// more than any camera delivers).
+fn parse_frame_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = parse_size(s)?;
     if !(16..=8192).contains(&w) || !(16..=8192).contains(&h) {
         return Err(format!(
             "size {w}x{h} is out of range (16…8192 on each side)"
@@ -24,30 +24,16 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-fn parse_unit(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("{v} is out of range (0…1)"))
-    }
-}
-
 fn parse_scale(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.125..=2.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("scale {v} is out of range (0.125…2)"))
-    }
+    parse_in(s, 0.125..=2.0)
 }
 
 fn parse_fps(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if v > 0.0 && v <= 1000.0 {
+    let v = parse_in(s, 0.0..=1000.0)?;
+    if v > 0.0 {
         Ok(v)
     } else {
-        Err(format!("frame rate {v} is out of range (0…1000]"))
+        Err(format!("frame rate {v} must be above 0"))
     }
 }
 
@@ -67,7 +53,7 @@ fn parse_workers(s: &str) -> Result<Workers, String> {
 }
 
 fn parse_source(s: &str) -> Result<SourceSpec, String> {
-    s.parse().map_err(|e: crate::Error| e.to_string())
+    s.parse().map_err(|e: stylecam::Error| e.to_string())
 }
 
 /// Hotkeys, printed under `stylecam live --help`.
@@ -81,6 +67,13 @@ Sources: 'auto' (default) opens camera 0 ('auto:N': camera N) and, when there is
 test card with a NO CAMERA banner; 'camera' / 'camera:N' insist on a camera (an error without one); 'testcard';
 a folder of images or an image file (looped at --source-fps); a video file.";
 
+/// The formats `--pipe` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PipeFormat {
+    /// YUV4MPEG2: I420, BT.601 limited range (ffmpeg, ffplay, GStreamer, mpv read it).
+    Y4m,
+}
+
 /// `stylecam live`: the webcam (or another source) stylised in a window.
 #[derive(Debug, Clone, Args)]
 #[command(after_help = LIVE_HELP)]
@@ -90,11 +83,11 @@ pub struct LiveArgs {
     pub source: SourceSpec,
 
     /// Capture resolution asked of the camera (best frame rate at it); also the test card's size.
-    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    #[arg(long, value_name = "WxH", value_parser = parse_frame_size)]
     pub camera_res: Option<(u32, u32)>,
 
     /// Inference resolution (independent of the window); default: the camera's.
-    #[arg(long, value_name = "WxH", value_parser = parse_size, conflicts_with = "scale")]
+    #[arg(long, value_name = "WxH", value_parser = parse_frame_size, conflicts_with = "scale")]
     pub size: Option<(u32, u32)>,
 
     /// Inference resolution as a factor of the camera resolution (0.125…2).
@@ -117,14 +110,14 @@ pub struct LiveArgs {
 
     /// Picture styles: the picture's shorter side in pixels as the style network sees it
     /// (64..=2048; larger makes finer strokes).
-    #[arg(long, value_name = "PX", default_value_t = crate::engine::arbitrary::DEFAULT_STYLE_SIZE,
+    #[arg(long, value_name = "PX", default_value_t = stylecam::engine::arbitrary::DEFAULT_STYLE_SIZE,
           value_parser = clap::value_parser!(u32).range(64..=2048))]
     pub style_size: u32,
 
     /// Which variant of each style: full (most expensive), fast (lightest), or auto (default:
     /// fast on the CPU, full on CUDA/TensorRT, so the view stays live). L switches while running.
     #[arg(long, value_enum, value_name = "PRESET")]
-    pub preset: Option<crate::styles::Preset>,
+    pub preset: Option<stylecam::styles::Preset>,
 
     /// Start fullscreen (F toggles).
     #[arg(long)]
@@ -164,16 +157,50 @@ pub struct LiveArgs {
     #[arg(long, value_name = "0..1", default_value_t = 1.0, value_parser = parse_unit)]
     pub strength: f32,
 
+    /// No window: run headless, the frames going only to --pipe, --virtual-cam or --record
+    /// (works without a display).
+    #[arg(long)]
+    pub no_window: bool,
+
+    /// Write the stylized stream to standard output: y4m (YUV4MPEG2, constant rate at
+    /// --source-fps, the last frame repeated when stylizing is slower). Logs stay on stderr.
+    /// E.g. `stylecam live --no-window --pipe y4m | ffplay -`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub pipe: Option<PipeFormat>,
+
+    /// Also send the stylized stream to a v4l2loopback device (Linux), which video-call apps,
+    /// OBS and browsers then list as a camera. Without a value: the first loopback device.
+    /// Setup: sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=stylecam exclusive_caps=1
+    #[arg(long, value_name = "/dev/videoN", num_args = 0..=1, default_missing_value = "auto")]
+    pub virtual_cam: Option<PathBuf>,
+
+    /// Stop after this many new frames (shown, piped or recorded).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
+
     /// Benchmark: measure inference alone, run the live view this many seconds, print a summary, exit.
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub benchmark: Option<f64>,
 }
 
 impl LiveArgs {
-    /// The options for [`super::run_live`]. The engine fields (`models`, `device`, `ort_lib`,
+    /// Where the frames go besides the window.
+    fn outputs(&self) -> Vec<SinkKind> {
+        let pipe = self.pipe.map(|PipeFormat::Y4m| SinkKind::Y4mStdout);
+        let cam = self
+            .virtual_cam
+            .as_ref()
+            .map(|p| SinkKind::VirtualCam(Some(p.clone()).filter(|p| p.as_os_str() != "auto")));
+        pipe.into_iter().chain(cam).collect()
+    }
+
+    /// The options for [`stylecam::live::run_live`]. The engine fields (`models`, `device`, `ort_lib`,
     /// `engine`) keep their defaults: the CLI sets them from its global flags.
     pub fn into_options(self) -> LiveOptions {
         LiveOptions {
+            outputs: self.outputs(),
+            window: !self.no_window,
+            frames: self.frames,
             source: self.source,
             camera_res: self.camera_res,
             size: self.size,
@@ -194,7 +221,7 @@ impl LiveArgs {
                 .into_iter()
                 .chain(self.style_images)
                 .collect(),
-            arbitrary: crate::engine::arbitrary::ArbitraryOptions {
+            arbitrary: stylecam::engine::arbitrary::ArbitraryOptions {
                 style_size: self.style_size,
                 ..Default::default()
             },
@@ -236,6 +263,28 @@ mod tests {
         assert_eq!(o.scale, 0.5);
         assert_eq!(o.source_fps, 12.0);
         assert_eq!(o.style.as_deref(), Some("mosaic"));
+        assert!(o.window && o.outputs.is_empty());
+    }
+
+    #[test]
+    fn outputs_from_flags() {
+        let outputs = |args: &[&str]| {
+            let argv = std::iter::once("x").chain(args.iter().copied());
+            Cli::try_parse_from(argv).unwrap().live.into_options()
+        };
+        let o = outputs(&["--no-window", "--pipe", "y4m", "--frames", "5"]);
+        assert!(!o.window);
+        assert_eq!(o.outputs, [SinkKind::Y4mStdout]);
+        assert_eq!(o.frames, Some(5));
+        let o = outputs(&["--virtual-cam"]);
+        assert_eq!(o.outputs, [SinkKind::VirtualCam(None)]);
+        let o = outputs(&["--virtual-cam", "/dev/video10"]);
+        assert_eq!(
+            o.outputs,
+            [SinkKind::VirtualCam(Some("/dev/video10".into()))]
+        );
+        assert!(Cli::try_parse_from(["x", "--pipe", "mjpeg"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--frames", "0"]).is_err());
     }
 
     #[test]
@@ -259,7 +308,8 @@ mod tests {
         assert_eq!(workers(&["--workers", "2"]), Some(2));
         assert_eq!(workers(&["--workers", "1", "--smooth", "0.5"]), Some(1));
         assert!(Cli::try_parse_from(["x", "--source", "camera:x"]).is_err());
-        assert_eq!(parse_size("1280X720"), Ok((1280, 720)));
-        assert!(parse_size("0x0").is_err());
+        assert_eq!(parse_frame_size("1280X720"), Ok((1280, 720)));
+        assert!(parse_frame_size("8x8").unwrap_err().contains("16…8192"));
+        assert!(parse_frame_size("0x0").is_err());
     }
 }

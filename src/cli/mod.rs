@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod live;
+
 use stylecam::engine::{CpuGraph, DeviceChoice};
 
 const EXAMPLES: &str = "\
@@ -97,7 +99,7 @@ pub enum Command {
     /// TEACHER: a distilled model's held-out PSNR against the network it was distilled from.
     Styles(StylesArgs),
     /// Live view: webcam (or test card, video, images) stylized in a window, with hotkeys.
-    Live(stylecam::live::LiveArgs),
+    Live(live::LiveArgs),
     /// List cameras and their capture modes.
     Cameras,
     /// Time every stage of the frame path (decode, pre, inference, post, blit) on test frames.
@@ -152,7 +154,7 @@ pub struct CalibrateArgs {
 
     /// Scale the photos down so the longer side is at most N pixels (the size you stylize at),
     /// 1..=16384.
-    #[arg(long, value_name = "N", default_value_t = 640, value_parser = stylecam::batch::parse_max_side)]
+    #[arg(long, value_name = "N", default_value_t = 640, value_parser = parse_max_side)]
     pub max_side: u32,
 
     /// Use at most N photos (the first in name order), 1..=1000.
@@ -184,7 +186,7 @@ pub struct BenchArgs {
     pub arch: stylecam::net::ImfwArch,
 
     /// Frame sizes, comma-separated; each side 1..=16384.
-    #[arg(long, value_name = "WxH,...", default_value = "640x480", value_delimiter = ',', value_parser = stylecam::batch::parse_size)]
+    #[arg(long, value_name = "WxH,...", default_value = "640x480", value_delimiter = ',', value_parser = parse_size)]
     pub size: Vec<(u32, u32)>,
 
     /// Timed frames per size, 1..=100000.
@@ -306,11 +308,11 @@ pub struct StylizeArgs {
     pub format: Option<String>,
 
     /// Stylize at exactly WIDTHxHEIGHT, each side 1..=16384 (default: the input's own size).
-    #[arg(long, value_name = "WxH", value_parser = stylecam::batch::parse_size, conflicts_with = "max_side", allow_hyphen_values = true)]
+    #[arg(long, value_name = "WxH", value_parser = parse_size, conflicts_with = "max_side", allow_hyphen_values = true)]
     pub size: Option<(u32, u32)>,
 
     /// Scale down so the longer side is at most N pixels, 1..=16384.
-    #[arg(long, value_name = "N", value_parser = stylecam::batch::parse_max_side, allow_hyphen_values = true)]
+    #[arg(long, value_name = "N", value_parser = parse_max_side, allow_hyphen_values = true)]
     pub max_side: Option<u32>,
 
     /// Videos: temporal smoothing of the stylized frames, 0 (off) … 1 (reduces flicker).
@@ -322,13 +324,44 @@ pub struct StylizeArgs {
     pub bitrate: Option<u32>,
 }
 
-fn parse_unit(s: &str) -> Result<f32, String> {
-    let v: f32 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&v) {
+/// Parses `WxH` (e.g. `640x480`; `X` and `×` work too), each side 1..=16384.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let max = stylecam::batch::MAX_SIZE;
+    let (w, h) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("'{s}' is not WIDTHxHEIGHT (e.g. 640x480)"))?;
+    let side = |v: &str, what: &str| parse_in(v, 1..=max).map_err(|e| format!("{what} {e}"));
+    Ok((side(w, "width")?, side(h, "height")?))
+}
+
+/// Parses `--max-side N`, 1..=16384.
+fn parse_max_side(s: &str) -> Result<u32, String> {
+    parse_in(s, 1..=stylecam::batch::MAX_SIZE)
+}
+
+/// Parses a number in `range`.
+pub fn parse_in<T>(s: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let v: T = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if range.contains(&v) {
         Ok(v)
     } else {
-        Err(format!("{v} is out of range: must be 0..=1"))
+        Err(format!(
+            "{v} is out of range: must be {}..={}",
+            range.start(),
+            range.end()
+        ))
     }
+}
+
+/// Parses a number in 0…1.
+pub fn parse_unit(s: &str) -> Result<f32, String> {
+    parse_in(s, 0.0..=1.0)
 }
 
 fn parse_bitrate(s: &str) -> Result<u32, String> {
@@ -340,4 +373,22 @@ pub struct StylesArgs {
     /// Print only the style names, one per line and style (for scripts).
     #[arg(long)]
     pub names_only: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_ranges() {
+        assert_eq!(parse_size("640x480"), Ok((640, 480)));
+        assert_eq!(parse_size("37X23"), Ok((37, 23)));
+        assert_eq!(parse_size(" 1280 × 720 "), Ok((1280, 720)));
+        assert!(parse_size("0x10").unwrap_err().contains("1..=16384"));
+        assert!(parse_size("640").unwrap_err().contains("WIDTHxHEIGHT"));
+        assert!(parse_size("640xabc").unwrap_err().contains("not a number"));
+        assert!(parse_max_side("99999")
+            .unwrap_err()
+            .contains("out of range"));
+    }
 }
