@@ -196,6 +196,12 @@ pub fn prepare_output_dir(output: &Path, create: bool) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Output {
+            path: dir.clone(),
+            reason: "exists and is not a folder; choose another output folder".into(),
+        });
+    }
     if !dir.is_dir() {
         if create {
             std::fs::create_dir_all(&dir).map_err(|e| Error::Output {

@@ -588,6 +588,30 @@ fn cases() -> Vec<Case> {
         case("live fps zero", "live --fps 0", 2, &["--fps"]),
         case("live size tiny", "live --size 1x1", 2, &["16…8192"]),
         case("unknown subcommand", "frobnicate", 2, &["frobnicate"]),
+        case(
+            "out-dir is a device",
+            "{M} stylize --style good {d}/img.png --out-dir /dev/null",
+            1,
+            &["/dev/null", "not a folder"],
+        ),
+        case(
+            "live from a fifo image",
+            "{M} live --source {d}/fifo.png",
+            1,
+            &["fifo.png", "FIFO"],
+        ),
+        case(
+            "live from a fifo video",
+            "{M} live --source {d}/fifo.mp4",
+            1,
+            &["fifo.mp4", "FIFO"],
+        ),
+        case(
+            "live from /dev/zero",
+            "{M} live --source /dev/zero",
+            1,
+            &["/dev/zero", "character device"],
+        ),
     ]
 }
 
@@ -757,6 +781,7 @@ fn command_for(c: &Case, d: &Path, o: &Path) -> Command {
     };
     cmd.env_remove("STYLECAM_MODELS")
         .env_remove("RUST_BACKTRACE")
+        .env_remove("DISPLAY")
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1");
     cmd

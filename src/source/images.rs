@@ -52,7 +52,8 @@ impl ImageFolder {
         // Find the first readable image: it fixes the frame size when none is requested.
         let mut first = None;
         for f in &files {
-            match image::open(f) {
+            // Checked reads: a FIFO or device named like an image must not block or run away.
+            match super::image_file::read_rgb(f) {
                 Ok(img) => {
                     first = Some(img);
                     break;
@@ -90,9 +91,9 @@ impl FrameSource for ImageFolder {
         for _ in 0..self.files.len() {
             let path = &self.files[(self.index % self.files.len() as u64) as usize];
             self.index += 1;
-            match image::open(path) {
+            match super::image_file::read_rgb(path) {
                 Ok(img) => {
-                    let mut rgb = img.into_rgb8();
+                    let mut rgb = img;
                     if rgb.dimensions() != self.size {
                         rgb = image::imageops::resize(
                             &rgb,
