@@ -524,8 +524,7 @@ fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
     let mut slot = EngineSlot::default();
     let mut last: Option<Arc<Frame>> = None;
     let mut last_done: Option<(u64, StyleKey, (u32, u32))> = None;
-    let mut small_in = RgbImage::new(0, 0);
-    let mut small_out = RgbImage::new(0, 0);
+    let mut scaler = Scaler::default();
     // Smoothing restarts when the style or the frame size changes.
     let mut smoother: Option<TemporalSmoother> = None;
     let mut smoothed_style = None;
@@ -582,25 +581,7 @@ fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
 
         let t0 = Instant::now();
         let mut output = shared.buffer(frame_size.0, frame_size.1);
-        let engine_ns;
-        let result = if size == frame_size {
-            let t = Instant::now();
-            let r = eng.stylize_into(&frame.image, &mut output);
-            engine_ns = t.elapsed().as_nanos() as u64;
-            r
-        } else {
-            if small_in.dimensions() != size {
-                small_in = RgbImage::new(size.0, size.1);
-            }
-            resize_into(&frame.image, &mut small_in);
-            let t = Instant::now();
-            let r = eng.stylize_into(&small_in, &mut small_out);
-            engine_ns = t.elapsed().as_nanos() as u64;
-            if r.is_ok() {
-                resize_into(&small_out, &mut output);
-            }
-            r
-        };
+        let (result, engine_ns) = scaler.stylize(eng.as_mut(), &frame.image, size, &mut output);
         if let Err(e) = result {
             shared.post(format!(
                 "style {} failed on a frame: {e}",
@@ -626,23 +607,65 @@ fn inference_loop(shared: &Shared, loaders: &WorkerLoaders, role: WorkerRole) {
         c.infer_extra_ns
             .fetch_add(total.saturating_sub(engine_ns), Ordering::Relaxed);
         last_done = Some(key);
-        // Another worker may have published a newer frame meanwhile (the same frame again, e.g.
-        // restyled while paused, is fine).
-        let newest = shared
-            .published
-            .fetch_max(frame.index + 1, Ordering::SeqCst);
-        if newest > frame.index + 1 {
-            c.stale.fetch_add(1, Ordering::Relaxed);
-            shared.recycle(output);
-            continue;
+        publish(
+            shared,
+            Stylized {
+                frame,
+                output,
+                style: *style,
+                infer_size: size,
+            },
+        );
+    }
+}
+
+/// Hands a stylized frame to the display, unless another worker already published a newer frame
+/// (the same frame again, e.g. restyled while paused, is fine): then it is counted as stale.
+fn publish(shared: &Shared, stylized: Stylized) {
+    let index = stylized.frame.index;
+    let newest = shared.published.fetch_max(index + 1, Ordering::SeqCst);
+    if newest > index + 1 {
+        shared.counters.stale.fetch_add(1, Ordering::Relaxed);
+        shared.recycle(stylized.output);
+        return;
+    }
+    shared.results.put(stylized);
+}
+
+/// Runs a model at the inference size: the frame as it is, or scaled to the size and the result
+/// scaled back (buffers kept between frames).
+#[derive(Default)]
+struct Scaler {
+    small_in: RgbImage,
+    small_out: RgbImage,
+}
+
+impl Scaler {
+    /// Stylizes `frame` at `size` into `output` (the frame's size); returns the outcome and the
+    /// model's own time in nanoseconds.
+    fn stylize(
+        &mut self,
+        model: &mut dyn StyleModel,
+        frame: &RgbImage,
+        size: (u32, u32),
+        output: &mut RgbImage,
+    ) -> (Result<()>, u64) {
+        if size == frame.dimensions() {
+            let t = Instant::now();
+            let r = model.stylize_into(frame, output);
+            return (r, t.elapsed().as_nanos() as u64);
         }
-        let stylized = Stylized {
-            frame,
-            output,
-            style: *style,
-            infer_size: size,
-        };
-        shared.results.put(stylized);
+        if self.small_in.dimensions() != size {
+            self.small_in = RgbImage::new(size.0, size.1);
+        }
+        resize_into(frame, &mut self.small_in);
+        let t = Instant::now();
+        let r = model.stylize_into(&self.small_in, &mut self.small_out);
+        let ns = t.elapsed().as_nanos() as u64;
+        if r.is_ok() {
+            resize_into(&self.small_out, output);
+        }
+        (r, ns)
     }
 }
 
