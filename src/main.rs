@@ -153,6 +153,20 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
     } else {
         batch::plan(&images, &output)?
     };
+    // An --out-dir this run creates is removed again if it ends up empty (a failed run leaves
+    // nothing behind).
+    let _cleanup = match &output {
+        OutputSpec::Dir { dir, .. } if !dir.exists() => {
+            // The highest folder of the path that does not exist yet: create_dir_all makes it.
+            let top = dir
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                .last()
+                .unwrap_or(dir);
+            Some(RemoveIfEmpty(top.to_path_buf()))
+        }
+        _ => None,
+    };
     for job in &jobs {
         batch::prepare_output_dir(&job.output, matches!(output, OutputSpec::Dir { .. }))?;
     }
@@ -246,6 +260,21 @@ fn stylize(engine: &EngineArgs, args: StylizeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes a folder tree when dropped, if it holds no file (only empty folders, or nothing).
+struct RemoveIfEmpty(std::path::PathBuf);
+
+impl Drop for RemoveIfEmpty {
+    fn drop(&mut self) {
+        let walk = walkdir::WalkDir::new(&self.0).contents_first(true);
+        for entry in walk.into_iter().flatten() {
+            if entry.file_type().is_dir() {
+                // Fails, harmlessly, on a folder that holds a file.
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
 }
 
 /// The model `stylize` runs: the picture given by --style-image (arbitrary family), else the

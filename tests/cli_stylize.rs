@@ -661,3 +661,33 @@ fn calibrate_then_stylize_with_int8() {
         .arg(&empty));
     assert_clean_failure(&o, &["empty", "no image files"]);
 }
+
+/// A run that fails leaves no output folder behind that it created (a folder that existed is kept).
+#[test]
+fn a_failed_run_removes_the_output_folder_it_created() {
+    let d = tempfile::tempdir().unwrap();
+    let photo = d.path().join("p.png");
+    test_image(16, 16).save(&photo).unwrap();
+    let out = d.path().join("new").join("deeper");
+    let o = run(bin()
+        .args(["stylize", "--style"])
+        .arg(d.path().join("missing.onnx"))
+        .arg(&photo)
+        .arg("--out-dir")
+        .arg(&out));
+    assert_clean_failure(&o, &["missing.onnx"]);
+    assert!(
+        !d.path().join("new").exists(),
+        "the created folders are gone"
+    );
+    let kept = d.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    let o = run(bin()
+        .args(["stylize", "--style"])
+        .arg(d.path().join("missing.onnx"))
+        .arg(&photo)
+        .arg("--out-dir")
+        .arg(&kept));
+    assert!(!o.status.success());
+    assert!(kept.is_dir(), "a folder that existed before is kept");
+}
