@@ -23,8 +23,8 @@ struct Cli {
     /// Folder of style models (*.onnx).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
-    /// Execution provider.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    /// Execution provider: auto, cpu, cuda or tensorrt.
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
     device: DeviceChoice,
     /// Path to libonnxruntime.so (default: searched).
     #[arg(long, value_name = "PATH")]
@@ -35,6 +35,18 @@ struct Cli {
     /// Use pixel transforms instead of ONNX models (no ONNX Runtime needed).
     #[arg(long)]
     test_engine: bool,
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    [
+        DeviceChoice::Auto,
+        DeviceChoice::Cpu,
+        DeviceChoice::Cuda,
+        DeviceChoice::TensorRt,
+    ]
+    .into_iter()
+    .find(|d| d.to_string() == s)
+    .ok_or_else(|| format!("'{s}' is not auto, cpu, cuda or tensorrt"))
 }
 
 fn main() -> ExitCode {

@@ -78,7 +78,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn engine_options(engine: &EngineArgs) -> EngineOptions {
     let mut opts = EngineOptions {
-        cpu_graph: engine.cpu_graph,
+        cpu_graph: engine.cpu_graph.into(),
         fp16: engine.fp16,
         int8: engine.int8,
         ..EngineOptions::default()
@@ -282,7 +282,7 @@ impl Drop for RemoveIfEmpty {
 fn load_for_stylize(engine: &EngineArgs, args: &StylizeArgs) -> Result<Box<dyn StyleModel>> {
     if let Some(picture) = &args.style_image {
         let factory = ModelFactory::new(
-            engine.device,
+            engine.device(),
             engine_options(engine),
             args.picture.options(engine.arbitrary_dir.clone()),
         );
@@ -301,7 +301,7 @@ fn load_for_stylize(engine: &EngineArgs, args: &StylizeArgs) -> Result<Box<dyn S
         .expect("clap requires --style or --style-image");
     let models = styles::models_dir(engine.models.as_deref());
     let style = styles::find_style(name, &models)?;
-    let preset = args.preset.unwrap_or(Preset::Full);
+    let preset = args.preset.map_or(Preset::Full, Preset::from);
     if args.preset.is_some() {
         styles::note_single_variant(&style, preset);
     }
@@ -328,7 +328,7 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         .collect::<stylecam::Result<Vec<_>>>()?;
     let models = styles::models_dir(engine.models.as_deref());
     let chosen = gallery::select_styles(&args.styles, &models)?;
-    let preset = args.preset.unwrap_or(Preset::Full);
+    let preset = args.preset.map_or(Preset::Full, Preset::from);
     runtime::init(engine.ort_lib.as_deref())?;
     let mut labels = vec![gallery::ORIGINAL_LABEL.to_string()];
     let mut rows: Vec<Vec<_>> = photos.iter().map(|p| vec![p.clone()]).collect();
@@ -369,8 +369,8 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
 /// is loaded first, and when it runs on CUDA/TensorRT rather than the CPU the full one replaces it.
 fn load_variant(style: &Style, preset: Preset, engine: &EngineArgs) -> Result<(Stylizer, usize)> {
     let opts = engine_options(engine);
-    let load = |v: &StyleEntry| Stylizer::load(&v.path, engine.device, &opts);
-    let (first, pending) = preset.start(engine.device);
+    let load = |v: &StyleEntry| Stylizer::load(&v.path, engine.device(), &opts);
+    let (first, pending) = preset.start(engine.device());
     let i = style.variant_index(first);
     let stylizer = load(&style.variants[i])?;
     let settled = match pending {
@@ -446,12 +446,12 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
     runtime::init(engine.ort_lib.as_deref())?;
     let opts = engine_options(engine);
     let loaded = found.iter().find_map(|s| {
-        Stylizer::load(&s.variant(Preset::Fast).path, engine.device, &opts)
+        Stylizer::load(&s.variant(Preset::Fast).path, engine.device(), &opts)
             .inspect_err(|e| stylecam::note!("warning: skipping style '{}': {e}", s.name))
             .ok()
     });
     match loaded {
-        Some(st) => stylecam::outln!("provider: {} (--device {})", st.provider(), engine.device)?,
+        Some(st) => stylecam::outln!("provider: {} (--device {})", st.provider(), engine.device())?,
         None => stylecam::outln!("provider: unknown until a loadable style is present")?,
     }
     Ok(ExitCode::SUCCESS)
@@ -460,7 +460,7 @@ fn list_styles(engine: &EngineArgs, args: StylesArgs) -> Result<ExitCode> {
 fn live(engine: &EngineArgs, args: cli::live::LiveArgs) -> Result<ExitCode> {
     let mut opts = args.into_options();
     opts.models = engine.models.clone();
-    opts.device = engine.device;
+    opts.device = engine.device();
     opts.ort_lib = engine.ort_lib.clone();
     opts.engine = engine_options(engine);
     opts.arbitrary.dir = engine.arbitrary_dir.clone();
@@ -529,8 +529,8 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         Some(s) => {
             let models = styles::models_dir(engine.models.as_deref());
             // Auto follows --device; with --device auto it times the light variant.
-            let preset = args.preset.unwrap_or(Preset::Full);
-            let (preset, _) = preset.start(engine.device);
+            let preset = args.preset.map_or(Preset::Full, Preset::from);
+            let (preset, _) = preset.start(engine.device());
             BenchModel::File(styles::resolve(s, &models, preset)?.path)
         }
         None => BenchModel::Random(args.arch),
@@ -561,7 +561,7 @@ fn bench(engine: &EngineArgs, args: BenchArgs) -> Result<ExitCode> {
         sizes,
         frames: args.frames as usize,
         warmup: args.warmup as usize,
-        device: engine.device,
+        device: engine.device(),
         engine: opts,
         profile: args.profile,
     })?;

@@ -106,7 +106,7 @@ impl StyleEntry {
 }
 
 /// Which variant of a style to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Preset {
     /// The most expensive variant (best quality).
     #[default]

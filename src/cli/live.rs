@@ -117,7 +117,7 @@ pub struct LiveArgs {
     /// Which variant of each style: full (most expensive), fast (lightest), or auto (default:
     /// fast on the CPU, full on CUDA/TensorRT, so the view stays live). L switches while running.
     #[arg(long, value_enum, value_name = "PRESET")]
-    pub preset: Option<stylecam::styles::Preset>,
+    pub preset: Option<super::values::PresetArg>,
 
     /// Start fullscreen (F toggles).
     #[arg(long)]
@@ -206,7 +206,7 @@ impl LiveArgs {
             size: self.size,
             scale: self.scale.unwrap_or(1.0),
             style: self.style,
-            preset: self.preset,
+            preset: self.preset.map(Into::into),
             fullscreen: self.fullscreen,
             out_dir: self.out_dir,
             record: self.record,

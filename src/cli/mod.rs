@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod live;
+pub mod values;
 
-use stylecam::engine::{CpuGraph, DeviceChoice};
+use values::{CpuGraphArg, DeviceArg, PresetArg};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -49,8 +50,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct EngineArgs {
     /// Execution provider: auto tries CUDA then CPU; cuda/tensorrt fail if they cannot start.
-    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
 
     /// Path to libonnxruntime.so. Default: $ORT_DYLIB_PATH, next to the executable, the
     /// project's .venv, then the system loader.
@@ -70,8 +71,8 @@ pub struct EngineArgs {
     /// output, less time and memory), winograd (auto's form with Winograd residual blocks, which
     /// auto itself picks for width ≥ 16 on CPUs with AVX2 + FMA or AVX-512). CUDA/TensorRT always run the file's
     /// graph.
-    #[arg(long, global = true, value_enum, default_value_t = CpuGraph::Auto)]
-    pub cpu_graph: CpuGraph,
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub cpu_graph: CpuGraphArg,
 
     /// Half precision on the GPU: CUDA runs a float16 copy of a stylecam model (instance norm kept
     /// in float32), TensorRT builds fp16 engines. Slightly different output; ignored on the CPU.
@@ -89,6 +90,13 @@ pub struct EngineArgs {
     /// ignore it.
     #[arg(long, global = true)]
     pub int8: bool,
+}
+
+impl EngineArgs {
+    /// `--device` as the library's choice.
+    pub fn device(&self) -> stylecam::engine::DeviceChoice {
+        self.device.into()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,7 +135,7 @@ pub struct GalleryArgs {
     /// Which variant of each style: full (default), fast, or auto (fast on the CPU, full on
     /// CUDA/TensorRT).
     #[arg(long, value_enum, value_name = "PRESET")]
-    pub preset: Option<stylecam::styles::Preset>,
+    pub preset: Option<PresetArg>,
 
     /// Length in pixels of each photo's longer side in the sheet (photos are scaled up or down
     /// to it before stylizing).
@@ -178,7 +186,7 @@ pub struct BenchArgs {
     /// Which variant of a style name to time: full (default), fast, or auto (full with
     /// --device cuda/tensorrt, else fast).
     #[arg(long, value_enum, value_name = "PRESET", requires = "style")]
-    pub preset: Option<stylecam::styles::Preset>,
+    pub preset: Option<PresetArg>,
 
     /// Architecture timed with random weights: wWIDTH-bBLOCKS, width 1..=128, blocks 1..=32 (the
     /// seed is w32-b5).
@@ -289,7 +297,7 @@ pub struct StylizeArgs {
         value_name = "PRESET",
         conflicts_with = "style_image"
     )]
-    pub preset: Option<stylecam::styles::Preset>,
+    pub preset: Option<PresetArg>,
 
     /// Image files, folders (searched recursively for images) or MP4 videos (H.264).
     #[arg(required = true, value_name = "INPUT")]

@@ -50,7 +50,7 @@ impl From<GraphOptimisation> for ort::session::builder::GraphOptimizationLevel {
 /// Which graph a CPU session runs for stylecam's own models (see [`crate::net::graph`]). Models
 /// that are not stylecam ImfwNets always run as stored; CUDA and TensorRT always get the stored
 /// graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CpuGraph {
     /// The fastest lowering measured for the model's architecture (tail always, head for width ≤ 8, Winograd residual blocks for width ≥ 16 on CPUs with AVX2 + FMA or AVX-512, fused norms, the last layer as stylecam's own operator on CPUs with AVX-512).
     #[default]
@@ -60,7 +60,6 @@ pub enum CpuGraph {
     /// Sub-pixel tail only.
     Tail,
     /// Space-to-depth head and sub-pixel tail.
-    #[value(name = "head-tail")]
     HeadTail,
     /// The auto form with the residual blocks as Winograd F(4×4, 3×3) convolutions, whatever
     /// the width or CPU.
