@@ -129,7 +129,7 @@ pub fn plan(inputs: &[PathBuf], output: &OutputSpec) -> Result<Vec<Job>> {
             .collect(),
     };
     for job in &jobs {
-        if same_file(&job.input, &job.output) {
+        if crate::fsio::same_file(&job.input, &job.output) {
             return Err(Error::InvalidArgument(format!(
                 "the output {} is the input itself; choose another output so the original is not overwritten",
                 job.output.display()
@@ -137,13 +137,6 @@ pub fn plan(inputs: &[PathBuf], output: &OutputSpec) -> Result<Vec<Job>> {
         }
     }
     Ok(jobs)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// The image files under `dir` (recursively, symlinks followed but never round a loop),

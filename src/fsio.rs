@@ -247,6 +247,15 @@ pub fn walk_files(dir: &Path, wanted: impl Fn(&Path) -> bool) -> (Vec<PathBuf>, 
     (files, skipped)
 }
 
+/// True when `a` and `b` name the same file (compared after resolving links and `..`); two
+/// paths of which either does not exist are the same only when they are equal.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,7 +40,7 @@ pub fn init(explicit: Option<&Path>) -> Result<PathBuf> {
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(rt) = RUNTIME.get() {
         if let Some(p) = explicit {
-            if !same_file(p, &rt.path) {
+            if !crate::fsio::same_file(p, &rt.path) {
                 tracing::warn!(
                     "ONNX Runtime is already loaded from {}; ignoring --ort-lib {}",
                     rt.path.display(),
@@ -286,13 +286,6 @@ fn describe_load_error(e: &ort::LoadDynamicError) -> String {
             "failed to load: not an ONNX Runtime library (no OrtGetApiBase symbol)".into()
         }
         other => format!("failed to load: {other}"),
-    }
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }
 

@@ -75,18 +75,13 @@ pub fn choose_styles(dir: &Path, wanted: Option<&str>, pictures: &[PathBuf]) -> 
     }
     if let Some(w) = wanted {
         let found = crate::styles::find_style(w, dir)?;
-        let same_file = |a: &Path, b: &Path| {
-            a == b
-                || (a.canonicalize().ok().is_some()
-                    && a.canonicalize().ok() == b.canonicalize().ok())
-        };
         let named_one_file = found.variants.len() == 1;
         let position = styles.iter().enumerate().find_map(|(i, s)| {
             if named_one_file {
                 let v = s
                     .variants
                     .iter()
-                    .position(|v| same_file(&v.path, &found.variants[0].path))?;
+                    .position(|v| crate::fsio::same_file(&v.path, &found.variants[0].path))?;
                 Some((i, Some(v)))
             } else {
                 (s.name == found.name).then_some((i, None))

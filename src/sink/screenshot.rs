@@ -63,18 +63,9 @@ pub fn save_png_as(frame: &RgbImage, dir: &Path, prefix: &str) -> Result<PathBuf
         ),
     })?;
     let path = timestamped_path(dir, prefix, "png");
-    let tmp = path.with_extension("png.part");
-    let result = frame
-        .save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| Error::Output {
-            path: path.clone(),
-            reason: format!("{e}. Pass --out-dir with a writable folder"),
-        })
-        .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map(|()| path)
+    // Atomic (a temporary file renamed into place) and with the umask's permissions.
+    super::image_file::write_rgb(frame, &path)?;
+    Ok(path)
 }
 
 /// The screenshot sink (P in the live view): each frame pushed becomes a PNG in the folder.

@@ -9,15 +9,10 @@ use image::imageops::FilterType;
 use super::{Frame, FrameSource};
 use crate::{Error, Result};
 
-const EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "tga", "pnm", "ppm", "qoi",
-];
-
-/// Whether `path` has the extension of an image format this source reads.
+/// Whether `path` has the extension of an image format this source reads (the one list:
+/// [`super::image_file::IMAGE_EXTENSIONS`]).
 pub fn is_image_path(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    super::image_file::has_image_extension(path)
 }
 
 /// Looping image slideshow.
