@@ -38,6 +38,9 @@ pub struct StyleEntry {
     pub family: Family,
     /// Arbitrary family only: blend the picture's style with another's (the live view's morph).
     pub blend: Option<Blend>,
+    /// Arbitrary family only: the style strength for this entry (the live view's +/−), else
+    /// the loader's [`crate::engine::arbitrary::ArbitraryOptions::strength`].
+    pub strength: Option<f32>,
 }
 
 /// `(1 − t)·this picture's style + t·with's`, blended as embeddings.
@@ -64,6 +67,7 @@ impl StyleEntry {
             metadata: BTreeMap::new(),
             family: Family::Arbitrary,
             blend: None,
+            strength: None,
         }
     }
 
@@ -301,6 +305,7 @@ pub fn describe(path: &Path) -> Result<StyleEntry> {
         metadata,
         family: Family::Imfw,
         blend: None,
+        strength: None,
     })
 }
 
@@ -432,6 +437,7 @@ mod tests {
             metadata: BTreeMap::new(),
             family: Family::Imfw,
             blend: None,
+            strength: None,
         }
     }
 

@@ -799,3 +799,22 @@ fn headless_pipe_is_a_y4m_stream_ffprobe_reads() {
     assert!(written >= 1, "{err}");
     assert_eq!(field("nb_read_frames"), written.to_string(), "{err}");
 }
+
+/// On a picture style −/+ change Magenta's strength (the picture's embedding blended with the
+/// frame's own), not a pixel fade: at 0 the view shows the frame in its own style, which is not
+/// the original picture (a fade at 0 would be).
+#[test]
+fn strength_on_a_picture_style_blends_embeddings() {
+    let x = Xvfb::start();
+    let d = tempfile::tempdir().unwrap();
+    let red = red_picture(d.path());
+    let app = picture_app(&x, d.path(), &[&red]);
+    let (original, by_red) = pause(&app);
+    app.keys(&["minus"; 10]);
+    let own = steady(&app, "strength 0", |img| img != &by_red);
+    let w = original.width();
+    assert!(
+        mean_diff(&own, &original, 0, w) > 1.0,
+        "strength 0 on a picture style is the frame's own style, not the original"
+    );
+}

@@ -496,7 +496,12 @@ impl ArbitraryStylizer {
                 nets::blend_embeddings(&other, &a, b.t)
             }
         };
-        Self::with_embedding(nets, entry.name.clone(), style, opts, engine)
+        let opts = ArbitraryOptions {
+            strength: entry.strength.unwrap_or(opts.strength),
+            ..opts.clone()
+        };
+        opts.validate()?;
+        Self::with_embedding(nets, entry.name.clone(), style, &opts, engine)
     }
 
     /// A style from an embedding the caller computed.

@@ -22,6 +22,7 @@ use super::pipeline::{InferSettings, Shared, SourceReady, Stylized};
 use super::screen::{Headless, Screen};
 use super::stats::{median_p95, RateMeter};
 use super::{Catalog, LiveOptions, LiveSummary, CROSSFADE};
+use crate::engine::Family;
 use crate::sink::window::LiveWindow;
 use crate::sink::{self, Sink, SinkKind, SinkReport, StreamInfo};
 use crate::source::Frame;
@@ -155,6 +156,7 @@ impl<'a> Display<'a> {
         controls.strength = opts.strength;
         let mut picture_styles = PictureStyles::default();
         picture_styles.follow(catalog, &mut controls);
+        picture_styles.apply_strength(catalog, &controls, &shared.styles);
         let mut display = Display {
             opts,
             catalog,
@@ -252,8 +254,22 @@ impl<'a> Display<'a> {
     fn act(&mut self, action: Action) {
         let style = &self.catalog.styles[self.controls.style];
         match action {
-            Action::Quit | Action::Changed => {}
-            Action::StyleChanged => self.picture_styles.follow(self.catalog, &mut self.controls),
+            Action::Quit => {}
+            Action::Changed => {
+                self.picture_styles.apply_strength(
+                    self.catalog,
+                    &self.controls,
+                    &self.shared.styles,
+                );
+            }
+            Action::StyleChanged => {
+                self.picture_styles.follow(self.catalog, &mut self.controls);
+                self.picture_styles.apply_strength(
+                    self.catalog,
+                    &self.controls,
+                    &self.shared.styles,
+                );
+            }
             Action::GrabStyle | Action::Morph | Action::MorphStep { .. } => {
                 let said = self.picture_styles.on_action(
                     action,
@@ -452,7 +468,12 @@ impl<'a> Display<'a> {
                 c.view
             },
             split: c.split.then_some(c.split_at),
-            strength: c.strength,
+            // A picture style's strength is its embedding blend (PictureStyles::apply_strength).
+            strength: if self.catalog.styles[c.style].variants[0].family == Family::Arbitrary {
+                1.0
+            } else {
+                c.strength
+            },
             preserve_colour: c.preserve_colour,
         };
         let fade_t = self.fade_progress(now);

@@ -119,6 +119,26 @@ impl PictureStyles {
         controls.morphing = self.is_morph(controls.style);
     }
 
+    /// The strength of a picture style is Magenta's embedding blend (the picture's style with
+    /// the frame's own), not a pixel fade: when the shown picture style's strength differs from
+    /// the controls', its entry is revised (the workers reload it from the session pool).
+    pub fn apply_strength(&mut self, catalog: &mut Catalog, controls: &Controls, list: &StyleList) {
+        let file = catalog.file_index(controls.style, 0);
+        let Some(style) = catalog.styles.get_mut(controls.style) else {
+            return;
+        };
+        let entry = &mut style.variants[0];
+        let want = (controls.strength < 1.0).then_some(controls.strength);
+        if entry.family != Family::Arbitrary || entry.strength == want {
+            return;
+        }
+        entry.strength = want;
+        if let Some(m) = self.morph.as_mut().filter(|m| m.style == controls.style) {
+            m.entry.strength = want;
+        }
+        list.replace(file, entry.clone());
+    }
+
     /// Applies G, M, or +/− on the morph; returns what to say on the overlay.
     pub fn on_action(
         &mut self,

@@ -713,6 +713,7 @@ mod tests {
                 metadata: Default::default(),
                 family: crate::engine::Family::Imfw,
                 blend: None,
+                strength: None,
             })
             .collect()
     }
