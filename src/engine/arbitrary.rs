@@ -280,29 +280,31 @@ impl ArbitraryNets {
         engine: &EngineOptions,
     ) -> Result<Vec<f32>> {
         let (mut session, provider) = self.take_transform(engine)?;
-        let result = self.run_transform(&mut session, frame, embedding);
+        let result = self.run_transform(&mut session, frame, embedding, |g, values| {
+            let mut out = Vec::with_capacity(g.width * g.height * 3);
+            for y in 0..g.height {
+                let start = ((y + g.top) * g.padded_width + g.left) * 3;
+                out.extend(
+                    values[start..start + g.width * 3]
+                        .iter()
+                        .map(|v| v.clamp(0.0, 1.0)),
+                );
+            }
+            out
+        });
         self.give_back(engine, session, provider);
-        let (g, values) = result?;
-        let mut out = Vec::with_capacity(g.width * g.height * 3);
-        for y in 0..g.height {
-            let start = ((y + g.top) * g.padded_width + g.left) * 3;
-            out.extend(
-                values[start..start + g.width * 3]
-                    .iter()
-                    .map(|v| v.clamp(0.0, 1.0)),
-            );
-        }
-        Ok(out)
+        result
     }
 
-    /// Runs the transformer on `frame` reflect-padded to a multiple of 4: the padding, and the
-    /// padded HWC output in [0,1] (not clamped).
-    fn run_transform(
+    /// Runs the transformer on `frame` reflect-padded to a multiple of 4 and hands the padding
+    /// and the padded HWC output in [0,1] (not clamped, read in place) to `take`.
+    fn run_transform<R>(
         &self,
         session: &mut Session,
         frame: &RgbImage,
         embedding: &[f32],
-    ) -> Result<(PadGeometry, Vec<f32>)> {
+        take: impl FnOnce(&PadGeometry, &[f32]) -> R,
+    ) -> Result<R> {
         let (w, h) = (frame.width() as usize, frame.height() as usize);
         let g = PadGeometry::for_frame(w, h);
         let content = ort::value::Tensor::from_array((
@@ -323,7 +325,7 @@ impl ArbitraryNets {
                 format!("the stylized frame has shape {shape:?}, expected {want:?}"),
             ));
         }
-        Ok((g, values.to_vec()))
+        Ok(take(&g, values))
     }
 
     /// Stylizes `frame` (its own size) with `embedding` into `output`: the transformer's run,
@@ -335,12 +337,12 @@ impl ArbitraryNets {
         embedding: &[f32],
         output: &mut RgbImage,
     ) -> Result<()> {
-        let (g, values) = self.run_transform(session, frame, embedding)?;
         if output.dimensions() != frame.dimensions() {
             *output = RgbImage::new(frame.width(), frame.height());
         }
-        crop_nhwc01(&values, &g, output);
-        Ok(())
+        self.run_transform(session, frame, embedding, |g, values| {
+            crop_nhwc01(values, g, output)
+        })
     }
 }
 

@@ -163,17 +163,22 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", sha2::Sha256::digest(&bytes)))
 }
 
+/// The ONNX model in `bytes`, which must have a graph; the error says what is wrong.
+fn decode_with_graph(bytes: &[u8]) -> std::result::Result<ModelProto, String> {
+    let model = ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model ({e})"))?;
+    if model.graph.is_none() {
+        return Err("the file has no graph".into());
+    }
+    Ok(model)
+}
+
 /// The model with the height and width of every NHWC image input and output made symbolic
 /// (`h`, `w`), so ONNX Runtime accepts any image size. Inputs of another rank (the embedding)
 /// are left as they are. Only the declared shapes change: nodes and weights are untouched.
 pub fn dynamic_image_dims(bytes: &[u8]) -> Result<Vec<u8>> {
     let bad = |m: String| Error::InvalidArgument(format!("teacher network: {m}"));
-    let mut model =
-        ModelProto::decode(bytes).map_err(|e| bad(format!("not an ONNX model ({e})")))?;
-    let graph = model
-        .graph
-        .as_mut()
-        .ok_or_else(|| bad("the file has no graph".into()))?;
+    let mut model = decode_with_graph(bytes).map_err(bad)?;
+    let graph = model.graph.as_mut().expect("checked by decode_with_graph");
     let mut changed = 0;
     for value in graph.input.iter_mut().chain(graph.output.iter_mut()) {
         let Some(type_proto::Value::TensorType(t)) =
@@ -242,12 +247,8 @@ pub fn transform_flops(height: usize, width: usize) -> u64 {
 /// 8-bit file by the quantization noise (a mean of about 10 levels in 255, the same look).
 pub fn dequantize(bytes: &[u8]) -> Result<Vec<u8>> {
     let bad = |m: String| Error::InvalidArgument(format!("arbitrary-style transformer: {m}"));
-    let mut model =
-        ModelProto::decode(bytes).map_err(|e| bad(format!("not an ONNX model ({e})")))?;
-    let graph = model
-        .graph
-        .as_mut()
-        .ok_or_else(|| bad("the file has no graph".into()))?;
+    let mut model = decode_with_graph(bytes).map_err(bad)?;
+    let graph = model.graph.as_mut().expect("checked by decode_with_graph");
     let stored: HashMap<String, TensorProto> = graph
         .initializer
         .iter()
