@@ -4,7 +4,9 @@
 # Data: training/data/prepare_open_data.sh's output in $DATA (default out/distill-data); paintings
 # in $STYLES (default ../shared/data/styles); checkpoints in runs/<name>-<variant> (re-running the
 # same command resumes an interrupted style; finished styles are skipped). Writes models/NAME.onnx
-# (full) or models/NAME-fast.onnx (fast). Extra stylecam-train flags: $DISTILL_FLAGS.
+# (full) or models/NAME-fast.onnx (fast). A full variant starts from the style's trained fast
+# variant, grown to the seed's network (--init-from; train the fast ones first), and fine-tunes it
+# for $FULL_STEPS steps (default 400) at learning rate 3e-4. Extra stylecam-train flags: $DISTILL_FLAGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 variant=${1:?usage: $0 fast|full [NAME ...]}; shift
@@ -22,12 +24,17 @@ for name in "${names[@]}"; do
   run=runs/$name-$variant
   if [ -f "$run/done" ] && [ -f "$out" ]; then echo "$name ($variant): done, skipped"; continue; fi
   painting=$(ls "$styles/$name".* | head -1)
+  start=()
+  if [ "$variant" = full ]; then
+    [ -f "models/$name-fast.onnx" ] || { echo "error: models/$name-fast.onnx missing: run $0 fast $name first" >&2; exit 1; }
+    start=(--init-from "models/$name-fast.onnx" --lr 3e-4 --steps "${FULL_STEPS:-400}")
+  fi
   echo "== $name ($variant) =="
   mkdir -p "$run"
-  /usr/bin/time -f "wall %e s" target/release/stylecam-train distill --style "$painting" \
+  /usr/bin/time -f "wall %e s" ${TRAINER:-target/release/stylecam-train} distill --style "$painting" \
     --data "$data/train" --val "$data/val" --variant "$variant" --out "$out" --name "$name" \
     --checkpoint-dir "$run" --checkpoint-every 100 --sample-every 200 --device cpu \
-    --threads "${THREADS:-2}" --resume ${DISTILL_FLAGS:-} 2>&1 | tee -a "$run/train.log"
+    --threads "${THREADS:-2}" --resume "${start[@]}" ${DISTILL_FLAGS:-} 2>&1 | tee -a "$run/train.log"
   [ "${PIPESTATUS[0]}" = 0 ] || { echo "error: $name ($variant) failed, see $run/train.log" >&2; exit 1; }
   touch "$run/done"
 done

@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod flicker;
+pub mod grow;
 pub mod loss;
 pub mod net;
 pub mod report;

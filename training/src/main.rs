@@ -137,6 +137,11 @@ struct RunArgs {
     /// Image-decoding threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Start from this trained stylecam model instead of a random network. A smaller model
+    /// (e.g. NAME-fast.onnx for --variant full) is grown into the larger architecture so that it
+    /// starts out computing the same picture; width must be a whole multiple of the model's.
+    #[arg(long, value_name = "MODEL.onnx")]
+    init_from: Option<PathBuf>,
 }
 
 /// The architecture `distill` trains: a preset, or `custom` with --width/--blocks.
@@ -507,6 +512,7 @@ impl RunArgs {
             samples: self.samples,
             workers: self.workers,
             precision: self.compute.precision,
+            init_from: self.init_from.clone(),
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct TrainConfig {
     /// The convolutions' arithmetic while training (the model is exported in float32).
     #[serde(default)]
     pub precision: Precision,
+    /// A trained stylecam model (the same or a smaller architecture) the network starts from
+    /// instead of a random initialisation ([`crate::grow`]).
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -204,6 +208,35 @@ fn short_losses(l: &LossValues, w: &LossWeights) -> String {
     out + &format!("tot {:.3e}", l.total)
 }
 
+/// Loads `model` into `net`, grown to its architecture when smaller ([`crate::grow`]).
+fn start_from(net: &mut ImfwNet, model: &std::path::Path) -> Result<()> {
+    let bytes = stylecam::fsio::read_model(model).map_err(|e| Error::Model {
+        path: model.to_path_buf(),
+        problem: format!("--init-from: {e}"),
+    })?;
+    let (arch, weights) = stylecam::net::onnx::load_weights(&bytes).map_err(|e| Error::Model {
+        path: model.to_path_buf(),
+        problem: format!("--init-from: {e}"),
+    })?;
+    let fresh: std::collections::BTreeMap<String, tch::Tensor> =
+        net.named_parameters().into_iter().collect();
+    let grown = crate::grow::grow(
+        &arch,
+        &weights,
+        &net.arch,
+        &fresh,
+        crate::grow::SYMMETRY_NOISE,
+    )?;
+    net.load(&grown)?;
+    stylecam::note!(
+        "starting from {} ({} grown to {})",
+        model.display(),
+        arch.label(),
+        net.arch.label()
+    );
+    Ok(())
+}
+
 /// Trains per `cfg` on `device`. With `resume`, continues from the newest checkpoint in
 /// `cfg.checkpoint_dir` (or starts fresh when there is none).
 pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
@@ -226,6 +259,9 @@ pub fn run(cfg: &TrainConfig, device: Device, resume: bool) -> Result<Outcome> {
     };
 
     let mut net = ImfwNet::new(cfg.arch(), device, cfg.seed as i64)?;
+    if let Some(model) = &cfg.init_from {
+        start_from(&mut net, model)?;
+    }
     let conv_kind = cfg.precision.conv_kind(device);
     net.set_conv_kind(conv_kind);
     let mut params = net.named_parameters();
