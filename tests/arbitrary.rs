@@ -386,3 +386,55 @@ fn the_installed_networks_style_frames_at_their_own_size() {
         );
     }
 }
+
+/// The transformer stylecam runs on the CPU (rebuilt with its own operators, sub-pixel
+/// upsampling and a phase-split first layer: `net::arbitrary::lowered`) computes the picture the
+/// file's graph computes, at a webcam's size and at odd ones (the frame is reflect-padded to a
+/// multiple of 4 and cropped back).
+#[test]
+fn the_lowered_transformer_paints_what_the_files_graph_paints() {
+    let opts = ArbitraryOptions::default();
+    if let Err(e) = stylecam::net::arbitrary::locate(None) {
+        eprintln!("SKIPPED: Magenta's networks are not installed here ({e})");
+        return;
+    }
+    stylecam::engine::runtime::init(None).unwrap();
+    let run = |graph: stylecam::engine::CpuGraph, input: &RgbImage| {
+        let engine = EngineOptions {
+            intra_threads: Some(2),
+            cpu_graph: graph,
+            ..EngineOptions::default()
+        };
+        let nets = Arc::new(ArbitraryNets::load(&opts, DeviceChoice::Cpu, &engine).unwrap());
+        let emb = nets
+            .embed_image(&painting(300, 200, [40, 90, 200]), 256)
+            .unwrap();
+        let mut m = stylecam::engine::arbitrary::ArbitraryStylizer::with_embedding(
+            nets,
+            "blue".into(),
+            emb,
+            &opts,
+            &engine,
+        )
+        .unwrap();
+        m.stylize(input).unwrap()
+    };
+    for (w, h) in [(640, 480), (101, 77), (64, 250)] {
+        let input = photo(w, h);
+        let lowered = run(stylecam::engine::CpuGraph::Auto, &input);
+        let stored = run(stylecam::engine::CpuGraph::Reference, &input);
+        let worst = lowered
+            .as_raw()
+            .iter()
+            .zip(stored.as_raw())
+            .map(|(&a, &b)| a.abs_diff(b))
+            .max()
+            .unwrap();
+        let mean = mean_abs_diff(&lowered, &stored);
+        assert!(
+            mean < 0.05 && worst <= 2,
+            "{w}×{h}: lowered vs stored graph: mean |diff| {mean:.4}, max {worst} levels"
+        );
+        assert!(mean_abs_diff(&lowered, &input) > 10.0, "{w}×{h}: not stylized");
+    }
+}

@@ -177,7 +177,7 @@ pub struct BenchArgs {
     pub style: Option<String>,
 
     /// Time the arbitrary-style networks with this picture as the style instead.
-    #[arg(long, value_name = "PICTURE", conflicts_with_all = ["style", "write_model", "session_options", "profile"])]
+    #[arg(long, value_name = "PICTURE", conflicts_with_all = ["style", "write_model", "session_options"])]
     pub style_image: Option<PathBuf>,
 
     #[command(flatten)]

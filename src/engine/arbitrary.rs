@@ -24,7 +24,7 @@ use ort::session::Session;
 
 use super::device::{self, DeviceChoice, Provider};
 use super::model::{Family, StyleModel};
-use super::{EngineOptions, StageTimings};
+use super::{CpuGraph, EngineOptions, StageTimings};
 use crate::net::arbitrary::{self as nets, Files, EMBEDDING_LEN};
 use crate::pixels::{reflect_index, PadGeometry};
 use crate::styles::StyleEntry;
@@ -121,6 +121,9 @@ pub struct ArbitraryNets {
     pinned: bool,
     predict: Mutex<Session>,
     transform_bytes: Vec<u8>,
+    /// The transformer lowered for CPU sessions ([`nets::lowered`]), when it is Magenta's and
+    /// `--cpu-graph` is not `reference`.
+    transform_cpu: Option<Vec<u8>>,
     device: DeviceChoice,
     /// Idle transformer sessions by thread count.
     pool: Mutex<Vec<(Option<usize>, Session, Provider)>>,
@@ -167,9 +170,15 @@ impl ArbitraryNets {
         };
         let predict_bytes = read(&files.predict)?;
         let mut transform_bytes = read(&files.transform)?;
+        let mut transform_cpu = None;
         if !opts.as_stored {
             transform_bytes =
                 nets::dequantize(&transform_bytes).map_err(|e| bad_files(&files, e))?;
+            if engine.cpu_graph != CpuGraph::Reference {
+                let output_conv = crate::engine::out_conv::OutputConv::fast_on_this_cpu();
+                transform_cpu = nets::lowered::lower(&transform_bytes, output_conv)
+                    .map_err(|e| bad_files(&files, e))?;
+            }
         }
         let (predict, _) = open(&files.predict, &predict_bytes, DeviceChoice::Cpu, engine)?;
         check_inputs(&files, &predict, nets::PREDICT_FILE, &[nets::STYLE_INPUT])?;
@@ -179,6 +188,7 @@ impl ArbitraryNets {
             pinned,
             predict: Mutex::new(predict),
             transform_bytes,
+            transform_cpu,
             device,
             pool: Mutex::new(Vec::new()),
             embeddings: Mutex::new(HashMap::new()),
@@ -213,7 +223,12 @@ impl ArbitraryNets {
         }
         drop(pool);
         let path = &self.files.transform;
-        let (session, provider) = open(path, &self.transform_bytes, self.device, engine)?;
+        let model = device::ModelBytes {
+            stored: &self.transform_bytes,
+            cpu: self.transform_cpu.as_deref(),
+            cuda: None,
+        };
+        let (session, provider, _) = device::open_session(path, model, self.device, engine)?;
         check_inputs(
             &self.files,
             &session,
@@ -618,6 +633,18 @@ impl StyleModel for ArbitraryStylizer {
 
     fn provider(&self) -> Provider {
         self.provider
+    }
+
+    fn end_profiling(&mut self) -> Result<Option<PathBuf>> {
+        let Some(session) = self
+            .session
+            .as_mut()
+            .filter(|_| self.engine.profile.is_some())
+        else {
+            return Ok(None);
+        };
+        self.engine.profile = None;
+        Ok(Some(PathBuf::from(session.end_profiling()?)))
     }
 
     fn name(&self) -> &str {

@@ -3,6 +3,8 @@
 //!
 //! `ai.stylecam:InstanceNormRelu(X, scale, bias) → Y`, attributes `epsilon`, `relu` (0 or 1),
 //! `reflect_pad` (default 0): instance norm over each of `C = len(scale)` contiguous chunks of `X`
+//! (`scale` and `bias` are read once when they are initializers, else on every run: the
+//! arbitrary-style transformer computes them from the style embedding, an input)
 //! (so also over a channel's adjacent phases in a phase-split tensor), then the ReLU
 //! ([`crate::engine::norm`]); with `reflect_pad = p > 0`, `X` is a `[1, C, h, w]` image and `Y`
 //! is written reflection-padded by `p` (the `Pad` that follows in the network); with
@@ -234,8 +236,22 @@ impl Operator for NormReluOp {
     }
 
     fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<NormReluKernel> {
+        let constant = ctx.constant_input::<DynTensorValueType>(1).is_ok()
+            && ctx.constant_input::<DynTensorValueType>(2).is_ok();
+        let norm = if constant {
+            norm_params(ctx, NORM_RELU, 1)?
+        } else {
+            // Filled from the inputs on every run.
+            NormParams {
+                scale: Vec::new(),
+                bias: Vec::new(),
+                epsilon: ctx.get::<f32>("epsilon").unwrap_or(1e-5),
+                relu: ctx.get::<i64>("relu").unwrap_or(0) != 0,
+            }
+        };
         Ok(NormReluKernel {
-            norm: norm_params(ctx, NORM_RELU, 1)?,
+            norm,
+            runtime_params: !constant,
             reflect_pad: ctx.get::<i64>("reflect_pad").unwrap_or(0).max(0) as usize,
             interleave: ctx.get::<i64>("interleave").unwrap_or(0) != 0,
         })
@@ -244,6 +260,8 @@ impl Operator for NormReluOp {
 
 struct NormReluKernel {
     norm: NormParams,
+    /// `scale` and `bias` are not initializers: read them from the inputs on every run.
+    runtime_params: bool,
     /// Write the output reflection-padded by this much (0: same shape as the input).
     reflect_pad: usize,
     /// The input is CRD phases `[1, 4C, h, w]`; write the image `[1, C, 2h, 2w]`.
@@ -257,7 +275,30 @@ impl Kernel for NormReluKernel {
 }
 
 impl NormReluKernel {
+    /// Reads `scale` and `bias` from inputs 1 and 2 into `self.norm`.
+    fn read_params(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        for (i, dst) in [(1, &mut self.norm.scale), (2, &mut self.norm.bias)] {
+            let v = ctx
+                .input(i)?
+                .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no input {i}")))?;
+            let (_, data) = v.try_extract_tensor::<f32>()?;
+            dst.clear();
+            dst.extend_from_slice(data);
+        }
+        if self.norm.scale.len() != self.norm.bias.len() || self.norm.scale.is_empty() {
+            return Err(ort::Error::new(format!(
+                "{NORM_RELU}: {} scales but {} biases",
+                self.norm.scale.len(),
+                self.norm.bias.len()
+            )));
+        }
+        Ok(())
+    }
+
     fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        if self.runtime_params {
+            self.read_params(ctx)?;
+        }
         let x = ctx
             .input(0)?
             .ok_or_else(|| ort::Error::new(format!("{NORM_RELU}: no input")))?;

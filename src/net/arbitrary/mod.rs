@@ -12,6 +12,8 @@
 //! ([`dynamic_image_dims`]) so ONNX Runtime runs them at any size. The trainer distils them
 //! (`stylecam-train distill`).
 
+pub mod lowered;
+
 use std::path::{Path, PathBuf};
 
 use prost::Message;
@@ -164,7 +166,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// The ONNX model in `bytes`, which must have a graph; the error says what is wrong.
-fn decode_with_graph(bytes: &[u8]) -> std::result::Result<ModelProto, String> {
+pub(crate) fn decode_with_graph(bytes: &[u8]) -> std::result::Result<ModelProto, String> {
     let model = ModelProto::decode(bytes).map_err(|e| format!("not an ONNX model ({e})"))?;
     if model.graph.is_none() {
         return Err("the file has no graph".into());
@@ -365,7 +367,7 @@ fn ints(t: &TensorProto) -> std::result::Result<Vec<i64>, String> {
 }
 
 /// The values of a float tensor.
-fn floats(t: &TensorProto) -> std::result::Result<Vec<f32>, String> {
+pub(crate) fn floats(t: &TensorProto) -> std::result::Result<Vec<f32>, String> {
     if t.data_type != DATA_TYPE_FLOAT {
         return Err(format!("scale {} is not float32", t.name));
     }
