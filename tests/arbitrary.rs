@@ -435,6 +435,55 @@ fn the_lowered_transformer_paints_what_the_files_graph_paints() {
             mean < 0.05 && worst <= 2,
             "{w}×{h}: lowered vs stored graph: mean |diff| {mean:.4}, max {worst} levels"
         );
-        assert!(mean_abs_diff(&lowered, &input) > 10.0, "{w}×{h}: not stylized");
+        assert!(
+            mean_abs_diff(&lowered, &input) > 10.0,
+            "{w}×{h}: not stylized"
+        );
     }
+}
+
+/// `--content-size` takes auto, native or a longer side, and says so when given anything else.
+#[test]
+fn content_size_values_and_a_bad_one() {
+    let f = Fixture::new();
+    let style = f.save("red.png", &painting(64, 64, [200, 30, 30]));
+    let photo_path = f.save("photo.png", &photo(96, 64));
+    for (value, name) in [
+        ("auto", "auto.png"),
+        ("native", "native.png"),
+        ("48", "n48.png"),
+    ] {
+        let out = f.root.join(name);
+        let o = bin()
+            .args([
+                "--arbitrary-dir",
+                f.nets.to_str().unwrap(),
+                "stylize",
+                "--style-image",
+            ])
+            .arg(&style)
+            .args(["--content-size", value])
+            .arg(&photo_path)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{value}: {}", text(&o));
+        assert_eq!(
+            image::open(&out).unwrap().into_rgb8().dimensions(),
+            (96, 64)
+        );
+    }
+    let o = bin()
+        .args(["stylize", "--style-image"])
+        .arg(&style)
+        .args(["--content-size", "huge"])
+        .arg(&photo_path)
+        .args(["-o", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_clean_failure(
+        &o,
+        &["`huge`", "auto, native or a longer side of 16..=8192"],
+    );
 }

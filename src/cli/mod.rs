@@ -246,14 +246,38 @@ pub struct PictureArgs {
           value_parser = clap::value_parser!(u32).range(64..=2048))]
     pub style_size: u32,
 
-    /// With --style-image: stylize with the longer side at N pixels and scale the result back
-    /// (384 is the Python package's way: softer). Default: at the input's own size.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(16..=8192))]
-    pub content_size: Option<u32>,
+    /// With --style-image: the size frames are stylized at. auto: the frame's own size up to
+    /// 0.41 MP (640×480 × 4/3), larger frames at 0.41 MP and scaled back (as fast as the
+    /// Python package, much sharper); native: always the frame's own size (sharpest, time
+    /// grows with the frame); N (16..=8192): the longer side at N pixels and scaled back (384 is
+    /// the Python package's way: softer).
+    #[arg(long, value_name = "auto|native|N", default_value = "auto", value_parser = parse_content_size)]
+    pub content_size: ContentSizeArg,
 
     /// With --style-image: run the transformer as stored, in 8 bits (slower; for comparisons).
     #[arg(long, hide = true)]
     pub as_stored: bool,
+}
+
+/// `--content-size`'s value (the library's `ContentSize`, parsed here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentSizeArg {
+    Auto,
+    Native,
+    LongerSide(u32),
+}
+
+fn parse_content_size(s: &str) -> Result<ContentSizeArg, String> {
+    match s {
+        "auto" => Ok(ContentSizeArg::Auto),
+        "native" => Ok(ContentSizeArg::Native),
+        n => match n.parse::<u32>() {
+            Ok(v) if (16..=8192).contains(&v) => Ok(ContentSizeArg::LongerSide(v)),
+            _ => Err(format!(
+                "`{s}` is not a content size: give auto, native or a longer side of 16..=8192 pixels"
+            )),
+        },
+    }
 }
 
 impl PictureArgs {
@@ -264,9 +288,11 @@ impl PictureArgs {
             dir,
             strength: self.strength,
             style_size: self.style_size,
-            content_size: self
-                .content_size
-                .map_or(ContentSize::Native, ContentSize::LongerSide),
+            content_size: match self.content_size {
+                ContentSizeArg::Auto => ContentSize::Auto,
+                ContentSizeArg::Native => ContentSize::Native,
+                ContentSizeArg::LongerSide(n) => ContentSize::LongerSide(n),
+            },
             as_stored: self.as_stored,
         }
     }

@@ -10,8 +10,8 @@
 //!   two for the live view's morph) and a transformer session.
 //!
 //! Frames are reflect-padded to a multiple of 4 (the transformer halves the size twice and
-//! doubles it twice) and cropped back; by default they run at their own size
-//! ([`ContentSize::Native`]), not at the 384² the file was exported with.
+//! doubles it twice) and cropped back; by default they run at their own size up to about a
+//! webcam's ([`ContentSize::Auto`]), not at the 384² the file was exported with.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ use super::device::{self, DeviceChoice, Provider};
 use super::model::{Family, StyleModel};
 use super::{CpuGraph, EngineOptions, StageTimings};
 use crate::net::arbitrary::{self as nets, Files, EMBEDDING_LEN};
+use crate::pixels::resize::{Filter, Rescaler};
 use crate::pixels::{reflect_index, PadGeometry};
 use crate::styles::StyleEntry;
 use crate::{Error, Result};
@@ -33,11 +34,43 @@ use crate::{Error, Result};
 /// The size the transformer runs frames at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContentSize {
-    /// The frame's own size (the transformer is fully convolutional).
+    /// The frame's own size up to [`AUTO_MAX_PIXELS`] (a webcam's 640×480 and a little more);
+    /// larger frames are stylized at that many pixels, aspect kept, and scaled back. The
+    /// transformer's time grows with the pixels while the Python package's (always 384²) does
+    /// not: up to this size the frame's own size is as fast as the package's way and much
+    /// sharper; above it, capping keeps it as fast and still far sharper (BENCHMARKS.md).
     #[default]
+    Auto,
+    /// The frame's own size, always (the transformer is fully convolutional): the sharpest,
+    /// and the strokes keep their size in pixels; time grows with the frame.
     Native,
     /// The longer side scaled to N, the result scaled back (the Python package's way, N = 384).
     LongerSide(u32),
+}
+
+/// [`ContentSize::Auto`]'s largest frame in pixels: 640×480 × 4/3.
+pub const AUTO_MAX_PIXELS: u64 = 640 * 480 * 4 / 3;
+
+impl ContentSize {
+    /// The size a `w`×`h` frame is stylized at, when not its own.
+    pub fn target(self, w: u32, h: u32) -> Option<(u32, u32)> {
+        let scale = match self {
+            ContentSize::Native => return None,
+            ContentSize::Auto => {
+                let px = w as u64 * h as u64;
+                if px <= AUTO_MAX_PIXELS {
+                    return None;
+                }
+                (AUTO_MAX_PIXELS as f64 / px as f64).sqrt()
+            }
+            ContentSize::LongerSide(n) if n == w.max(h) => return None,
+            ContentSize::LongerSide(n) => n as f64 / w.max(h) as f64,
+        };
+        Some((
+            ((w as f64 * scale).round() as u32).max(1),
+            ((h as f64 * scale).round() as u32).max(1),
+        ))
+    }
 }
 
 /// How pictures become styles.
@@ -75,7 +108,7 @@ impl Default for ArbitraryOptions {
             dir: None,
             strength: 1.0,
             style_size: DEFAULT_STYLE_SIZE,
-            content_size: ContentSize::Native,
+            content_size: ContentSize::Auto,
             as_stored: false,
         }
     }
@@ -493,6 +526,7 @@ pub struct ArbitraryStylizer {
     frames: u64,
     scaled_in: RgbImage,
     scaled_out: RgbImage,
+    rescaler: Rescaler,
     timings: StageTimings,
 }
 
@@ -548,6 +582,7 @@ impl ArbitraryStylizer {
             frames: 0,
             scaled_in: RgbImage::new(0, 0),
             scaled_out: RgbImage::new(0, 0),
+            rescaler: Rescaler::new(Filter::Lanczos3),
             timings: StageTimings::default(),
         })
     }
@@ -596,16 +631,7 @@ impl StyleModel for ArbitraryStylizer {
         let emb = self.frame_embedding(input)?;
         self.frames += 1;
         let session = self.session.as_mut().expect("held until drop");
-        let target = match self.opts.content_size {
-            ContentSize::LongerSide(n) if n != w.max(h) => {
-                let s = n as f64 / w.max(h) as f64;
-                Some((
-                    ((w as f64 * s).round() as u32).max(1),
-                    ((h as f64 * s).round() as u32).max(1),
-                ))
-            }
-            _ => None,
-        };
+        let target = self.opts.content_size.target(w, h);
         let t_pre;
         match target {
             None => {
@@ -613,13 +639,12 @@ impl StyleModel for ArbitraryStylizer {
                 self.nets.transform(session, input, &emb, output)?;
             }
             Some((tw, th)) => {
-                self.scaled_in = imageops::resize(input, tw, th, FilterType::Lanczos3);
+                self.rescaler
+                    .resize_into(input, tw, th, &mut self.scaled_in);
                 t_pre = Instant::now();
-                let mut small = std::mem::take(&mut self.scaled_out);
                 self.nets
-                    .transform(session, &self.scaled_in, &emb, &mut small)?;
-                *output = imageops::resize(&small, w, h, FilterType::Lanczos3);
-                self.scaled_out = small;
+                    .transform(session, &self.scaled_in, &emb, &mut self.scaled_out)?;
+                self.rescaler.resize_into(&self.scaled_out, w, h, output);
             }
         }
         let t_run = Instant::now();
@@ -658,6 +683,10 @@ impl StyleModel for ArbitraryStylizer {
     fn describe(&self) -> String {
         let size = match self.opts.content_size {
             ContentSize::Native => "at the frame's size".to_string(),
+            ContentSize::Auto => format!(
+                "at the frame's size up to {:.2} MP",
+                AUTO_MAX_PIXELS as f64 / 1e6
+            ),
             ContentSize::LongerSide(n) => format!("at {n} px and rescaled"),
         };
         format!(
@@ -673,5 +702,30 @@ impl StyleModel for ArbitraryStylizer {
     fn new_sequence(&mut self) {
         self.own = None;
         self.frames = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_keeps_webcam_frames_and_caps_larger_ones_keeping_the_aspect() {
+        assert_eq!(ContentSize::Auto.target(640, 480), None);
+        assert_eq!(ContentSize::Auto.target(320, 240), None);
+        let (w, h) = ContentSize::Auto.target(1280, 720).unwrap();
+        assert_eq!((w, h), (853, 480));
+        let (w, h) = ContentSize::Auto.target(4000, 3000).unwrap();
+        assert!(
+            (w as u64 * h as u64).abs_diff(AUTO_MAX_PIXELS) < 2000,
+            "{w}×{h}"
+        );
+        assert!((w * 3).abs_diff(h * 4) <= 4, "{w}×{h} keeps 4:3");
+        assert_eq!(ContentSize::Native.target(4000, 3000), None);
+        assert_eq!(
+            ContentSize::LongerSide(384).target(1280, 720),
+            Some((384, 216))
+        );
+        assert_eq!(ContentSize::LongerSide(640).target(640, 480), None);
     }
 }

@@ -6,11 +6,11 @@
 //! state allocates no frame-sized buffers: each frame is normalised straight into the bound input
 //! and denormalised straight out of the bound output (see [`crate::pixels`]).
 
+use crate::pixels::resize::{Filter, Rescaler};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use image::imageops::{self, FilterType};
 use image::RgbImage;
 use ort::session::{IoBinding, Session};
 use ort::value::{Tensor, TensorElementType, ValueType};
@@ -179,6 +179,8 @@ pub struct Stylizer {
     /// Scratch frames for models with a fixed input size.
     scaled_in: RgbImage,
     scaled_out: RgbImage,
+    /// Scales frames to and from a fixed-size model's input.
+    rescaler: Rescaler,
     told_fixed_size: bool,
     /// How many times the bound tensors were (re)built: once per tensor size change.
     buffer_builds: u64,
@@ -352,6 +354,7 @@ impl Stylizer {
             buffers: None,
             scaled_in: RgbImage::new(0, 0),
             scaled_out: RgbImage::new(0, 0),
+            rescaler: Rescaler::new(Filter::Bilinear),
             told_fixed_size: false,
             buffer_builds: 0,
             timings: StageTimings::default(),
@@ -438,7 +441,8 @@ impl Stylizer {
                 );
                 self.told_fixed_size = true;
             }
-            self.scaled_in = imageops::resize(input, tw as u32, th as u32, FilterType::Triangle);
+            self.rescaler
+                .resize_into(input, tw as u32, th as u32, &mut self.scaled_in);
         }
         let natural = PadGeometry::for_frame(tw, th);
         let geometry = PadGeometry::with_padded(
@@ -492,7 +496,8 @@ impl Stylizer {
         };
         if resized {
             post(data, &mut self.scaled_out)?;
-            *output = imageops::resize(&self.scaled_out, w as u32, h as u32, FilterType::Triangle);
+            self.rescaler
+                .resize_into(&self.scaled_out, w as u32, h as u32, output);
         } else {
             post(data, output)?;
         }

@@ -14,6 +14,7 @@
 
 pub mod blit;
 mod mix;
+pub mod resize;
 mod tensor;
 pub mod text;
 pub mod yuv;
