@@ -241,7 +241,16 @@ fn load_timed(config: &BenchConfig, path: &Path, engine: &EngineOptions) -> Resu
             graph: model.describe(),
             model,
             architecture: Some(crate::styles::PICTURE_ARCH.into()),
-            flops: Box::new(|h, w| Some(crate::net::arbitrary::transform_flops(h, w))),
+            // At the size the frame is stylized at (`--content-size`), not the frame's.
+            flops: {
+                let size = options.content_size;
+                Box::new(move |h, w| {
+                    let (w, h) = size
+                        .target(w as u32, h as u32)
+                        .map_or((w, h), |(tw, th)| (tw as usize, th as usize));
+                    Some(crate::net::arbitrary::transform_flops(h, w))
+                })
+            },
         });
     }
     let arch = architecture(&config.model, path);
