@@ -327,7 +327,11 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         .map(|f| gallery::read_photo(f, args.cell))
         .collect::<stylecam::Result<Vec<_>>>()?;
     let models = styles::models_dir(engine.models.as_deref());
-    let chosen = gallery::select_styles(&args.styles, &models)?;
+    let chosen = if args.style_image.is_empty() || !args.styles.is_empty() {
+        gallery::select_styles(&args.styles, &models)?
+    } else {
+        Vec::new()
+    };
     let preset = args.preset.map_or(Preset::Full, Preset::from);
     runtime::init(engine.ort_lib.as_deref())?;
     let mut labels = vec![gallery::ORIGINAL_LABEL.to_string()];
@@ -351,6 +355,20 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         );
         labels.push(style.name.clone());
     }
+    if !args.style_image.is_empty() {
+        let factory = ModelFactory::new(
+            engine.device(),
+            engine_options(engine),
+            args.picture.options(engine.arbitrary_dir.clone()),
+        );
+        for picture in &args.style_image {
+            let mut model = factory.load(&StyleEntry::picture(picture))?;
+            for (row, photo) in rows.iter_mut().zip(&photos) {
+                row.push(model.stylize(photo)?);
+            }
+            labels.push(model.name().to_string());
+        }
+    }
     let sheet = gallery::compose(&labels, &rows)?;
     stylecam::sink::image_file::write_rgb(&sheet, &args.out)?;
     stylecam::note!(
@@ -359,7 +377,7 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         sheet.width(),
         sheet.height(),
         photos.len(),
-        chosen.len()
+        labels.len() - 1
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -487,3 +487,39 @@ fn content_size_values_and_a_bad_one() {
         &["`huge`", "auto, native or a longer side of 16..=8192"],
     );
 }
+
+/// `gallery --style-image` adds a column per picture (here without trained styles: only the
+/// pictures' columns), each stylized, not a copy of the photo.
+#[test]
+fn gallery_draws_a_column_per_style_picture() {
+    let f = Fixture::new();
+    let red = f.save("red.png", &painting(64, 64, [200, 30, 30]));
+    let blue = f.save("blue.png", &painting(64, 64, [30, 30, 200]));
+    let photo_path = f.save("photo.png", &photo(96, 64));
+    let sheet = |pictures: &[&Path], name: &str| {
+        let out = f.root.join(name);
+        let mut c = bin();
+        c.args(["--arbitrary-dir", f.nets.to_str().unwrap(), "gallery"])
+            .arg(&photo_path)
+            .args(["--cell", "64", "--out"])
+            .arg(&out);
+        for p in pictures {
+            c.arg("--style-image").arg(p);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        image::open(&out).unwrap().into_rgb8()
+    };
+    let one = sheet(&[&red], "one.png");
+    let two = sheet(&[&red, &blue], "two.png");
+    let step = two.width() - one.width();
+    assert_eq!(step, 64 + stylecam::gallery::GAP, "one more 64-px column");
+    // The last column of `two` (blue) differs from the one before it (red).
+    let y = two.height() - stylecam::gallery::GAP - 20;
+    let x_blue = two.width() - stylecam::gallery::GAP - 32;
+    let (r, b) = (two.get_pixel(x_blue - step, y), two.get_pixel(x_blue, y));
+    assert!(
+        b.0[2] as i32 - r.0[2] as i32 > 20,
+        "blue column {b:?} vs red {r:?}"
+    );
+}

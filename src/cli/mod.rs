@@ -29,6 +29,8 @@ Examples:
   stylecam gallery assets/samples --out docs/gallery.jpg
                                                     contact sheet: photos × every style, labelled
   stylecam gallery a.jpg b.jpg --styles udnie,the_scream --preset fast --cell 256 --out sheet.png
+  stylecam gallery photos/ --style-image painting.jpg --style-image postcard.png --out sheet.jpg
+                                                    one column per picture used as a style
 
 Environment:
   STYLECAM_MODELS   models folder (default: the repository's models/)
@@ -146,6 +148,14 @@ pub struct GalleryArgs {
     /// Output image; the format follows the extension (.jpg, .png, .webp, …).
     #[arg(short, long, value_name = "OUT")]
     pub out: PathBuf,
+
+    /// Any picture as a style: one more column per picture (repeat the flag), after the
+    /// trained styles. Without --styles, only the pictures' columns are drawn.
+    #[arg(long, value_name = "PICTURE")]
+    pub style_image: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub picture: PictureArgs,
 }
 
 #[derive(Debug, Args)]
