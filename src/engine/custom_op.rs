@@ -20,6 +20,10 @@
 //! with zero padding (K − 1)/2 of `X` `[1, cin, h, w]` to 3 channels, written as 2×2 phases in
 //! CRD order (`[1, 12, h/2, w/2]`) ([`crate::engine::out_conv`]).
 //!
+//! `ai.stylecam:Pad2d(X) → Y`, attributes `pads` (`[top, left, bottom, right]`) and `mode`
+//! (`reflect` or `edge`): ONNX `Pad` of the last two dimensions of `X` `[N, C, h, w]`, rows
+//! copied whole, planes in parallel ([`crate::engine::pad`]).
+//!
 //! `ai.stylecam:WinogradConv3x3(X, W, B[, R]) → Y`, attribute `relu` (0 or 1):
 //! `Y = relu?(conv3x3(X, W, pad 1) + B + R)` for `X` `[1, cin, h, w]` float32, with `W`
 //! `[cout, cin, 3, 3]` and `B` `[cout]` constant initializers (transformed once, when the
@@ -33,10 +37,11 @@ use ort::value::{DynTensorValueType, TensorElementType};
 
 use super::norm::{self, NormParams};
 use super::out_conv::{OutputConv, COUT};
+use super::pad::{self, PadMode, Pads};
 use super::winograd::Conv3x3;
 
 use crate::net::graph::{
-    NORM_RELU_OP as NORM_RELU, OUTPUT_CONV_OP as OUTPUT_CONV,
+    NORM_RELU_OP as NORM_RELU, OUTPUT_CONV_OP as OUTPUT_CONV, PAD2D_OP as PAD2D,
     PHASE_NORM_RELU_OP as PHASE_NORM_RELU, STYLECAM_DOMAIN as DOMAIN,
     WINOGRAD_CONV_OP as WINOGRAD_CONV,
 };
@@ -47,7 +52,8 @@ pub fn domain(threads: usize) -> ort::Result<OperatorDomain> {
         .add(WinogradConvOp { threads })?
         .add(NormReluOp)?
         .add(PhaseNormReluOp)?
-        .add(OutputConvOp { threads })
+        .add(OutputConvOp { threads })?
+        .add(Pad2dOp)
 }
 
 /// Runs an operator's work on the calling thread so that a panic (a bug in stylecam) comes back
@@ -582,6 +588,103 @@ impl OutputConvKernel {
             .run(x, h as usize, w as usize, y, self.threads, |n, task| {
                 status = pool_for(ctx, n, task)
             });
+        status
+    }
+}
+
+struct Pad2dOp;
+
+impl Operator for Pad2dOp {
+    type Kernel<'attr> = Pad2dKernel;
+
+    fn name(&self) -> &str {
+        PAD2D
+    }
+
+    fn inputs(&self) -> impl IntoIterator<Item = OperatorInput> {
+        [OperatorInput::required(TensorElementType::Float32)]
+    }
+
+    fn outputs(&self) -> impl IntoIterator<Item = OperatorOutput> {
+        [OperatorOutput::required(TensorElementType::Float32)]
+    }
+
+    fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<Pad2dKernel> {
+        let pads: Vec<i64> = ctx.get("pads").unwrap_or_default();
+        let [top, left, bottom, right] = pads[..] else {
+            return Err(ort::Error::new(format!(
+                "{PAD2D}: pads must be [top, left, bottom, right], got {pads:?}"
+            )));
+        };
+        let side = |v: i64| {
+            usize::try_from(v)
+                .map_err(|_| ort::Error::new(format!("{PAD2D}: negative pad in {pads:?}")))
+        };
+        let mode = match ctx.get::<String>("mode").as_deref() {
+            Some("reflect") => PadMode::Reflect,
+            Some("edge") => PadMode::Edge,
+            other => {
+                return Err(ort::Error::new(format!(
+                    "{PAD2D}: mode must be reflect or edge, got {other:?}"
+                )))
+            }
+        };
+        Ok(Pad2dKernel {
+            pads: Pads {
+                top: side(top)?,
+                left: side(left)?,
+                bottom: side(bottom)?,
+                right: side(right)?,
+            },
+            mode,
+        })
+    }
+}
+
+struct Pad2dKernel {
+    pads: Pads,
+    mode: PadMode,
+}
+
+impl Kernel for Pad2dKernel {
+    fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        guarded(PAD2D, || self.run(ctx))
+    }
+}
+
+impl Pad2dKernel {
+    fn run(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
+        let x = ctx
+            .input(0)?
+            .ok_or_else(|| ort::Error::new(format!("{PAD2D}: no input")))?;
+        let (shape, x) = x.try_extract_tensor::<f32>()?;
+        let [n, c, h, w] = shape[..] else {
+            return Err(ort::Error::new(format!(
+                "{PAD2D}: input must be [N, C, h, w], got {shape:?}"
+            )));
+        };
+        let (h, w) = (h as usize, w as usize);
+        if !self.pads.fit(h, w, self.mode) {
+            return Err(ort::Error::new(format!(
+                "{PAD2D}: {:?} padding of {:?} does not fit a {h}×{w} plane",
+                self.mode, self.pads
+            )));
+        }
+        let (ph, pw) = self.pads.padded(h, w);
+        let mut y = ctx
+            .output(0, &[n, c, ph as i64, pw as i64][..])?
+            .ok_or_else(|| ort::Error::new(format!("{PAD2D}: no output")))?;
+        let (_, y) = y.try_extract_tensor_mut::<f32>()?;
+        let mut status = Ok(());
+        pad::pad_planes(
+            x,
+            (n * c) as usize,
+            (h, w),
+            self.pads,
+            self.mode,
+            y,
+            |k, task| status = pool_for(ctx, k, task),
+        );
         status
     }
 }

@@ -9,6 +9,7 @@ pub mod device;
 pub mod model;
 pub mod norm;
 pub mod out_conv;
+pub mod pad;
 pub mod profile;
 pub mod runtime;
 pub mod simd;

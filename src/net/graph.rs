@@ -94,6 +94,8 @@ pub const PHASE_NORM_RELU_OP: &str = "PhaseNormRelu";
 /// `ai.stylecam:OutputConvPhases(X, W, B) → conv(X, W, zero pad (k − 1)/2) + B` for 3 output
 /// channels, written as its 2×2 phases in CRD order (`[1, 12, H/2, W/2]`).
 pub const OUTPUT_CONV_OP: &str = "OutputConvPhases";
+/// stylecam's reflection / edge `Pad` of image planes (used by `net::arbitrary::lowered`).
+pub const PAD2D_OP: &str = "Pad2d";
 
 impl Lowering {
     /// The reference graph: one node per layer.

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 
 use prost::Message;
 
-use super::super::graph::{NORM_RELU_OP, OUTPUT_CONV_OP, STYLECAM_DOMAIN};
+use super::super::graph::{NORM_RELU_OP, OUTPUT_CONV_OP, PAD2D_OP, STYLECAM_DOMAIN};
 use super::super::onnx::{float_attr, int_attr, ints_attr, raw_initializer, string_attr, OPSET};
 use super::super::onnx_proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
@@ -139,7 +139,7 @@ impl Builder {
     }
 
     fn node_to(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: &str) {
-        let custom = op == NORM_RELU_OP || op == OUTPUT_CONV_OP;
+        let custom = [NORM_RELU_OP, OUTPUT_CONV_OP, PAD2D_OP].contains(&op);
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![out.to_string()],
@@ -171,10 +171,16 @@ impl Builder {
         name
     }
 
-    /// `Pad` of an NCHW tensor by `p` on each side of H and W.
-    fn pad(&mut self, x: &str, p: i64, mode: &str) -> String {
-        let pads = self.ints("pads", &[0, 0, p, p, 0, 0, p, p]);
-        self.node("Pad", &[x, &pads], vec![string_attr("mode", mode)])
+    /// stylecam's `Pad2d` of an NCHW tensor by `p` on each side of H and W (ONNX Runtime's
+    /// `Pad` is single-threaded and element by element in these modes; `engine::pad`).
+    fn pad(&mut self, x: &str, p: usize, mode: &str) -> String {
+        self.pad_sides(x, [p, p, p, p], mode)
+    }
+
+    /// `Pad2d` by `[top, left, bottom, right]`.
+    fn pad_sides(&mut self, x: &str, sides: [usize; 4], mode: &str) -> String {
+        let attrs = vec![ints_attr("pads", &sides), string_attr("mode", mode)];
+        self.node(PAD2D_OP, &[x], attrs)
     }
 
     fn conv(&mut self, x: &str, c: &Conv, stride: usize) -> String {
@@ -189,7 +195,7 @@ impl Builder {
 
     /// Contracting convolution: reflection pad, convolution, ReLU.
     fn contract(&mut self, x: &str, c: &Conv, stride: usize) -> String {
-        let p = self.pad(x, (c.shape[2] / 2) as i64, "reflect");
+        let p = self.pad(x, c.shape[2] / 2, "reflect");
         let y = self.conv(&p, c, stride);
         self.node("Relu", &[&y], vec![])
     }
@@ -303,7 +309,7 @@ fn head(b: &mut Builder, x: &str, c1: &Conv, c2: &Conv) -> std::result::Result<S
     if k % 2 == 0 || (k / 2) % 2 != 0 || c2i != c1o {
         return Err("the first convolution's kernel does not split into phases".into());
     }
-    let p = b.pad(x, (k / 2) as i64, "reflect");
+    let p = b.pad(x, k / 2, "reflect");
     let z = b.node("SpaceToDepth", &[&p], vec![int_attr("blocksize", 2)]);
     let (weight, shape) = phase_head_kernel(&c1.weight, c1o, c1i, k);
     let bias = c1.bias.iter().flat_map(|&v| [v; 4]).collect();
@@ -317,8 +323,7 @@ fn head(b: &mut Builder, x: &str, c1: &Conv, c2: &Conv) -> std::result::Result<S
         1,
     );
     let y = b.node("Relu", &[&y], vec![]);
-    let pads = b.ints("pads", &[0, 0, 1, 1, 0, 0, 0, 0]);
-    let yp = b.node("Pad", &[&y, &pads], vec![string_attr("mode", "edge")]);
+    let yp = b.pad_sides(&y, [1, 1, 0, 0], "edge");
     let (weight, shape) = strided_phase_kernel(&c2.weight, c2o, c2i);
     let y = b.conv(
         &yp,
@@ -434,15 +439,16 @@ fn build(graph: &GraphProto, output_conv: bool) -> std::result::Result<GraphProt
     let prefix = "transformer/expand/conv3/conv";
     let c = stored.conv(&format!("{prefix}/Conv2D_prequant"))?;
     let n = norm_params(&mut b, prefix)?;
-    let half = (c.shape[2] / 2) as i64;
+    let half = c.shape[2] / 2;
     let p = b.pad(&x, half, "reflect");
     let y = if output_conv && c.shape[0] == 3 && c.shape[2] % 2 == 1 && half % 2 == 0 {
         let w = b.floats("w", &c.shape, &c.weight);
         let bias = b.floats("b", &[3], &c.bias);
         let phases = b.node(OUTPUT_CONV_OP, &[&p, &w, &bias], vec![]);
         // Drop the phases of the padded border: `half` pixels, `half / 2` phase rows.
-        let starts = b.ints("starts", &[half / 2, half / 2]);
-        let ends = b.ints("ends", &[-half / 2, -half / 2]);
+        let phase_rows = (half / 2) as i64;
+        let starts = b.ints("starts", &[phase_rows, phase_rows]);
+        let ends = b.ints("ends", &[-phase_rows, -phase_rows]);
         let axes = b.ints("axes", &[2, 3]);
         let inner = b.node("Slice", &[&phases, &starts, &ends, &axes], vec![]);
         b.norm(&inner, &n, norm_attrs(EPSILON, false, 0, true))
