@@ -1,5 +1,5 @@
 //! The styles in the repository's `models/` as a new user gets them: every file loads, files group
-//! into the shipped styles with their variants, each was distilled from the teacher (with its
+//! into the shipped styles with both variants (full and real-time), each was distilled from the teacher (with its
 //! held-out distance in the metadata), is calibrated for `--int8`, and visibly stylizes a photo.
 
 use std::path::PathBuf;
@@ -56,14 +56,18 @@ fn every_shipped_style_is_there_in_its_variants_and_distilled() {
             "{want}: the real-time variant must be w8-b3 ({})",
             fast.path.display()
         );
-        if style.variants.len() > 1 {
-            let full = &style.variants[0];
-            assert_eq!(
-                full.arch(),
-                Some(stylecam::net::ImfwArch::SEED),
-                "{want}: full variant"
-            );
-        }
+        assert_eq!(
+            style.variants.len(),
+            2,
+            "{want}: both variants ship (NAME.onnx and NAME-fast.onnx)"
+        );
+        let full = &style.variants[0];
+        assert_eq!(
+            full.arch(),
+            Some(stylecam::net::ImfwArch::SEED),
+            "{want}: the full variant is the seed's network ({})",
+            full.path.display()
+        );
         for v in &style.variants {
             let meta = &v.metadata;
             assert!(

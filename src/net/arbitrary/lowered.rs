@@ -19,6 +19,9 @@
 //! * **output layer**: with `output_conv`, the 9×9 convolution to RGB is stylecam's
 //!   `OutputConvPhases` on the reflection-padded input (its zero padding then only touches the
 //!   border it computes and the graph slices off), and the last norm interleaves its phases.
+//! * **pads**: the remaining reflection and edge pads are stylecam's `Pad2d` (whole rows,
+//!   planes in parallel; ONNX Runtime's `Pad` does these modes element by element on one
+//!   thread).
 //!
 //! Everything else (the contracting convolutions, the residual convolutions and their skip
 //! sums) stays ONNX Runtime's. Every rewrite is exact up to float rounding; the session only
@@ -200,7 +203,7 @@ impl Builder {
         self.node("Relu", &[&y], vec![])
     }
 
-    /// The conditional norm of `x` (its scale and bias computed from `embedding`).
+    /// The conditional norm of `x`; `params` are its scale and bias (computed from the embedding).
     fn norm(&mut self, x: &str, params: &(String, String), attrs: Vec<AttributeProto>) -> String {
         self.node(NORM_RELU_OP, &[x, &params.0, &params.1], attrs)
     }
