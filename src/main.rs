@@ -334,6 +334,17 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
     };
     let preset = args.preset.map_or(Preset::Full, Preset::from);
     runtime::init(engine.ort_lib.as_deref())?;
+    // Style pictures first: a picture that cannot be one fails before any stylizing.
+    let factory = ModelFactory::new(
+        engine.device(),
+        engine_options(engine),
+        args.picture.options(engine.arbitrary_dir.clone()),
+    );
+    let pictures = args
+        .style_image
+        .iter()
+        .map(|p| factory.load(&StyleEntry::picture(p)))
+        .collect::<stylecam::Result<Vec<_>>>()?;
     let mut labels = vec![gallery::ORIGINAL_LABEL.to_string()];
     let mut rows: Vec<Vec<_>> = photos.iter().map(|p| vec![p.clone()]).collect();
     for style in &chosen {
@@ -355,19 +366,11 @@ fn gallery(engine: &EngineArgs, args: GalleryArgs) -> Result<ExitCode> {
         );
         labels.push(style.name.clone());
     }
-    if !args.style_image.is_empty() {
-        let factory = ModelFactory::new(
-            engine.device(),
-            engine_options(engine),
-            args.picture.options(engine.arbitrary_dir.clone()),
-        );
-        for picture in &args.style_image {
-            let mut model = factory.load(&StyleEntry::picture(picture))?;
-            for (row, photo) in rows.iter_mut().zip(&photos) {
-                row.push(model.stylize(photo)?);
-            }
-            labels.push(model.name().to_string());
+    for mut model in pictures {
+        for (row, photo) in rows.iter_mut().zip(&photos) {
+            row.push(model.stylize(photo)?);
         }
+        labels.push(model.name().to_string());
     }
     let sheet = gallery::compose(&labels, &rows)?;
     stylecam::sink::image_file::write_rgb(&sheet, &args.out)?;
