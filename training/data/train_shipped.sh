@@ -6,7 +6,8 @@
 # same command resumes an interrupted style; finished styles are skipped). Writes models/NAME.onnx
 # (full) or models/NAME-fast.onnx (fast). A full variant starts from the style's trained fast
 # variant, grown to the seed's network (--init-from; train the fast ones first), and fine-tunes it
-# for $FULL_STEPS steps (default 400) at learning rate 3e-4. Extra stylecam-train flags: $DISTILL_FLAGS.
+# for $FULL_STEPS steps (default 400) at learning rate 3e-4. Extra stylecam-train flags: $DISTILL_FLAGS;
+# the trainer binary: $TRAINER (default target/release/stylecam-train; point it at a copy to rebuild meanwhile).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 variant=${1:?usage: $0 fast|full [NAME ...]}; shift
