@@ -248,3 +248,55 @@ fn the_installed_teacher_has_the_documented_interface() {
         );
     }
 }
+
+/// `--init-from`: a trained small model grown to a wider, deeper network starts out as close to
+/// the teacher as the small one (far closer than a fresh network of that size), and a width
+/// that is not a whole multiple is refused with the fix.
+#[test]
+fn a_grown_start_keeps_the_trained_models_distance_to_the_teacher() {
+    let f = fixture();
+    let small = f.root.join("small.onnx");
+    run_ok(&tiny_args(&f, &f.root.join("run_small"), &small, 60));
+    let score = |m: &Path| {
+        let info = stylecam::net::onnx::read_model_info_file(m).unwrap();
+        let psnr: f64 = info.metadata["teacher_psnr_db"].parse().unwrap();
+        (info.arch(), psnr)
+    };
+    let bigger = |name: &str, init: Option<&Path>, width: &str| {
+        let mut args = tiny_args(
+            &f,
+            &f.root.join(format!("run_{name}")),
+            &f.root.join(name),
+            0,
+        );
+        let at = args.iter().position(|a| a == "--width").unwrap();
+        args[at + 1] = width.into();
+        let at = args.iter().position(|a| a == "--blocks").unwrap();
+        args[at + 1] = "2".into();
+        if let Some(m) = init {
+            args.extend(["--init-from".into(), m.to_str().unwrap().into()]);
+        }
+        args
+    };
+    let out = run_ok(&bigger("grown.onnx", Some(&small), "16"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("imfwnet-w8-b1 grown to imfwnet-w16-b2"),
+        "{stderr}"
+    );
+    run_ok(&bigger("fresh.onnx", None, "16"));
+    let (_, small_psnr) = score(&small);
+    let (arch, grown_psnr) = score(&f.root.join("grown.onnx"));
+    let (_, fresh_psnr) = score(&f.root.join("fresh.onnx"));
+    assert_eq!(arch, Some(stylecam::net::ImfwArch::new(16, 2)));
+    assert!(
+        (grown_psnr - small_psnr).abs() < 0.3,
+        "grown {grown_psnr} dB vs the small model's {small_psnr} dB"
+    );
+    assert!(
+        grown_psnr > fresh_psnr + 0.5,
+        "grown {grown_psnr} dB vs a fresh network's {fresh_psnr} dB"
+    );
+    let err = run_err(&bigger("odd.onnx", Some(&small), "12"));
+    assert!(err.contains("whole multiple"), "{err}");
+}
