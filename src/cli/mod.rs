@@ -261,48 +261,23 @@ pub struct PictureArgs {
     /// Python package, much sharper); native: always the frame's own size (sharpest, time
     /// grows with the frame); N (16..=8192): the longer side at N pixels and scaled back (384 is
     /// the Python package's way: softer).
-    #[arg(long, value_name = "auto|native|N", default_value = "auto", value_parser = parse_content_size)]
-    pub content_size: ContentSizeArg,
+    #[arg(long, value_name = "auto|native|N", default_value = "auto", value_parser = values::parse_content_size)]
+    pub content_size: stylecam::engine::arbitrary::ContentSize,
 
     /// With --style-image: run the transformer as stored, in 8 bits (slower; for comparisons).
     #[arg(long, hide = true)]
     pub as_stored: bool,
 }
 
-/// `--content-size`'s value (the library's `ContentSize`, parsed here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentSizeArg {
-    Auto,
-    Native,
-    LongerSide(u32),
-}
-
-fn parse_content_size(s: &str) -> Result<ContentSizeArg, String> {
-    match s {
-        "auto" => Ok(ContentSizeArg::Auto),
-        "native" => Ok(ContentSizeArg::Native),
-        n => match n.parse::<u32>() {
-            Ok(v) if (16..=8192).contains(&v) => Ok(ContentSizeArg::LongerSide(v)),
-            _ => Err(format!(
-                "`{s}` is not a content size: give auto, native or a longer side of 16..=8192 pixels"
-            )),
-        },
-    }
-}
-
 impl PictureArgs {
     /// The library's options, with the networks' folder from `dir`.
     pub fn options(&self, dir: Option<PathBuf>) -> stylecam::engine::arbitrary::ArbitraryOptions {
-        use stylecam::engine::arbitrary::{ArbitraryOptions, ContentSize};
+        use stylecam::engine::arbitrary::ArbitraryOptions;
         ArbitraryOptions {
             dir,
             strength: self.strength,
             style_size: self.style_size,
-            content_size: match self.content_size {
-                ContentSizeArg::Auto => ContentSize::Auto,
-                ContentSizeArg::Native => ContentSize::Native,
-                ContentSizeArg::LongerSide(n) => ContentSize::LongerSide(n),
-            },
+            content_size: self.content_size,
             as_stored: self.as_stored,
         }
     }

@@ -3,6 +3,7 @@
 //! `--help` shows, and a conversion.
 
 use clap::ValueEnum;
+use stylecam::engine::arbitrary::ContentSize;
 use stylecam::engine::{CpuGraph, DeviceChoice};
 use stylecam::styles::Preset;
 
@@ -78,6 +79,21 @@ impl From<PresetArg> for Preset {
             PresetArg::Fast => Preset::Fast,
             PresetArg::Auto => Preset::Auto,
         }
+    }
+}
+
+/// `--content-size`: `auto`, `native` or a longer side of 16..=8192 pixels. The library's
+/// `ContentSize` carries data, so it is parsed here rather than given a `ValueEnum` twin.
+pub fn parse_content_size(s: &str) -> Result<ContentSize, String> {
+    match s {
+        "auto" => Ok(ContentSize::Auto),
+        "native" => Ok(ContentSize::Native),
+        n => match n.parse::<u32>() {
+            Ok(v) if (16..=8192).contains(&v) => Ok(ContentSize::LongerSide(v)),
+            _ => Err(format!(
+                "`{s}` is not a content size: give auto, native or a longer side of 16..=8192 pixels"
+            )),
+        },
     }
 }
 

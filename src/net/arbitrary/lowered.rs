@@ -218,6 +218,11 @@ fn norm_attrs(epsilon: f32, relu: bool, reflect_pad: i64, interleave: bool) -> V
     ]
 }
 
+/// A bias for each of a channel's four CRD phases.
+fn per_phase(bias: &[f32]) -> Vec<f32> {
+    bias.iter().flat_map(|&v| [v; 4]).collect()
+}
+
 /// Which 3×3 tap of the sub-pixel kernel each original tap lands on, by output phase: phase 0
 /// reads the low-resolution rows `i − 1, i, i` for taps 0, 1, 2, phase 1 rows `i, i, i + 1`.
 const PHASE_TAP: [[usize; 3]; 2] = [[0, 1, 1], [1, 1, 2]];
@@ -315,7 +320,7 @@ fn head(b: &mut Builder, x: &str, c1: &Conv, c2: &Conv) -> std::result::Result<S
     let p = b.pad(x, k / 2, "reflect");
     let z = b.node("SpaceToDepth", &[&p], vec![int_attr("blocksize", 2)]);
     let (weight, shape) = phase_head_kernel(&c1.weight, c1o, c1i, k);
-    let bias = c1.bias.iter().flat_map(|&v| [v; 4]).collect();
+    let bias = per_phase(&c1.bias);
     let y = b.conv(
         &z,
         &Conv {
@@ -352,7 +357,7 @@ fn expand(
         return Err("an upsampling convolution is not 3×3".into());
     };
     let (weight, shape) = upsample_conv_kernel(&c.weight, cout, cin);
-    let bias: Vec<f32> = c.bias.iter().flat_map(|&v| [v; 4]).collect();
+    let bias = per_phase(&c.bias);
     let phased = Conv {
         weight,
         shape,
